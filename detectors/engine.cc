@@ -1,0 +1,499 @@
+#include "engine.h"
+
+#include <hs/hs.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <climits>
+#include <unordered_set>
+
+#include "decoded_text.h"
+#include "json_text.h"
+#include "validators.h"
+
+namespace promptgate {
+namespace {
+
+struct HsDatabaseDeleter {
+  void operator()(hs_database_t* db) const { hs_free_database(db); }
+};
+struct HsScratchDeleter {
+  void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
+};
+using HsDatabase = std::unique_ptr<hs_database_t, HsDatabaseDeleter>;
+using HsScratch = std::unique_ptr<hs_scratch_t, HsScratchDeleter>;
+
+constexpr uint32_t kMinRetained = 4096;
+constexpr uint32_t kDefaultMaxLength = 512;
+
+std::string where(const SourceLocation& w) { return w.file + ":" + std::to_string(w.line) + ": "; }
+
+RE2::Options re2_options() {
+  RE2::Options o;
+  o.set_encoding(RE2::Options::EncodingLatin1);  // bytes, as Hyperscan sees them
+  o.set_log_errors(false);
+  o.set_max_mem(16 << 20);
+  return o;
+}
+
+struct Candidate {
+  uint32_t rule;
+  uint64_t end;
+};
+
+int collect_candidate(unsigned int id, unsigned long long /*from*/, unsigned long long to,
+                      unsigned int /*flags*/, void* ctx) {
+  auto* out = static_cast<std::vector<Candidate>*>(ctx);
+  if (out->empty() || out->back().rule != id || out->back().end != to) out->push_back({id, to});
+  return 0;
+}
+
+}  // namespace
+
+struct CompiledRule {
+  Rule rule;
+  std::unique_ptr<RE2> re;
+  int secret_group = 0;  // capture group index of (?P<secret>...), 0 = whole match
+  std::vector<Validator> validators;
+  uint32_t width = 0;       // longest match
+  uint32_t lookaround = 0;  // bytes needed on each side of a candidate's end to confirm it
+};
+
+struct AllowPattern {
+  std::string rule;
+  std::unique_ptr<RE2> re;
+};
+
+struct RuleSet::Impl {
+  std::vector<CompiledRule> rules;
+  HsDatabase block_db;
+  HsDatabase stream_db;
+  size_t stream_state = 0;
+  std::unordered_set<std::string> allowed_fingerprints;  // "fp" or "rule\0fp"
+  std::vector<AllowPattern> allowed_patterns;
+};
+
+RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
+RuleSet::~RuleSet() = default;
+size_t RuleSet::size() const { return impl_->rules.size(); }
+const Rule& RuleSet::rule(size_t i) const { return impl_->rules[i].rule; }
+size_t RuleSet::stream_state_bytes() const { return impl_->stream_state; }
+
+std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs) {
+  std::shared_ptr<RuleSet> set(new RuleSet());
+  Impl& impl = *set->impl_;
+  std::unordered_set<std::string> disabled;
+  for (auto& a : packs.allowlist) {
+    if (!a.pattern.empty()) {
+      auto re = std::make_unique<RE2>(a.pattern, re2_options());
+      if (!re->ok()) throw RuleError(where(a.where) + "allowlist pattern: " + re->error());
+      impl.allowed_patterns.push_back({a.rule, std::move(re)});
+    } else if (!a.fingerprint.empty()) {
+      impl.allowed_fingerprints.insert(a.rule.empty() ? a.fingerprint : a.rule + '\0' + a.fingerprint);
+    } else {
+      disabled.insert(a.rule);
+    }
+  }
+
+  uint32_t max_lookaround = 0;
+  for (auto& r : packs.rules) {
+    if (disabled.count(r.id)) continue;
+    CompiledRule cr;
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_expression_info(r.pattern.c_str(), 0, &info, &err) != HS_SUCCESS) {
+      std::string msg = err->message;
+      hs_free_compile_error(err);
+      throw RuleError(where(r.where) + "rule '" + r.id + "': Hyperscan rejects the pattern: " + msg);
+    }
+    uint32_t max_width = info->max_width;
+    bool unbounded = max_width == UINT_MAX;
+    free(info);
+    // An unbounded pattern (`\s*`, `+`) is confirmed within max_length bytes, 512 by default.
+    cr.width = unbounded ? (r.max_length ? r.max_length : kDefaultMaxLength) : (r.max_length ? std::min(max_width, r.max_length) : max_width);
+    cr.width = std::max<uint32_t>(cr.width, 1);
+    cr.re = std::make_unique<RE2>(r.pattern, re2_options());
+    if (!cr.re->ok())
+      throw RuleError(where(r.where) + "rule '" + r.id + "': RE2 rejects the pattern: " + cr.re->error());
+    auto groups = cr.re->NamedCapturingGroups();
+    if (auto it = groups.find("secret"); it != groups.end()) cr.secret_group = it->second;
+    for (const auto& v : r.validators) cr.validators.push_back(find_validator(v));
+    cr.lookaround = cr.width + (r.context ? r.context->within : 0);
+    max_lookaround = std::max(max_lookaround, cr.lookaround);
+    cr.rule = std::move(r);
+    impl.rules.push_back(std::move(cr));
+  }
+  set->max_lookbehind_ = std::max<uint32_t>(kMinRetained, 2 * max_lookaround);
+
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  for (size_t i = 0; i < impl.rules.size(); ++i) {
+    exprs.push_back(impl.rules[i].rule.pattern.c_str());
+    flags.push_back(0);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  if (exprs.empty()) return set;
+  auto compile_mode = [&](unsigned mode, HsDatabase& out) {
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                         mode, nullptr, &db, &err) != HS_SUCCESS) {
+      std::string msg = err->message;
+      int bad = err->expression;
+      hs_free_compile_error(err);
+      if (bad >= 0) {
+        const Rule& r = impl.rules[static_cast<size_t>(bad)].rule;
+        throw RuleError(where(r.where) + "rule '" + r.id + "': Hyperscan: " + msg);
+      }
+      throw RuleError("Hyperscan cannot compile the rule set: " + msg);
+    }
+    out.reset(db);
+  };
+  compile_mode(HS_MODE_BLOCK, impl.block_db);
+  compile_mode(HS_MODE_STREAM, impl.stream_db);
+  hs_stream_size(impl.stream_db.get(), &impl.stream_state);
+  return set;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Confirm stage: shared by block and stream mode.
+
+namespace {
+
+class Confirmer {
+ public:
+  Confirmer(const RuleSet::Impl& rules, const FingerprintKey& key)
+      : rules_(rules), key_(key), examined_until_(rules.rules.size(), 0) {}
+
+  // Confirms one candidate against the retained text; appends a finding if it holds.
+  void confirm(const Candidate& c, const DecodedText& text, std::vector<Finding>& out) {
+    const CompiledRule& cr = rules_.rules[c.rule];
+    uint64_t& examined = examined_until_[c.rule];
+    if (c.end <= examined) return;
+    examined = c.end;
+    uint64_t lo = std::max(text.begin(), c.end > cr.width ? c.end - cr.width : 0);
+    uint64_t hi = std::min(text.end(), c.end + cr.width);
+    std::string_view all = text.view();
+    const uint64_t base = text.begin();
+    std::array<re2::StringPiece, 16> groups;
+    int ngroups = std::min<int>(cr.secret_group + 1, static_cast<int>(groups.size()));
+    size_t pos = lo - base;
+    bool found = false;
+    while (pos <= hi - base) {
+      if (!cr.re->Match(re2::StringPiece(all.data(), all.size()), pos, hi - base, RE2::UNANCHORED,
+                        groups.data(), ngroups))
+        break;
+      uint64_t s = base + static_cast<uint64_t>(groups[0].data() - all.data());
+      uint64_t e = s + groups[0].size();
+      if (s >= c.end) break;
+      if (e >= c.end && e > s) {
+        found = true;
+        break;
+      }
+      pos = (e > s ? e : s + 1) - base;
+    }
+    if (!found) return;
+    uint64_t match_end = base + static_cast<uint64_t>(groups[0].data() - all.data()) + groups[0].size();
+    examined = match_end;
+    const re2::StringPiece& sp = (cr.secret_group > 0 && groups[cr.secret_group].data())
+                                     ? groups[cr.secret_group]
+                                     : groups[0];
+    uint64_t ss = base + static_cast<uint64_t>(sp.data() - all.data());
+    uint64_t se = ss + sp.size();
+    if (se <= ss) return;
+    // A secret never spans two JSON values: keep the part in the value where it ends.
+    size_t seg = text.segment_at(se - 1);
+    ss = std::max(ss, text.segment(seg).dec_start);
+    if (text.segment(seg).kind == SegmentKind::separator || se <= ss) return;
+    std::string_view secret = text.slice(ss, se);
+
+    const Rule& r = cr.rule;
+    for (Validator v : cr.validators)
+      if (!v(secret)) return;
+    if (r.min_entropy > 0 && shannon_entropy(secret) < r.min_entropy) return;
+    if (r.not_placeholder && looks_like_placeholder(secret)) return;
+    if (r.context && !context_present(*r.context, text, ss, se)) return;
+    for (const auto& a : rules_.allowed_patterns)
+      if ((a.rule.empty() || a.rule == r.id) &&
+          RE2::PartialMatch(re2::StringPiece(secret.data(), secret.size()), *a.re))
+        return;
+    std::string fp = key_.fingerprint(secret);
+    if (!rules_.allowed_fingerprints.empty() &&
+        (rules_.allowed_fingerprints.count(fp) || rules_.allowed_fingerprints.count(r.id + '\0' + fp)))
+      return;
+
+    Finding f;
+    f.rule_id = r.id;
+    f.category = r.category;
+    f.severity = r.severity;
+    f.action = r.action;
+    const Segment& sg = text.segment(seg);
+    auto [rs, re] = text.raw_span(seg, ss, se);
+    f.start = rs;
+    f.end = re;
+    f.length = static_cast<uint32_t>(se - ss);
+    f.location = text.location(sg.node);
+    f.fingerprint = std::move(fp);
+    if (sg.kind == SegmentKind::base64_document) {
+      f.in_base64 = true;
+      f.container_start = sg.raw_start;
+      f.container_end = sg.raw_end;
+      f.inner_start = ss - sg.dec_start;
+      f.inner_end = se - sg.dec_start;
+    }
+    out.push_back(std::move(f));
+  }
+
+  uint32_t lookaround(const Candidate& c) const { return rules_.rules[c.rule].lookaround; }
+
+ private:
+  static bool context_present(const ContextRequirement& ctx, const DecodedText& text, uint64_t ss,
+                              uint64_t se) {
+    uint64_t lo = std::max(text.begin(), ss > ctx.within ? ss - ctx.within : 0);
+    uint64_t hi = std::min(text.end(), se + ctx.within);
+    std::string window(text.slice(lo, hi));
+    for (char& ch : window) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const auto& w : ctx.words)
+      if (window.find(w) != std::string::npos) return true;
+    return false;
+  }
+
+  const RuleSet::Impl& rules_;
+  const FingerprintKey& key_;
+  std::vector<uint64_t> examined_until_;
+};
+
+void finalize(ScanResult& r) {
+  auto& f = r.findings;
+  std::sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.start, a.end, a.rule_id) < std::tie(b.start, b.end, b.rule_id);
+  });
+  f.erase(std::unique(f.begin(), f.end(),
+                      [](const Finding& a, const Finding& b) {
+                        return a.start == b.start && a.end == b.end && a.rule_id == b.rule_id;
+                      }),
+          f.end());
+}
+
+bool looks_like_json(std::string_view input) {
+  for (char c : input) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    return c == '{' || c == '[';
+  }
+  return false;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct Scanner::Impl {
+  FingerprintKey key;
+  HsScratch scratch;
+  DecodedText text;  // reused between block scans
+  std::vector<Candidate> candidates;
+};
+
+Scanner::Scanner(std::shared_ptr<const RuleSet> rules, FingerprintKey key)
+    : rules_(std::move(rules)), impl_(std::make_unique<Impl>()) {
+  impl_->key = key;
+  hs_scratch_t* s = nullptr;
+  const auto& ri = *rules_->impl_;
+  if (ri.block_db && hs_alloc_scratch(ri.block_db.get(), &s) != HS_SUCCESS)
+    throw std::runtime_error("hs_alloc_scratch failed");
+  if (ri.stream_db && hs_alloc_scratch(ri.stream_db.get(), &s) != HS_SUCCESS)
+    throw std::runtime_error("hs_alloc_scratch failed");
+  impl_->scratch.reset(s);
+}
+
+Scanner::~Scanner() = default;
+
+ScanResult Scanner::scan(std::string_view input, InputFormat format) {
+  ScanResult result;
+  result.raw_bytes = input.size();
+  DecodedText& text = impl_->text;
+  text.reset();
+  bool as_json = format == InputFormat::json || (format == InputFormat::automatic && looks_like_json(input));
+  if (as_json) {
+    JsonTextExtractor json(text);
+    if (!json.feed(input) || !json.finish()) {
+      if (format == InputFormat::automatic) {
+        text.reset();
+        as_json = false;
+      } else {
+        result.error = json.error();
+      }
+    }
+  }
+  if (!as_json) {
+    text.begin_segment(SegmentKind::text, 0, 0);
+    text.append_identity(input.data(), input.size());
+    text.end_segment(input.size());
+  }
+  result.scanned_as_json = as_json;
+  result.decoded_bytes = text.end();
+  const auto& ri = *rules_->impl_;
+  if (!ri.block_db) return result;
+  auto& cands = impl_->candidates;
+  cands.clear();
+  std::string_view v = text.view();
+  if (hs_scan(ri.block_db.get(), v.data(), static_cast<unsigned>(v.size()), 0, impl_->scratch.get(),
+              collect_candidate, &cands) != HS_SUCCESS)
+    throw std::runtime_error("hs_scan failed");
+  result.candidates = cands.size();
+  Confirmer confirmer(ri, impl_->key);
+  for (const auto& c : cands) confirmer.confirm(c, text, result.findings);
+  finalize(result);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct ScanStream::Impl {
+  std::shared_ptr<const RuleSet> rules;
+  Scanner::Impl* scanner;
+  InputFormat format;
+  bool decided = false;
+  std::string undecided;  // leading whitespace before we know text or JSON
+  DecodedText text;
+  std::unique_ptr<JsonTextExtractor> json;
+  hs_stream_t* hs = nullptr;
+  uint64_t fed_to_hs = 0;
+  std::vector<Candidate> pending;
+  std::vector<Candidate> fresh;
+  std::unique_ptr<Confirmer> confirmer;
+  ScanResult result;
+  std::string error;
+
+  ~Impl() {
+    if (hs) hs_close_stream(hs, nullptr, nullptr, nullptr);
+  }
+
+  void decide(bool as_json) {
+    decided = true;
+    result.scanned_as_json = as_json;
+    if (as_json) {
+      json = std::make_unique<JsonTextExtractor>(text);
+    } else {
+      text.begin_segment(SegmentKind::text, 0, 0);
+    }
+  }
+
+  bool push(std::string_view chunk) {
+    if (json) {
+      if (!json->feed(chunk)) {
+        error = json->error();
+        return false;
+      }
+    } else {
+      text.append_identity(chunk.data(), chunk.size());
+    }
+    return true;
+  }
+
+  void scan_new_bytes() {
+    if (!hs) return;
+    std::string_view fresh_bytes = text.slice(fed_to_hs, text.end());
+    if (fresh_bytes.empty()) return;
+    fresh.clear();
+    if (hs_scan_stream(hs, fresh_bytes.data(), static_cast<unsigned>(fresh_bytes.size()), 0,
+                       scanner->scratch.get(), collect_candidate, &fresh) != HS_SUCCESS)
+      throw std::runtime_error("hs_scan_stream failed");
+    fed_to_hs = text.end();
+    result.candidates += fresh.size();
+    pending.insert(pending.end(), fresh.begin(), fresh.end());
+  }
+
+  void confirm_ready(bool final) {
+    size_t kept = 0;
+    for (const auto& c : pending) {
+      if (final || c.end + confirmer->lookaround(c) <= text.end()) {
+        confirmer->confirm(c, text, result.findings);
+      } else {
+        pending[kept++] = c;
+      }
+    }
+    pending.resize(kept);
+    // Keep what a pending candidate, or one still to come, may need to look at.
+    uint32_t behind = rules->max_lookbehind();
+    if (text.end() - text.begin() < 2 * static_cast<uint64_t>(behind)) return;
+    uint64_t keep_from = text.end() - behind;
+    for (const auto& c : pending) {
+      uint32_t la = confirmer->lookaround(c);
+      keep_from = std::min(keep_from, c.end > la + 1 ? c.end - la - 1 : 0);
+    }
+    text.trim_before(keep_from);
+  }
+};
+
+std::unique_ptr<ScanStream> Scanner::open_stream(InputFormat format) {
+  auto impl = std::make_unique<ScanStream::Impl>();
+  impl->rules = rules_;
+  impl->scanner = impl_.get();
+  impl->format = format;
+  impl->confirmer = std::make_unique<Confirmer>(*rules_->impl_, impl_->key);
+  if (format != InputFormat::automatic) impl->decide(format == InputFormat::json);
+  if (rules_->impl_->stream_db &&
+      hs_open_stream(rules_->impl_->stream_db.get(), 0, &impl->hs) != HS_SUCCESS)
+    throw std::runtime_error("hs_open_stream failed");
+  return std::unique_ptr<ScanStream>(new ScanStream(std::move(impl)));
+}
+
+ScanStream::ScanStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ScanStream::~ScanStream() = default;
+const std::string& ScanStream::error() const { return impl_->error; }
+
+bool ScanStream::write(std::string_view chunk) {
+  Impl& s = *impl_;
+  if (!s.error.empty()) return false;
+  s.result.raw_bytes += chunk.size();
+  if (!s.decided) {
+    size_t i = 0;
+    while (i < chunk.size() && (chunk[i] == ' ' || chunk[i] == '\n' || chunk[i] == '\r' || chunk[i] == '\t')) ++i;
+    if (i == chunk.size() && s.undecided.size() + chunk.size() < kMinRetained) {
+      s.undecided.append(chunk);
+      return true;
+    }
+    s.decide(i < chunk.size() && (chunk[i] == '{' || chunk[i] == '['));
+    std::string head = std::move(s.undecided);
+    if (!head.empty() && !s.push(head)) return false;
+  }
+  if (!s.push(chunk)) return false;
+  s.scan_new_bytes();
+  s.confirm_ready(false);
+  return true;
+}
+
+ScanResult ScanStream::finish() {
+  Impl& s = *impl_;
+  if (!s.decided) {
+    s.decide(false);
+    s.push(s.undecided);
+  }
+  if (s.error.empty() && s.json && !s.json->finish()) s.error = s.json->error();
+  if (!s.json && !s.text.view().empty()) s.text.end_segment(s.result.raw_bytes);
+  s.scan_new_bytes();
+  if (s.hs) {
+    s.fresh.clear();
+    hs_close_stream(s.hs, s.scanner->scratch.get(), collect_candidate, &s.fresh);
+    s.hs = nullptr;
+    s.result.candidates += s.fresh.size();
+    s.pending.insert(s.pending.end(), s.fresh.begin(), s.fresh.end());
+  }
+  s.confirm_ready(true);
+  s.result.decoded_bytes = s.text.end();
+  s.result.error = s.error;
+  finalize(s.result);
+  return std::move(s.result);
+}
+
+size_t ScanStream::memory_bytes() const {
+  const Impl& s = *impl_;
+  return s.text.memory_bytes() + s.rules->stream_state_bytes() +
+         (s.pending.capacity() + s.fresh.capacity()) * sizeof(Candidate) + s.undecided.capacity() +
+         sizeof(Impl) + s.result.findings.capacity() * sizeof(Finding);
+}
+
+}  // namespace promptgate

@@ -1,0 +1,121 @@
+// The detection engine: every rule compiled into one Hyperscan database (block and stream
+// mode), a second confirm stage (RE2 for the exact span, then validators, entropy, context,
+// placeholder and allowlist checks) that runs only on Hyperscan's candidates.
+//
+//   auto rules = RuleSet::compile(load_rule_packs({RuleSource::builtin()}));   // once; immutable
+//   Scanner scanner(rules, FingerprintKey::load_or_create(default_home_dir())); // one per thread
+//   ScanResult r = scanner.scan(body, InputFormat::json);                      // block mode
+//   auto stream = scanner.open_stream(InputFormat::json);                      // stream mode
+//   stream->write(chunk1); stream->write(chunk2); ScanResult r2 = stream->finish();
+//
+// A RuleSet is shared read-only between threads (shared_ptr<const RuleSet>); a Scanner owns
+// the Hyperscan scratch of one thread and is not thread-safe. Streams opened on a scanner must
+// be used on that scanner's thread. Findings never hold the secret value.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fingerprint.h"
+#include "rules.h"
+
+namespace promptgate {
+
+struct Finding {
+  std::string rule_id;
+  Category category;
+  Severity severity;
+  Action action;
+  uint64_t start = 0;  // raw byte offsets of the secret in the input, [start, end)
+  uint64_t end = 0;
+  uint32_t length = 0;   // length of the decoded secret
+  std::string location;  // JSON path ("messages[2].content[0].text"), "" for plain text
+  std::string fingerprint;
+  // Set when the secret sits inside a base64 document: the raw span of the whole base64
+  // string and the secret's offsets in the decoded document (the redactor re-encodes).
+  bool in_base64 = false;
+  uint64_t container_start = 0, container_end = 0;
+  uint64_t inner_start = 0, inner_end = 0;
+};
+
+enum class InputFormat { text, json, automatic };
+
+struct ScanResult {
+  std::vector<Finding> findings;  // sorted by start offset
+  uint64_t raw_bytes = 0;
+  uint64_t decoded_bytes = 0;
+  uint64_t candidates = 0;  // Hyperscan reports that reached the confirm stage
+  bool scanned_as_json = false;
+  std::string error;  // why the input could not be decoded (JSON mode); findings so far kept
+  bool ok() const { return error.empty(); }
+};
+
+struct CompiledRule;
+
+class RuleSet {
+ public:
+  // Throws RuleError naming the file, line and rule id, with Hyperscan's or RE2's message.
+  static std::shared_ptr<const RuleSet> compile(RulePacks packs);
+  ~RuleSet();
+
+  size_t size() const;
+  const Rule& rule(size_t i) const;
+  // Hyperscan stream state per open stream, in bytes.
+  size_t stream_state_bytes() const;
+  // Decoded bytes a stream retains behind its newest byte so a candidate can be confirmed.
+  uint32_t max_lookbehind() const { return max_lookbehind_; }
+
+  struct Impl;  // defined in engine.cc
+
+ private:
+  RuleSet();
+  friend class Scanner;
+  friend class ScanStream;
+  std::unique_ptr<Impl> impl_;
+  uint32_t max_lookbehind_ = 0;
+};
+
+class ScanStream;
+
+class Scanner {
+ public:
+  Scanner(std::shared_ptr<const RuleSet> rules, FingerprintKey key);
+  ~Scanner();
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  // Block mode over a whole buffer. InputFormat::automatic scans as JSON when the input parses
+  // as JSON and as text otherwise.
+  ScanResult scan(std::string_view input, InputFormat format);
+  std::unique_ptr<ScanStream> open_stream(InputFormat format);
+  const std::shared_ptr<const RuleSet>& rules() const { return rules_; }
+
+ private:
+  friend class ScanStream;
+  struct Impl;
+  std::shared_ptr<const RuleSet> rules_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Incremental scan of one input (e.g. one request body as it arrives). Memory is bounded by
+// the rule set's lookbehind plus the largest chunk, whatever the total length.
+class ScanStream {
+ public:
+  ~ScanStream();
+  // False once a JSON input is known to be malformed (see error()).
+  bool write(std::string_view chunk);
+  ScanResult finish();
+  const std::string& error() const;
+  size_t memory_bytes() const;
+
+ private:
+  friend class Scanner;
+  struct Impl;
+  explicit ScanStream(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace promptgate

@@ -1,0 +1,33 @@
+// Keyed fingerprints of secret values: HMAC-SHA256 under a per-install key, truncated to
+// 64 bits and printed as "fp_" + 16 hex digits. A fingerprint lets a person recognise "the same
+// secret again" across audit lines and allowlist it, without the value ever leaving the process;
+// without the key it cannot be brute-forced even for short values such as SSNs.
+//
+//   FingerprintKey key = FingerprintKey::load_or_create(dir);   // 32 random bytes, mode 0600
+//   std::string fp = key.fingerprint(value);
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace promptgate {
+
+class FingerprintKey {
+ public:
+  static constexpr size_t kSize = 32;
+  // Reads `dir`/fingerprint.key, creating it (and `dir`) with fresh random bytes if missing.
+  static FingerprintKey load_or_create(const std::string& dir);
+  // A fixed key derived from a passphrase; for tests and for teams that share fingerprints.
+  static FingerprintKey from_passphrase(std::string_view passphrase);
+
+  std::string fingerprint(std::string_view value) const;
+
+ private:
+  std::array<unsigned char, kSize> key_{};
+};
+
+// $PROMPTGATE_HOME, else $XDG_CONFIG_HOME/promptgate, else ~/.config/promptgate.
+std::string default_home_dir();
+
+}  // namespace promptgate

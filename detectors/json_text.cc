@@ -1,0 +1,452 @@
+#include "json_text.h"
+
+#include <openssl/evp.h>
+
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace promptgate {
+namespace {
+
+constexpr size_t kMaxKeyBytes = 256;
+constexpr size_t kMaxNumberBytes = 512;
+
+// First byte in [p, end) that ends a run of plain string content: '"', '\\' or a control char.
+const char* find_special(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                ctl = _mm_set1_epi8(0x1F);
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                               _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+    int mask = _mm_movemask_epi8(hit);
+    if (mask) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
+  for (; p < end; ++p) {
+    unsigned char c = static_cast<unsigned char>(*p);
+    if (c == '"' || c == '\\' || c < 0x20) return p;
+  }
+  return end;
+}
+
+bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// JSON number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?
+bool valid_number(std::string_view s) {
+  size_t i = 0, n = s.size();
+  auto digits = [&] {
+    size_t start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < n && s[i] == '-') ++i;
+  if (i < n && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < n && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == n;
+}
+
+bool is_text_media(std::string_view m) {
+  return m.starts_with("text/") || m == "application/json" || m == "application/xml" ||
+         m == "application/x-yaml" || m == "application/yaml" || m == "application/javascript" ||
+         m == "application/x-sh" || m == "application/sql";
+}
+
+}  // namespace
+
+struct JsonTextExtractor::Base64Decoder {
+  EVP_ENCODE_CTX* ctx = EVP_ENCODE_CTX_new();
+  ~Base64Decoder() { EVP_ENCODE_CTX_free(ctx); }
+  unsigned char out[4096];
+};
+
+JsonTextExtractor::JsonTextExtractor(DecodedText& out) : out_(out) {
+  out_.live_nodes_ = &frame_nodes_;
+}
+
+JsonTextExtractor::~JsonTextExtractor() {
+  if (out_.live_nodes_ == &frame_nodes_) out_.live_nodes_ = nullptr;
+}
+
+bool JsonTextExtractor::fail(const std::string& msg) {
+  if (error_.empty()) error_ = "invalid JSON at byte " + std::to_string(pos_) + ": " + msg;
+  return false;
+}
+
+void JsonTextExtractor::begin_value_node() {
+  if (frames_.empty()) {
+    value_node_ = 0;
+    return;
+  }
+  Frame& f = frames_.back();
+  if (f.is_array) {
+    value_node_ = out_.add_node(frame_nodes_.back(), f.next_index++, {});
+  } else {
+    value_node_ = out_.add_node(frame_nodes_.back(), -1, key_);
+  }
+}
+
+void JsonTextExtractor::begin_string(bool is_key) {
+  in_key_ = is_key;
+  string_start_ = pos_ + 1;  // after the opening quote
+  pending_high_ = 0;
+  string_mode_ = StringMode::text;
+  if (is_key) {
+    key_.clear();
+    key_truncated_ = false;
+    out_.begin_segment(SegmentKind::json_key, string_start_,
+                       frame_nodes_.empty() ? 0 : frame_nodes_.back());
+  } else {
+    begin_value_node();
+    if (!frames_.empty() && !frames_.back().is_array && frames_.back().base64_source &&
+        key_ == "data") {
+      string_mode_ = frames_.back().media == Media::binary ? StringMode::skip : StringMode::base64;
+    }
+    if (string_mode_ == StringMode::base64) {
+      if (!b64_) b64_ = std::make_unique<Base64Decoder>();
+      EVP_DecodeInit(b64_->ctx);
+      out_.begin_segment(SegmentKind::base64_document, string_start_, value_node_);
+    } else if (string_mode_ == StringMode::text) {
+      out_.begin_segment(SegmentKind::json_string, string_start_, value_node_);
+    }
+  }
+  string_dec_start_ = out_.end();
+}
+
+void JsonTextExtractor::string_bytes(const char* p, size_t n) {
+  if (pending_high_) flush_pending_high();
+  if (in_key_ && !key_truncated_) {
+    size_t take = std::min(n, kMaxKeyBytes - key_.size());
+    key_.append(p, take);
+    key_truncated_ = take < n;
+  }
+  switch (string_mode_) {
+    case StringMode::text:
+      out_.append_identity(p, n);
+      break;
+    case StringMode::skip:
+      break;
+    case StringMode::base64: {
+      const size_t total = n;
+      while (n > 0) {
+        // Each call decodes at most 3/4 of its input plus a buffered partial line.
+        size_t take = std::min<size_t>(n, 2048);
+        int outl = 0;
+        int rc = EVP_DecodeUpdate(b64_->ctx, b64_->out, &outl,
+                                  reinterpret_cast<const unsigned char*>(p), static_cast<int>(take));
+        if (outl > 0) out_.append_identity(reinterpret_cast<const char*>(b64_->out), static_cast<size_t>(outl));
+        p += take;
+        n -= take;
+        if (rc < 0) {
+          // Not base64 after all: scan the rest of the string as text.
+          string_mode_ = StringMode::text;
+          out_.begin_segment(SegmentKind::json_string, pos_ + (total - n), value_node_);
+          out_.append_identity(p, n);
+          return;
+        }
+      }
+      break;
+    }
+  }
+}
+
+void JsonTextExtractor::emit_codepoint(uint32_t cp, uint64_t raw_start, uint32_t raw_len) {
+  char buf[4];
+  size_t n;
+  if (cp < 0x80) {
+    buf[0] = static_cast<char>(cp);
+    n = 1;
+  } else if (cp < 0x800) {
+    buf[0] = static_cast<char>(0xC0 | (cp >> 6));
+    buf[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    n = 2;
+  } else if (cp < 0x10000) {
+    buf[0] = static_cast<char>(0xE0 | (cp >> 12));
+    buf[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    buf[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    n = 3;
+  } else {
+    buf[0] = static_cast<char>(0xF0 | (cp >> 18));
+    buf[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    buf[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    buf[3] = static_cast<char>(0x80 | (cp & 0x3F));
+    n = 4;
+  }
+  if (in_key_ && !key_truncated_ && key_.size() + n <= kMaxKeyBytes) key_.append(buf, n);
+  if (string_mode_ == StringMode::text) {
+    out_.append_escape(buf, n, raw_start, raw_len);
+  } else if (string_mode_ == StringMode::base64) {
+    string_bytes(buf, n);
+  }
+}
+
+void JsonTextExtractor::flush_pending_high() {
+  if (!pending_high_) return;
+  pending_high_ = 0;
+  emit_codepoint(0xFFFD, pending_high_start_, 6);  // a lone surrogate
+}
+
+void JsonTextExtractor::end_string() {
+  flush_pending_high();
+  if (string_mode_ == StringMode::base64) {
+    int outl = 0;
+    EVP_DecodeFinal(b64_->ctx, b64_->out, &outl);
+    if (outl > 0) out_.append_identity(reinterpret_cast<const char*>(b64_->out), static_cast<size_t>(outl));
+  }
+  if (string_mode_ != StringMode::skip) out_.end_segment(pos_);
+  if (in_key_) {
+    out_.append_separator(": ", pos_);
+    state_ = State::colon;
+    return;
+  }
+  // Remember what tells us whether a sibling "data" member is a base64 text document.
+  if (!frames_.empty() && !frames_.back().is_array && string_mode_ == StringMode::text &&
+      string_dec_start_ >= out_.begin()) {
+    std::string_view value = out_.slice(string_dec_start_, out_.end());
+    Frame& f = frames_.back();
+    if (key_ == "type" && value == "base64") f.base64_source = true;
+    if (key_ == "media_type") f.media = is_text_media(value) ? Media::text : Media::binary;
+  }
+  out_.append_separator("\n", pos_);
+  after_value_done();
+}
+
+void JsonTextExtractor::after_value_done() { state_ = frames_.empty() ? State::done : State::after_value; }
+
+void JsonTextExtractor::close_container(char c) {
+  bool is_array = c == ']';
+  if (frames_.empty() || frames_.back().is_array != is_array) {
+    fail(std::string("unexpected '") + c + "'");
+    return;
+  }
+  frames_.pop_back();
+  frame_nodes_.pop_back();
+  after_value_done();
+}
+
+bool JsonTextExtractor::feed(std::string_view chunk) {
+  if (failed()) return false;
+  const char* p = chunk.data();
+  const char* end = p + chunk.size();
+  while (p < end) {
+    char c = *p;
+    switch (state_) {
+      case State::string: {
+        const char* q = find_special(p, end);
+        if (q > p) {
+          string_bytes(p, static_cast<size_t>(q - p));
+          pos_ += static_cast<uint64_t>(q - p);
+          p = q;
+          continue;
+        }
+        if (c == '"') {
+          end_string();
+        } else if (c == '\\') {
+          escape_start_ = pos_;
+          state_ = State::escape;
+        } else {
+          return fail("control character inside a string");
+        }
+        break;
+      }
+      case State::escape: {
+        char decoded;
+        switch (c) {
+          case '"': decoded = '"'; break;
+          case '\\': decoded = '\\'; break;
+          case '/': decoded = '/'; break;
+          case 'b': decoded = '\b'; break;
+          case 'f': decoded = '\f'; break;
+          case 'n': decoded = '\n'; break;
+          case 'r': decoded = '\r'; break;
+          case 't': decoded = '\t'; break;
+          case 'u':
+            unicode_value_ = 0;
+            unicode_digits_ = 0;
+            state_ = State::unicode;
+            ++p;
+            ++pos_;
+            continue;
+          default:
+            return fail("bad escape sequence");
+        }
+        flush_pending_high();
+        emit_codepoint(static_cast<unsigned char>(decoded), escape_start_, 2);
+        state_ = State::string;
+        break;
+      }
+      case State::unicode: {
+        int h = hex_value(c);
+        if (h < 0) return fail("bad \\u escape");
+        unicode_value_ = unicode_value_ * 16 + static_cast<uint32_t>(h);
+        if (++unicode_digits_ == 4) {
+          uint32_t cp = unicode_value_;
+          uint32_t raw_len = static_cast<uint32_t>(pos_ + 1 - escape_start_);
+          if (pending_high_ && cp >= 0xDC00 && cp <= 0xDFFF) {
+            uint32_t full = 0x10000 + ((pending_high_ - 0xD800) << 10) + (cp - 0xDC00);
+            pending_high_ = 0;
+            emit_codepoint(full, pending_high_start_,
+                           static_cast<uint32_t>(pos_ + 1 - pending_high_start_));
+          } else {
+            flush_pending_high();
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+              pending_high_ = cp;
+              pending_high_start_ = escape_start_;
+            } else {
+              emit_codepoint(cp >= 0xDC00 && cp <= 0xDFFF ? 0xFFFD : cp, escape_start_, raw_len);
+            }
+          }
+          state_ = State::string;
+        }
+        break;
+      }
+      case State::value: {
+        if (is_ws(c)) break;
+        if (c == '"') {
+          begin_string(false);
+          state_ = State::string;
+        } else if (c == '{' || c == '[') {
+          if (frames_.size() >= kMaxDepth) return fail("nesting deeper than 512 levels");
+          begin_value_node();
+          out_.append_separator("\n", pos_);
+          frames_.push_back({c == '[', 0, false, Media::unknown});
+          frame_nodes_.push_back(value_node_);
+          state_ = c == '[' ? State::value : State::object_key_or_end;
+          if (c == '[') {
+            // An empty array closes right away; remember that a value may be absent here.
+            ++p;
+            ++pos_;
+            while (p < end && is_ws(*p)) ++p, ++pos_;
+            if (p < end && *p == ']') {
+              close_container(']');
+              ++p;
+              ++pos_;
+            } else if (p == end) {
+              state_ = State::after_value;  // resolved on the next byte
+              frames_.back().next_index = -1;  // marks "just opened"
+            }
+            continue;
+          }
+        } else if (c == 't' || c == 'f' || c == 'n') {
+          literal_ = c == 't' ? "true" : c == 'f' ? "false" : "null";
+          literal_pos_ = 1;
+          if (!frames_.empty() && frames_.back().is_array) frames_.back().next_index++;
+          state_ = State::literal;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+          begin_value_node();
+          out_.begin_segment(SegmentKind::json_number, pos_, value_node_);
+          number_len_ = 0;
+          state_ = State::number;
+          continue;  // the number state consumes this byte
+        } else {
+          return fail(std::string("unexpected character '") + c + "'");
+        }
+        break;
+      }
+      case State::object_key_or_end:
+      case State::object_key: {
+        if (is_ws(c)) break;
+        if (c == '"') {
+          begin_string(true);
+          state_ = State::string;
+        } else if (c == '}' && state_ == State::object_key_or_end) {
+          close_container('}');
+        } else {
+          return fail("expected an object member name");
+        }
+        break;
+      }
+      case State::colon:
+        if (is_ws(c)) break;
+        if (c != ':') return fail("expected ':'");
+        state_ = State::value;
+        break;
+      case State::after_value: {
+        if (is_ws(c)) break;
+        Frame* f = frames_.empty() ? nullptr : &frames_.back();
+        if (f && f->is_array && f->next_index == -1) {
+          // An array opened at the end of the previous chunk.
+          f->next_index = 0;
+          if (c == ']') {
+            close_container(']');
+            break;
+          }
+          state_ = State::value;
+          continue;
+        }
+        if (c == ',' && f) {
+          state_ = f->is_array ? State::value : State::object_key;
+        } else if (c == '}' || c == ']') {
+          close_container(c);
+          if (failed()) return false;
+        } else {
+          return fail("expected ',' or the end of the container");
+        }
+        break;
+      }
+      case State::literal:
+        if (c != literal_[literal_pos_]) return fail("bad literal");
+        if (literal_[++literal_pos_] == '\0') after_value_done();
+        break;
+      case State::number: {
+        bool part = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+        if (part) {
+          if (++number_len_ > kMaxNumberBytes) return fail("number too long");
+          out_.append_identity(p, 1);
+          break;
+        }
+        std::string_view num = out_.slice(out_.end() - number_len_, out_.end());
+        if (!valid_number(num)) return fail("malformed number");
+        out_.end_segment(pos_);
+        out_.append_separator("\n", pos_);
+        after_value_done();
+        continue;  // this byte belongs to what follows the number
+      }
+      case State::done:
+        if (is_ws(c)) break;
+        return fail("data after the end of the JSON document");
+    }
+    if (failed()) return false;
+    ++p;
+    ++pos_;
+  }
+  return !failed();
+}
+
+bool JsonTextExtractor::finish() {
+  if (failed()) return false;
+  if (state_ == State::number) {
+    std::string_view num = out_.slice(out_.end() - number_len_, out_.end());
+    if (!valid_number(num)) return fail("malformed number");
+    out_.end_segment(pos_);
+    after_value_done();
+  }
+  if (state_ != State::done) return fail("truncated document");
+  return true;
+}
+
+}  // namespace promptgate

@@ -1,0 +1,88 @@
+// Push decoder from raw JSON bytes to the text a model reads.
+//
+// Feed raw bytes in chunks of any size; string contents come out unescaped (`\n`, `\"`,
+// `\u0041`, surrogate pairs) into a DecodedText, one segment per string, with the map back to
+// raw offsets and the JSON path of each value. Base64 text documents (an object with
+// `"type":"base64"` and `data`, as in Anthropic `document` / `image` sources) are decoded
+// too, unless their `media_type` says they are not text. Strict: malformed JSON stops the
+// decoder with an error that names the raw offset; nesting depth and token sizes are bounded,
+// so memory stays bounded whatever the input.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "decoded_text.h"
+
+namespace promptgate {
+
+class JsonTextExtractor {
+ public:
+  static constexpr size_t kMaxDepth = 512;
+
+  explicit JsonTextExtractor(DecodedText& out);
+  ~JsonTextExtractor();
+  JsonTextExtractor(const JsonTextExtractor&) = delete;
+  JsonTextExtractor& operator=(const JsonTextExtractor&) = delete;
+
+  // Returns false once the input is known to be malformed; error() says why.
+  bool feed(std::string_view chunk);
+  // End of input: false if the document is incomplete.
+  bool finish();
+  const std::string& error() const { return error_; }
+  bool failed() const { return !error_.empty(); }
+
+ private:
+  enum class State : uint8_t {
+    value, object_key_or_end, object_key, colon, after_value, string, escape, unicode, literal,
+    number, done
+  };
+  enum class Media : uint8_t { unknown, text, binary };
+  struct Frame {
+    bool is_array;
+    int32_t next_index;
+    bool base64_source;  // this object has "type": "base64"
+    Media media;
+  };
+
+  bool fail(const std::string& msg);
+  void begin_value_node();
+  void begin_string(bool is_key);
+  void end_string();
+  void string_bytes(const char* p, size_t n);
+  void emit_codepoint(uint32_t cp, uint64_t raw_start, uint32_t raw_len);
+  void flush_pending_high();
+  void close_container(char c);
+  void after_value_done();
+
+  DecodedText& out_;
+  std::string error_;
+  State state_ = State::value;
+  uint64_t pos_ = 0;  // raw offset of the next byte
+  std::vector<Frame> frames_;
+  std::vector<uint32_t> frame_nodes_;  // container node per frame (DecodedText may remap these)
+  uint32_t value_node_ = 0;            // node of the value being parsed
+  std::string key_;                    // last member name in the current object (decoded, capped)
+  bool key_truncated_ = false;
+  bool in_key_ = false;
+  // string state
+  uint64_t string_start_ = 0;
+  uint64_t string_dec_start_ = 0;
+  uint64_t escape_start_ = 0;
+  uint32_t unicode_value_ = 0;
+  int unicode_digits_ = 0;
+  uint32_t pending_high_ = 0;
+  uint64_t pending_high_start_ = 0;
+  enum class StringMode : uint8_t { text, base64, skip } string_mode_ = StringMode::text;
+  struct Base64Decoder;
+  std::unique_ptr<Base64Decoder> b64_;
+  // literal / number state
+  const char* literal_ = nullptr;
+  size_t literal_pos_ = 0;
+  size_t number_len_ = 0;
+};
+
+}  // namespace promptgate

@@ -1,0 +1,37 @@
+// Confirmers that run on a candidate's secret span after Hyperscan has found it: checksums
+// (Luhn, mod-97, CRC32, ...), Shannon entropy and placeholder rejection. Pure functions on
+// bytes, no allocation on the common path. Rules name validators in YAML (`validators: [luhn]`);
+// `find_validator` maps that name to the function.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace promptgate {
+
+using Validator = bool (*)(std::string_view span);
+
+// nullptr when the name is unknown.
+Validator find_validator(std::string_view name);
+// "luhn, npi_luhn, ..." for error messages.
+std::string known_validator_names();
+
+bool luhn_valid(std::string_view digits_with_separators);
+bool npi_valid(std::string_view s);
+bool dea_valid(std::string_view s);
+bool us_ssn_valid(std::string_view s);
+bool us_itin_valid(std::string_view s);
+bool iban_valid(std::string_view s);
+bool aba_routing_valid(std::string_view s);
+bool base62_crc32_valid(std::string_view token);
+bool jwt_valid(std::string_view s);
+bool uk_nino_valid(std::string_view s);
+
+// Shannon entropy in bits per byte.
+double shannon_entropy(std::string_view s);
+// True for documentation placeholders and templated values: EXAMPLE, xxxx, <your-token>,
+// ${VAR}, {{var}}, changeme, os.environ[...], process.env.X, one repeated character, a run of
+// sequential characters, and similar.
+bool looks_like_placeholder(std::string_view s);
+
+}  // namespace promptgate

@@ -1,0 +1,18 @@
+// The subcommands of the `promptgate` binary. Each takes the arguments after its own name and
+// returns the process exit status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace promptgate {
+
+using Args = std::vector<std::string>;
+
+// promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off] PATH... | -
+// Exit 0: nothing found, 1: findings, 2: error.
+int scan_command(const Args& args);
+// promptgate rules test [PATH...] | promptgate rules list [PATH...]
+int rules_command(const Args& args);
+
+}  // namespace promptgate

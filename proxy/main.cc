@@ -1,0 +1,49 @@
+// promptgate: one binary, subcommands. See README.md and docs/.
+#include <cstring>
+#include <iostream>
+
+#include "commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(promptgate - data-loss prevention for LLM traffic
+
+usage:
+  promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off] PATH... | -
+      Scan files, directories (recursively) or stdin with the detection engine.
+      Exit status: 0 nothing found, 1 findings, 2 error.
+  promptgate rules test [PATH...]   Run every rule's examples (default: the built-in packs).
+  promptgate rules list [PATH...]   Print id, category, action and description of every rule.
+  promptgate version
+
+Rule sources (--rules, rules PATH): a YAML file, a directory of them, or "builtin".
+The fingerprint key lives in $PROMPTGATE_HOME (default ~/.config/promptgate).
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string cmd = argv[1];
+  promptgate::Args rest(argv + 2, argv + argc);
+  try {
+    if (cmd == "scan") return promptgate::scan_command(rest);
+    if (cmd == "rules") return promptgate::rules_command(rest);
+    if (cmd == "version" || cmd == "--version") {
+      std::cout << "promptgate 0.1.0\n";
+      return 0;
+    }
+    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "promptgate: " << e.what() << "\n";
+    return 2;
+  }
+  std::cerr << "promptgate: unknown command '" << cmd << "'\n\n" << kUsage;
+  return 2;
+}

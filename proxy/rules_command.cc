@@ -1,0 +1,42 @@
+// `promptgate rules test|list`: checks every rule against its own examples, or lists rules.
+#include <iomanip>
+#include <iostream>
+
+#include "commands.h"
+#include "engine.h"
+#include "rule_examples.h"
+
+namespace promptgate {
+
+int rules_command(const Args& args) {
+  if (args.empty() || (args[0] != "test" && args[0] != "list")) {
+    std::cerr << "usage: promptgate rules test|list [PATH...]\n";
+    return 2;
+  }
+  std::vector<RuleSource> sources;
+  for (size_t i = 1; i < args.size(); ++i) sources.push_back({args[i]});
+  if (sources.empty()) sources.push_back(RuleSource::builtin());
+  std::shared_ptr<const RuleSet> rules;
+  try {
+    rules = RuleSet::compile(load_rule_packs(sources));
+  } catch (const RuleError& e) {
+    std::cerr << "promptgate: " << e.what() << "\n";
+    return 2;
+  }
+  if (args[0] == "list") {
+    for (size_t i = 0; i < rules->size(); ++i) {
+      const Rule& r = rules->rule(i);
+      std::cout << std::left << std::setw(40) << r.id << " " << std::setw(10) << to_string(r.category)
+                << " " << std::setw(6) << to_string(r.action) << " " << r.description << "\n";
+    }
+    return 0;
+  }
+  Scanner scanner(rules, FingerprintKey::from_passphrase("promptgate rules test"));
+  ExampleReport report = check_rule_examples(scanner);
+  for (const auto& f : report.failures) std::cout << f << "\n";
+  std::cout << "rules test: " << rules->size() << " rules, " << report.examples << " examples\n";
+  std::cout << report.passed << " passed, " << report.failures.size() << " failed\n";
+  return report.failures.empty() ? 0 : 1;
+}
+
+}  // namespace promptgate

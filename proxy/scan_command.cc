@@ -1,0 +1,284 @@
+// `promptgate scan`: the engine over files, directories or stdin, for CI, pre-commit hooks and
+// evaluation. Small files are scanned in block mode; large ones are streamed in 1 MiB chunks so
+// memory stays bounded whatever the file size.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "commands.h"
+#include "engine.h"
+
+namespace promptgate {
+namespace {
+
+constexpr size_t kBlockLimit = 64u << 20;  // files up to this size are read whole
+constexpr size_t kChunk = 1u << 20;
+
+enum class OutputFormat { jsonl, text, sarif };
+
+struct ScanOptions {
+  std::vector<RuleSource> rules;
+  OutputFormat format = OutputFormat::jsonl;
+  InputFormat json = InputFormat::automatic;
+  std::vector<std::string> paths;
+};
+
+struct FileFindings {
+  std::string path;
+  std::vector<Finding> findings;
+  std::string content;  // kept for line numbers when the file was read whole
+  bool have_content = false;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) { throw std::invalid_argument(msg); }
+
+ScanOptions parse(const Args& args) {
+  ScanOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) usage_error(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--rules") {
+      o.rules.push_back({value()});
+    } else if (a == "--format") {
+      const auto& v = value();
+      if (v == "jsonl") o.format = OutputFormat::jsonl;
+      else if (v == "text") o.format = OutputFormat::text;
+      else if (v == "sarif") o.format = OutputFormat::sarif;
+      else usage_error("--format must be jsonl, text or sarif");
+    } else if (a == "--json") {
+      const auto& v = value();
+      if (v == "auto") o.json = InputFormat::automatic;
+      else if (v == "on") o.json = InputFormat::json;
+      else if (v == "off") o.json = InputFormat::text;
+      else usage_error("--json must be auto, on or off");
+    } else if (a == "-" || a.empty() || a[0] != '-') {
+      o.paths.push_back(a);
+    } else {
+      usage_error("unknown option " + a);
+    }
+  }
+  if (o.rules.empty()) o.rules.push_back(RuleSource::builtin());
+  if (o.paths.empty()) usage_error("scan needs a PATH or - for stdin");
+  return o;
+}
+
+// Streams `in` through the engine; returns false on a read error.
+ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format) {
+  auto stream = scanner.open_stream(format);
+  std::vector<char> buf(kChunk);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    std::streamsize n = in.gcount();
+    if (n <= 0) break;
+    if (!stream->write(std::string_view(buf.data(), static_cast<size_t>(n)))) break;
+  }
+  return stream->finish();
+}
+
+bool scan_file(Scanner& scanner, const std::string& path, InputFormat format, FileFindings& out,
+               std::string& error) {
+  out.path = path;
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    error = path + ": " + ec.message();
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot open";
+    return false;
+  }
+  if (size <= kBlockLimit) {
+    out.content.resize(size);
+    in.read(out.content.data(), static_cast<std::streamsize>(size));
+    out.content.resize(static_cast<size_t>(in.gcount()));
+    out.have_content = true;
+    ScanResult r = scanner.scan(out.content, format);
+    if (!r.ok()) {
+      error = path + ": " + r.error;
+      return false;
+    }
+    out.findings = std::move(r.findings);
+    return true;
+  }
+  ScanResult r = scan_stream(scanner, in, format);
+  if (!r.ok() && format == InputFormat::automatic) {
+    // Looked like JSON but was not: scan it again as text.
+    std::ifstream again(path, std::ios::binary);
+    r = scan_stream(scanner, again, InputFormat::text);
+  }
+  if (!r.ok()) {
+    error = path + ": " + r.error;
+    return false;
+  }
+  out.findings = std::move(r.findings);
+  return true;
+}
+
+std::pair<uint64_t, uint64_t> line_col(const std::string& content, uint64_t offset) {
+  uint64_t line = 1, col = 1;
+  for (uint64_t i = 0; i < offset && i < content.size(); ++i) {
+    if (content[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return {line, col};
+}
+
+nlohmann::json finding_json(const std::string& path, const Finding& f) {
+  return {{"path", path},         {"rule", f.rule_id},
+          {"category", to_string(f.category)}, {"severity", to_string(f.severity)},
+          {"action", to_string(f.action)},     {"start", f.start},
+          {"end", f.end},                      {"length", f.length},
+          {"location", f.location},            {"fingerprint", f.fingerprint}};
+}
+
+void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
+  nlohmann::json rule_list = nlohmann::json::array();
+  std::set<std::string> used;
+  for (const auto& file : files)
+    for (const auto& f : file.findings) used.insert(f.rule_id);
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const Rule& r = rules.rule(i);
+    if (!used.count(r.id)) continue;
+    rule_list.push_back({{"id", r.id},
+                         {"shortDescription", {{"text", r.description}}},
+                         {"properties", {{"category", to_string(r.category)},
+                                         {"severity", to_string(r.severity)}}}});
+  }
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& file : files) {
+    for (const auto& f : file.findings) {
+      nlohmann::json region = {{"byteOffset", f.start}, {"byteLength", f.end - f.start}};
+      if (file.have_content) {
+        auto [line, col] = line_col(file.content, f.start);
+        region["startLine"] = line;
+        region["startColumn"] = col;
+      }
+      std::string level = f.severity >= Severity::high ? "error" : "warning";
+      std::string msg = "Possible " + std::string(to_string(f.category)) + " (" + f.rule_id +
+                        ", fingerprint " + f.fingerprint + ")";
+      if (!f.location.empty()) msg += " at " + f.location;
+      results.push_back(
+          {{"ruleId", f.rule_id},
+           {"level", level},
+           {"message", {{"text", msg}}},
+           {"partialFingerprints", {{"promptgate/v1", f.fingerprint}}},
+           {"locations",
+            {{{"physicalLocation",
+               {{"artifactLocation", {{"uri", file.path}}}, {"region", region}}}}}}});
+    }
+  }
+  nlohmann::json sarif = {
+      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+      {"version", "2.1.0"},
+      {"runs",
+       {{{"tool", {{"driver", {{"name", "promptgate"}, {"version", "0.1.0"}, {"rules", rule_list}}}}},
+         {"results", results}}}}};
+  std::cout << sarif.dump(2) << "\n";
+}
+
+void collect_paths(const std::string& root, std::vector<std::string>& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (root == "-" || !fs::is_directory(root, ec)) {
+    out.push_back(root);
+    return;
+  }
+  std::vector<std::string> found;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->is_directory() && it->path().filename() == ".git") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file()) found.push_back(it->path().string());
+  }
+  std::sort(found.begin(), found.end());
+  out.insert(out.end(), found.begin(), found.end());
+}
+
+}  // namespace
+
+int scan_command(const Args& args) {
+  ScanOptions opts;
+  try {
+    opts = parse(args);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "promptgate scan: " << e.what() << "\n";
+    return 2;
+  }
+  std::shared_ptr<const RuleSet> rules;
+  try {
+    rules = RuleSet::compile(load_rule_packs(opts.rules));
+  } catch (const RuleError& e) {
+    std::cerr << "promptgate: " << e.what() << "\n";
+    return 2;
+  }
+  Scanner scanner(rules, FingerprintKey::load_or_create(default_home_dir()));
+
+  std::vector<std::string> paths;
+  for (const auto& p : opts.paths) collect_paths(p, paths);
+
+  bool any_error = false, any_finding = false;
+  std::vector<FileFindings> all;
+  for (const auto& path : paths) {
+    FileFindings ff;
+    std::string error;
+    bool ok;
+    if (path == "-") {
+      ff.path = "-";
+      ScanResult r = scan_stream(scanner, std::cin, opts.json);
+      ok = r.ok();
+      if (!ok) error = "stdin: " + r.error;
+      ff.findings = std::move(r.findings);
+    } else {
+      ok = scan_file(scanner, path, opts.json, ff, error);
+    }
+    if (!ok) {
+      std::cerr << "promptgate: " << error << "\n";
+      any_error = true;
+    }
+    any_finding = any_finding || !ff.findings.empty();
+    if (opts.format == OutputFormat::jsonl) {
+      for (const auto& f : ff.findings) std::cout << finding_json(ff.path, f).dump() << "\n";
+    } else if (opts.format == OutputFormat::text) {
+      for (const auto& f : ff.findings) {
+        std::cout << ff.path << ":";
+        if (ff.have_content) {
+          auto [line, col] = line_col(ff.content, f.start);
+          std::cout << line << ":" << col << ":";
+        } else {
+          std::cout << "@" << f.start << ":";
+        }
+        std::cout << " " << f.rule_id << " (" << to_string(f.category) << ", "
+                  << to_string(f.severity) << ")";
+        if (!f.location.empty()) std::cout << " at " << f.location;
+        std::cout << ", " << f.length << " bytes, " << f.fingerprint << "\n";
+      }
+    }
+    if (opts.format == OutputFormat::sarif) {
+      all.push_back(std::move(ff));
+    }
+  }
+  if (opts.format == OutputFormat::sarif) print_sarif(all, *rules);
+  std::cout.flush();
+  if (any_error) return 2;
+  return any_finding ? 1 : 0;
+}
+
+}  // namespace promptgate
