@@ -6,7 +6,7 @@
 namespace promptgate {
 
 void DecodedText::reset() {
-  buf_.clear();
+  len_ = 0;
   base_ = 0;
   dropped_segments_ = 0;
   segments_.clear();
@@ -34,13 +34,7 @@ void DecodedText::begin_segment(SegmentKind kind, uint64_t raw_start, uint32_t n
 
 void DecodedText::append_escape(const char* p, size_t n, uint64_t raw_start, uint32_t raw_len) {
   escapes_.push_back({end(), raw_start, static_cast<uint32_t>(n), raw_len});
-  buf_.append(p, n);
-}
-
-void DecodedText::append_separator(std::string_view s, uint64_t raw_pos) {
-  begin_segment(SegmentKind::separator, raw_pos, 0);
-  buf_.append(s);
-  segments_.back().raw_end = raw_pos;
+  append_identity(p, n);
 }
 
 uint32_t DecodedText::add_node(uint32_t parent, int32_t index, std::string_view key) {
@@ -64,6 +58,7 @@ size_t DecodedText::segment_at(uint64_t d) const {
 uint64_t DecodedText::map_offset(size_t seg, uint64_t d, bool is_end) const {
   const Segment& s = segments_[seg];
   if (s.kind == SegmentKind::separator) return s.raw_start;
+  if (d >= content_end(seg)) return s.raw_end;
   if (s.kind == SegmentKind::base64_document) {
     uint64_t rel = d - s.dec_start;
     uint64_t raw = s.raw_start + (is_end ? (rel + 2) / 3 * 4 : rel / 3 * 4);
@@ -122,7 +117,9 @@ std::string DecodedText::location(uint32_t node) const {
 void DecodedText::trim_before(uint64_t keep_from) {
   if (keep_from <= base_) return;
   keep_from = std::min(keep_from, end());
-  buf_.erase(0, keep_from - base_);
+  size_t drop = keep_from - base_;
+  std::memmove(buf_.data(), buf_.data() + drop, len_ - drop);
+  len_ -= drop;
   base_ = keep_from;
   // Keep the segment containing keep_from and everything after it.
   size_t first = segment_at(keep_from);

@@ -1,4 +1,7 @@
-# Writes OUT: a C++ file defining promptgate::embedded_packs() with the text of each pack.
+# Writes OUT: a C++ file defining promptgate::embedded_packs() with the text of each pack
+# (RULES_DIR/*.yaml, in name order).
+file(GLOB PACKS ${RULES_DIR}/*.yaml)
+list(SORT PACKS)
 set(body "#include \"rules.h\"\nnamespace promptgate {\nnamespace {\n")
 set(entries "")
 set(i 0)
@@ -6,8 +9,8 @@ foreach(pack ${PACKS})
   file(READ ${pack} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
   get_filename_component(name ${pack} NAME)
-  string(APPEND body "const char pack${i}[] = {${hex}0x00};\n")
-  string(APPEND entries "      {\"${name}\", pack${i}},\n")
+  string(APPEND body "const unsigned char pack${i}[] = {${hex}0x00};\n")
+  string(APPEND entries "      {\"${name}\", reinterpret_cast<const char*>(pack${i})},\n")
   math(EXPR i "${i}+1")
 endforeach()
 string(APPEND body "}  // namespace\nconst std::vector<EmbeddedPack>& embedded_packs() {\n  static const std::vector<EmbeddedPack> packs = {\n${entries}  };\n  return packs;\n}\n}  // namespace promptgate\n")

@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 #include <climits>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "decoded_text.h"
@@ -43,10 +44,18 @@ struct Candidate {
   uint64_t end;
 };
 
+// Hyperscan expression ids index `expressions`; rules sharing a prefilter share an expression.
+struct CandidateSink {
+  const std::vector<std::vector<uint32_t>>* expressions;
+  std::vector<Candidate>* out;
+};
+
 int collect_candidate(unsigned int id, unsigned long long /*from*/, unsigned long long to,
                       unsigned int /*flags*/, void* ctx) {
-  auto* out = static_cast<std::vector<Candidate>*>(ctx);
-  if (out->empty() || out->back().rule != id || out->back().end != to) out->push_back({id, to});
+  auto* sink = static_cast<CandidateSink*>(ctx);
+  auto& out = *sink->out;
+  for (uint32_t rule : (*sink->expressions)[id])
+    if (out.empty() || out.back().rule != rule || out.back().end != to) out.push_back({rule, to});
   return 0;
 }
 
@@ -68,6 +77,7 @@ struct AllowPattern {
 
 struct RuleSet::Impl {
   std::vector<CompiledRule> rules;
+  std::vector<std::vector<uint32_t>> expressions;  // Hyperscan expression id -> rule indexes
   HsDatabase block_db;
   HsDatabase stream_db;
   size_t stream_state = 0;
@@ -108,6 +118,16 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs) {
       hs_free_compile_error(err);
       throw RuleError(where(r.where) + "rule '" + r.id + "': Hyperscan rejects the pattern: " + msg);
     }
+    if (!r.prefilter.empty()) {
+      hs_expr_info_t* pinfo = nullptr;
+      if (hs_expression_info(r.prefilter.c_str(), 0, &pinfo, &err) != HS_SUCCESS) {
+        std::string msg = err->message;
+        hs_free_compile_error(err);
+        free(info);
+        throw RuleError(where(r.where) + "rule '" + r.id + "': Hyperscan rejects the prefilter: " + msg);
+      }
+      free(pinfo);
+    }
     uint32_t max_width = info->max_width;
     bool unbounded = max_width == UINT_MAX;
     free(info);
@@ -129,10 +149,18 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs) {
 
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
+  std::unordered_map<std::string, uint32_t> expression_of;
   for (size_t i = 0; i < impl.rules.size(); ++i) {
-    exprs.push_back(impl.rules[i].rule.pattern.c_str());
-    flags.push_back(0);
-    ids.push_back(static_cast<unsigned>(i));
+    const Rule& r = impl.rules[i].rule;
+    const std::string& e = r.prefilter.empty() ? r.pattern : r.prefilter;
+    auto [it, fresh] = expression_of.emplace(e, static_cast<uint32_t>(exprs.size()));
+    if (fresh) {
+      exprs.push_back(e.c_str());
+      flags.push_back(0);
+      ids.push_back(it->second);
+      impl.expressions.emplace_back();
+    }
+    impl.expressions[it->second].push_back(static_cast<uint32_t>(i));
   }
   if (exprs.empty()) return set;
   auto compile_mode = [&](unsigned mode, HsDatabase& out) {
@@ -144,7 +172,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs) {
       int bad = err->expression;
       hs_free_compile_error(err);
       if (bad >= 0) {
-        const Rule& r = impl.rules[static_cast<size_t>(bad)].rule;
+        const Rule& r = impl.rules[impl.expressions[static_cast<size_t>(bad)].front()].rule;
         throw RuleError(where(r.where) + "rule '" + r.id + "': Hyperscan: " + msg);
       }
       throw RuleError("Hyperscan cannot compile the rule set: " + msg);
@@ -206,6 +234,7 @@ class Confirmer {
     // A secret never spans two JSON values: keep the part in the value where it ends.
     size_t seg = text.segment_at(se - 1);
     ss = std::max(ss, text.segment(seg).dec_start);
+    se = std::min(se, text.content_end(seg));
     if (text.segment(seg).kind == SegmentKind::separator || se <= ss) return;
     std::string_view secret = text.slice(ss, se);
 
@@ -339,8 +368,9 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format) {
   auto& cands = impl_->candidates;
   cands.clear();
   std::string_view v = text.view();
+  CandidateSink sink{&ri.expressions, &cands};
   if (hs_scan(ri.block_db.get(), v.data(), static_cast<unsigned>(v.size()), 0, impl_->scratch.get(),
-              collect_candidate, &cands) != HS_SUCCESS)
+              collect_candidate, &sink) != HS_SUCCESS)
     throw std::runtime_error("hs_scan failed");
   result.candidates = cands.size();
   Confirmer confirmer(ri, impl_->key);
@@ -398,8 +428,9 @@ struct ScanStream::Impl {
     std::string_view fresh_bytes = text.slice(fed_to_hs, text.end());
     if (fresh_bytes.empty()) return;
     fresh.clear();
+    CandidateSink sink{&rules->impl_->expressions, &fresh};
     if (hs_scan_stream(hs, fresh_bytes.data(), static_cast<unsigned>(fresh_bytes.size()), 0,
-                       scanner->scratch.get(), collect_candidate, &fresh) != HS_SUCCESS)
+                       scanner->scratch.get(), collect_candidate, &sink) != HS_SUCCESS)
       throw std::runtime_error("hs_scan_stream failed");
     fed_to_hs = text.end();
     result.candidates += fresh.size();
@@ -477,7 +508,8 @@ ScanResult ScanStream::finish() {
   s.scan_new_bytes();
   if (s.hs) {
     s.fresh.clear();
-    hs_close_stream(s.hs, s.scanner->scratch.get(), collect_candidate, &s.fresh);
+    CandidateSink sink{&s.rules->impl_->expressions, &s.fresh};
+    hs_close_stream(s.hs, s.scanner->scratch.get(), collect_candidate, &sink);
     s.hs = nullptr;
     s.result.candidates += s.fresh.size();
     s.pending.insert(s.pending.end(), s.fresh.begin(), s.fresh.end());

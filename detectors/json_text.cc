@@ -35,6 +35,21 @@ const char* find_special(const char* p, const char* end) {
   return end;
 }
 
+// The byte a two-character escape stands for, or 0 for \u and invalid escapes.
+char simple_escape(char c) {
+  switch (c) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return 0;
+  }
+}
+
 bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 int hex_value(char c) {
@@ -248,6 +263,55 @@ void JsonTextExtractor::close_container(char c) {
   after_value_done();
 }
 
+const char* JsonTextExtractor::copy_plain_run(const char* p, const char* end) {
+  // The hot loop: string content without escapes, or with two-character escapes, is copied
+  // 16 bytes at a time; anything else (the closing quote, \u, a control byte) goes back to
+  // the state machine. Output never outgrows input here, so room is made once and the write
+  // position lives in a local (stores through char* would otherwise force reloads).
+  const uint64_t raw_base = pos_ - reinterpret_cast<uintptr_t>(p);
+  out_.reserve_more(static_cast<size_t>(end - p) + 16);
+  char* const w0 = out_.tail();
+  char* w = w0;
+  const uint64_t dec_base = out_.end();
+  for (;;) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                  ctl = _mm_set1_epi8(0x1F);
+    while (end - p >= 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
+      int mask = _mm_movemask_epi8(
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                       _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
+      if (mask) {
+        unsigned k = static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(mask)));
+        p += k;
+        w += k;
+        goto special;
+      }
+      p += 16;
+      w += 16;
+    }
+#endif
+    {
+      const char* q = find_special(p, end);
+      std::memcpy(w, p, static_cast<size_t>(q - p));
+      w += q - p;
+      p = q;
+      if (p == end) break;
+    }
+  special:
+    if (*p != '\\' || p + 1 >= end) break;
+    char d = simple_escape(p[1]);
+    if (!d) break;
+    out_.record_escape(dec_base + static_cast<uint64_t>(w - w0), raw_base + reinterpret_cast<uintptr_t>(p), 1, 2);
+    *w++ = d;
+    p += 2;
+  }
+  out_.advance(static_cast<size_t>(w - w0));
+  return p;
+}
+
 bool JsonTextExtractor::feed(std::string_view chunk) {
   if (failed()) return false;
   const char* p = chunk.data();
@@ -256,6 +320,13 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
     char c = *p;
     switch (state_) {
       case State::string: {
+        if (string_mode_ == StringMode::text && !in_key_ && !pending_high_) {
+          const char* start = p;
+          p = copy_plain_run(p, end);
+          pos_ += static_cast<uint64_t>(p - start);
+          if (p == end) continue;
+          c = *p;
+        }
         const char* q = find_special(p, end);
         if (q > p) {
           string_bytes(p, static_cast<size_t>(q - p));
@@ -333,7 +404,11 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           if (frames_.size() >= kMaxDepth) return fail("nesting deeper than 512 levels");
           begin_value_node();
           out_.append_separator("\n", pos_);
-          frames_.push_back({c == '[', 0, false, Media::unknown});
+          // Anthropic puts documents under "source"; members may come in any order, so a
+          // "data" string there is decoded as base64 even before "type" is seen.
+          frames_.push_back({c == '[', 0, c == '{' && !frames_.empty() && !frames_.back().is_array &&
+                                              key_ == "source",
+                             Media::unknown});
           frame_nodes_.push_back(value_node_);
           state_ = c == '[' ? State::value : State::object_key_or_end;
           if (c == '[') {

@@ -44,11 +44,12 @@ class JsonTextExtractor {
   struct Frame {
     bool is_array;
     int32_t next_index;
-    bool base64_source;  // this object has "type": "base64"
+    bool base64_source;  // this object has "type": "base64", or is the value of "source"
     Media media;
   };
 
   bool fail(const std::string& msg);
+  const char* copy_plain_run(const char* p, const char* end);
   void begin_value_node();
   void begin_string(bool is_key);
   void end_string();

@@ -67,7 +67,7 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
     fail(file, line_of(n["id"]), r.id, "id must be lower-case letters, digits, '-' or '_'");
   static const std::set<std::string> known = {
       "id",          "category", "severity",        "action",     "description",
-      "pattern",     "validators", "min_entropy",   "context",    "not_placeholder",
+      "pattern",     "prefilter",  "validators",    "min_entropy", "context", "not_placeholder",
       "max_length",  "examples"};
   for (const auto& kv : n) {
     auto key = kv.first.as<std::string>();
@@ -92,6 +92,10 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
   r.description = required("description");
   r.pattern = required("pattern");
   if (r.pattern.empty()) fail(file, line_of(n["pattern"]), r.id, "empty pattern");
+  if (n["prefilter"]) {
+    r.prefilter = scalar(n["prefilter"], file, r.id, "prefilter");
+    if (r.prefilter.empty()) fail(file, line_of(n["prefilter"]), r.id, "empty prefilter");
+  }
 
   if (auto v = n["validators"]) {
     if (!v.IsSequence()) fail(file, line_of(v), r.id, "'validators' must be a list");

@@ -53,6 +53,9 @@ struct Rule {
   Action action = Action::block;
   std::string description;
   std::string pattern;
+  // Optional cheaper Hyperscan pattern that matches inside every match of `pattern` (a rare
+  // literal, a keyword); Hyperscan runs it over every byte and `pattern` confirms candidates.
+  std::string prefilter;
   std::vector<std::string> validators;  // names from validators.h
   double min_entropy = 0;
   std::optional<ContextRequirement> context;

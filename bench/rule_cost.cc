@@ -1,0 +1,73 @@
+// Per-rule cost: compiles each rule alone into a Hyperscan block database and times it over the
+// prompt corpus, slowest first. Use it when the detector bench drops: one careless pattern
+// (a leading character class, a huge bounded repeat) can cost more than the rest together.
+//
+// usage: rule_cost [--corpus-mb N] [--top N] [--rules PATH]... [--input FILE]
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "corpus.h"
+#include "rules.h"
+
+int main(int argc, char** argv) {
+  size_t corpus_mb = 4, top = 25;
+  std::string input_file;
+  std::vector<promptgate::RuleSource> sources;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--corpus-mb") && i + 1 < argc) corpus_mb = std::stoul(argv[++i]);
+    else if (!std::strcmp(argv[i], "--top") && i + 1 < argc) top = std::stoul(argv[++i]);
+    else if (!std::strcmp(argv[i], "--rules") && i + 1 < argc) sources.push_back({argv[++i]});
+    else if (!std::strcmp(argv[i], "--input") && i + 1 < argc) input_file = argv[++i];
+  }
+  if (sources.empty()) sources.push_back(promptgate::RuleSource::builtin());
+  auto packs = promptgate::load_rule_packs(sources);
+  auto corpus = promptgate::bench::prompt_corpus(corpus_mb << 20, 100 * 1024, 42);
+  if (!input_file.empty()) {  // time the rules over a given file instead
+    std::ifstream in(input_file, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    corpus.bodies = {data};
+    corpus.total_bytes = data.size();
+  }
+  struct Cost {
+    double mbps;
+    size_t matches;
+    std::string id;
+  };
+  std::vector<Cost> costs;
+  for (const auto& r : packs.rules) {
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile((r.prefilter.empty() ? r.pattern : r.prefilter).c_str(), 0, HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+      std::printf("%s: %s\n", r.id.c_str(), err->message);
+      hs_free_compile_error(err);
+      continue;
+    }
+    hs_scratch_t* scratch = nullptr;
+    hs_alloc_scratch(db, &scratch);
+    size_t matches = 0;
+    auto on_match = [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+      ++*static_cast<size_t*>(ctx);
+      return 0;
+    };
+    auto t0 = std::chrono::steady_clock::now();
+    for (const auto& b : corpus.bodies)
+      hs_scan(db, b.data(), static_cast<unsigned>(b.size()), 0, scratch, on_match, &matches);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    costs.push_back({corpus.total_bytes / 1e6 / s, matches, r.id});
+    hs_free_scratch(scratch);
+    hs_free_database(db);
+  }
+  std::sort(costs.begin(), costs.end(), [](const Cost& a, const Cost& b) { return a.mbps < b.mbps; });
+  std::printf("%-45s %10s %10s\n", "rule", "MB/s", "matches");
+  for (size_t i = 0; i < std::min(top, costs.size()); ++i)
+    std::printf("%-45s %10.0f %10zu\n", costs[i].id.c_str(), costs[i].mbps, costs[i].matches);
+  return 0;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what promptgate needs to build and test on Debian 12 (bookworm), using sudo when not
+# root. Installs only what is missing, so it is quick on a machine that already has everything.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates python3
+  libhyperscan-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev zlib1g-dev
+  libbenchmark-dev catch2
+)
+if [ "${1:-}" = "--test" ]; then
+  # clang and its runtime for the libFuzzer targets run by the test suite.
+  packages+=(clang libclang-rt-14-dev)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

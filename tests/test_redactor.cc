@@ -1,0 +1,88 @@
+// Redaction keeps JSON valid, removes every secret, names the rule, and handles escapes and
+// base64 documents.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include "redactor.h"
+#include "synthetic.h"
+
+using namespace promptgate;
+using namespace promptgate::testing;
+
+namespace {
+std::string base64(const std::string& s) {
+  std::string out(4 * ((s.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("redacted JSON parses, holds no secret, and names the rules") {
+  Scanner s(test_rules(), test_key());
+  std::string token = github_token(21), key = aws_key_id(22);
+  std::string escaped_key = "\\u00" + std::string(key[0] == 'A' ? "41" : "??") + key.substr(1);
+  nlohmann::json body = {
+      {"model", "m"},
+      {"messages",
+       {{{"role", "user"},
+         {"content", "token " + token + "\npassword = \"Zq8Lw3Nv7Tx2pR\"\n"}}}}};
+  std::string raw = body.dump();
+  raw.insert(raw.find("\\npassword"), " key " + escaped_key);  // an escaped secret as well
+  auto r = s.scan(raw, InputFormat::json);
+  REQUIRE(r.findings.size() == 3);
+  std::string out = redact(raw, r.findings);
+  auto parsed = nlohmann::json::parse(out);  // throws if invalid
+  std::string content = parsed["messages"][0]["content"];
+  CHECK(content.find(token) == std::string::npos);
+  CHECK(content.find(key) == std::string::npos);
+  CHECK(content.find("Zq8Lw3Nv7Tx2pR") == std::string::npos);
+  CHECK(content.find("[REDACTED:test-github-pat]") != std::string::npos);
+  CHECK(content.find("[REDACTED:test-aws-key-id]") != std::string::npos);
+  CHECK(content.find("password = \"[REDACTED:test-password]\"") != std::string::npos);
+  CHECK(s.scan(out, InputFormat::json).findings.empty());
+}
+
+TEST_CASE("redaction inside a base64 document re-encodes the document") {
+  Scanner s(test_rules(), test_key());
+  std::string token = github_token(23);
+  std::string doc = "deploy notes\nGH_TOKEN=" + token + "\nend\n";
+  nlohmann::json body = {
+      {"messages",
+       {{{"role", "user"},
+         {"content",
+          {{{"type", "document"},
+            {"source", {{"type", "base64"}, {"media_type", "text/plain"}, {"data", base64(doc)}}}}}}}}}};
+  std::string raw = body.dump();
+  auto r = s.scan(raw, InputFormat::json);
+  REQUIRE(r.findings.size() == 1);
+  std::string out = redact(raw, r.findings);
+  auto parsed = nlohmann::json::parse(out);
+  std::string data = parsed["messages"][0]["content"][0]["source"]["data"];
+  std::string decoded(data.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  REQUIRE(n > 0);
+  CHECK(decoded.find("GH_TOKEN=[REDACTED:test-github-pat]\nend") != std::string::npos);
+  CHECK(decoded.find(token) == std::string::npos);
+}
+
+TEST_CASE("overlapping findings are merged into one marker") {
+  Finding a, b;
+  a.rule_id = "first";
+  a.start = 2;
+  a.end = 8;
+  b.rule_id = "second";
+  b.start = 5;
+  b.end = 10;
+  CHECK(redact("0123456789AB", {a, b}) == "01[REDACTED:first]AB");
+}
+
+TEST_CASE("plain text redaction") {
+  Scanner s(test_rules(), test_key());
+  std::string token = github_token(24);
+  std::string text = "a " + token + " b";
+  CHECK(redact(text, s.scan(text, InputFormat::text).findings) == "a [REDACTED:test-github-pat] b");
+}
