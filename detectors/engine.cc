@@ -1,11 +1,17 @@
 #include "engine.h"
 
 #include <hs/hs.h>
+#include <openssl/evp.h>
+#include <unistd.h>
 #include <re2/re2.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <climits>
 #include <unordered_map>
 #include <unordered_set>
@@ -91,7 +97,61 @@ size_t RuleSet::size() const { return impl_->rules.size(); }
 const Rule& RuleSet::rule(size_t i) const { return impl_->rules[i].rule; }
 size_t RuleSet::stream_state_bytes() const { return impl_->stream_state; }
 
-std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs) {
+namespace {
+
+std::string cache_key(const std::vector<const char*>& exprs, unsigned mode) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::string header = std::string(hs_version()) + "|" + std::to_string(mode) + "|";
+  EVP_DigestUpdate(ctx, header.data(), header.size());
+  for (const char* e : exprs) EVP_DigestUpdate(ctx, e, std::strlen(e) + 1);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  EVP_MD_CTX_free(ctx);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < 16; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+HsDatabase load_cached(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return nullptr;
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  hs_database_t* db = nullptr;
+  if (hs_deserialize_database(bytes.data(), bytes.size(), &db) != HS_SUCCESS) return nullptr;
+  return HsDatabase(db);
+}
+
+void store_cached(const std::string& path, const hs_database_t* db) {
+  char* bytes = nullptr;
+  size_t len = 0;
+  if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) return;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(bytes, static_cast<std::streamsize>(len));
+  }
+  free(bytes);
+  std::filesystem::rename(tmp, path, ec);  // atomic: concurrent writers are harmless
+  if (ec) std::filesystem::remove(tmp, ec);
+  // Keep the newest few databases (rule edits leave old ones behind).
+  std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> entries;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path(), ec))
+    if (e.path().extension() == ".hsdb") entries.push_back({e.last_write_time(ec), e.path()});
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = 8; i < entries.size(); ++i) std::filesystem::remove(entries[i].second, ec);
+}
+
+}  // namespace
+
+std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::string& cache_dir) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   Impl& impl = *set->impl_;
   std::unordered_set<std::string> disabled;
@@ -164,6 +224,11 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs) {
   }
   if (exprs.empty()) return set;
   auto compile_mode = [&](unsigned mode, HsDatabase& out) {
+    std::string cached;
+    if (!cache_dir.empty()) {
+      cached = cache_dir + "/" + cache_key(exprs, mode) + ".hsdb";
+      if ((out = load_cached(cached))) return;
+    }
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
@@ -178,6 +243,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs) {
       throw RuleError("Hyperscan cannot compile the rule set: " + msg);
     }
     out.reset(db);
+    if (!cached.empty()) store_cached(cached, db);
   };
   compile_mode(HS_MODE_BLOCK, impl.block_db);
   compile_mode(HS_MODE_STREAM, impl.stream_db);

@@ -58,7 +58,10 @@ struct CompiledRule;
 class RuleSet {
  public:
   // Throws RuleError naming the file, line and rule id, with Hyperscan's or RE2's message.
-  static std::shared_ptr<const RuleSet> compile(RulePacks packs);
+  // With a cache directory, compiled Hyperscan databases are kept there (keyed by a hash of
+  // every expression and the Hyperscan version) and reused: a second start takes milliseconds
+  // instead of seconds. A missing, stale or corrupt cache entry is simply rebuilt.
+  static std::shared_ptr<const RuleSet> compile(RulePacks packs, const std::string& cache_dir = {});
   ~RuleSet();
 
   size_t size() const;

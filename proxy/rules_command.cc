@@ -18,7 +18,7 @@ int rules_command(const Args& args) {
   if (sources.empty()) sources.push_back(RuleSource::builtin());
   std::shared_ptr<const RuleSet> rules;
   try {
-    rules = RuleSet::compile(load_rule_packs(sources));
+    rules = RuleSet::compile(load_rule_packs(sources), default_home_dir() + "/cache");
   } catch (const RuleError& e) {
     std::cerr << "promptgate: " << e.what() << "\n";
     return 2;

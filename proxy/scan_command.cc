@@ -224,7 +224,7 @@ int scan_command(const Args& args) {
   }
   std::shared_ptr<const RuleSet> rules;
   try {
-    rules = RuleSet::compile(load_rule_packs(opts.rules));
+    rules = RuleSet::compile(load_rule_packs(opts.rules), default_home_dir() + "/cache");
   } catch (const RuleError& e) {
     std::cerr << "promptgate: " << e.what() << "\n";
     return 2;

@@ -4,6 +4,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "engine.h"
 #include "synthetic.h"
 
@@ -341,4 +346,29 @@ TEST_CASE("findings carry no part of the value") {
       CHECK(field->find(token.substr(20, 8)) == std::string::npos);
     }
   }
+}
+
+TEST_CASE("compiled databases are cached and a corrupt cache entry is rebuilt") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("promptgate-cache-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  std::string token = github_token(31);
+  auto scan_with_cache = [&] {
+    Scanner s(RuleSet::compile(parse_rule_pack(kTestPack, "test-pack.yaml"), dir.string()), test_key());
+    return s.scan("x " + token, InputFormat::text).findings;
+  };
+  auto first = scan_with_cache();
+  REQUIRE(first.size() == 1);
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    ++files;
+    std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << "garbage";
+  }
+  CHECK(files == 2);  // block and stream databases
+  auto second = scan_with_cache();  // corrupt entries: compiled again
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].fingerprint == first[0].fingerprint);
+  auto third = scan_with_cache();  // served from the rebuilt cache
+  CHECK(third.size() == 1);
+  fs::remove_all(dir);
 }
