@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   auto reg = [&](const char* name, const Corpus& c, std::function<void(const std::string&)> fn) {
     benchmark::RegisterBenchmark(name, [&c, fn](benchmark::State& st) { run_over(st, c, fn); })
         ->Unit(benchmark::kMillisecond)
-        ->MinTime(1.0);
+        ->MinTime(0.5);
   };
   reg("a/promptgate_json", prompts, engine_json);
   reg("a/promptgate_json_stream16k", prompts, engine_stream);

@@ -67,6 +67,21 @@ int collect_candidate(unsigned int id, unsigned long long /*from*/, unsigned lon
 
 }  // namespace
 
+std::string hyperscan_expression(const Rule& r) {
+  if (r.anchor == Anchor::context && r.context) {
+    std::string alt = "(?i)(?:";
+    for (size_t i = 0; i < r.context->words.size(); ++i) {
+      if (i) alt += "|";
+      for (char ch : r.context->words[i]) {
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != ' ' && ch != '_') alt += '\\';
+        alt += ch;
+      }
+    }
+    return alt + ")";
+  }
+  return r.prefilter.empty() ? r.pattern : r.prefilter;
+}
+
 struct CompiledRule {
   Rule rule;
   std::unique_ptr<RE2> re;
@@ -74,6 +89,7 @@ struct CompiledRule {
   std::vector<Validator> validators;
   uint32_t width = 0;       // longest match
   uint32_t lookaround = 0;  // bytes needed on each side of a candidate's end to confirm it
+  bool context_anchored = false;  // Hyperscan looks for the context words, RE2 for the rest
 };
 
 struct AllowPattern {
@@ -200,7 +216,11 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
     auto groups = cr.re->NamedCapturingGroups();
     if (auto it = groups.find("secret"); it != groups.end()) cr.secret_group = it->second;
     for (const auto& v : r.validators) cr.validators.push_back(find_validator(v));
-    cr.lookaround = cr.width + (r.context ? r.context->within : 0);
+    cr.context_anchored = r.anchor == Anchor::context;
+    uint32_t longest_word = 0;
+    if (r.context)
+      for (const auto& w : r.context->words) longest_word = std::max<uint32_t>(longest_word, static_cast<uint32_t>(w.size()));
+    cr.lookaround = cr.width + (r.context ? r.context->within + (cr.context_anchored ? longest_word : 0) : 0);
     max_lookaround = std::max(max_lookaround, cr.lookaround);
     cr.rule = std::move(r);
     impl.rules.push_back(std::move(cr));
@@ -211,11 +231,11 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
   std::vector<unsigned> flags, ids;
   std::unordered_map<std::string, uint32_t> expression_of;
   for (size_t i = 0; i < impl.rules.size(); ++i) {
-    const Rule& r = impl.rules[i].rule;
-    const std::string& e = r.prefilter.empty() ? r.pattern : r.prefilter;
-    auto [it, fresh] = expression_of.emplace(e, static_cast<uint32_t>(exprs.size()));
+    // unordered_map nodes are stable: exprs may point into the keys.
+    auto [it, fresh] = expression_of.emplace(hyperscan_expression(impl.rules[i].rule),
+                                             static_cast<uint32_t>(exprs.size()));
     if (fresh) {
-      exprs.push_back(e.c_str());
+      exprs.push_back(it->first.c_str());
       flags.push_back(0);
       ids.push_back(it->second);
       impl.expressions.emplace_back();
@@ -261,37 +281,50 @@ class Confirmer {
   Confirmer(const RuleSet::Impl& rules, const FingerprintKey& key)
       : rules_(rules), key_(key), examined_until_(rules.rules.size(), 0) {}
 
-  // Confirms one candidate against the retained text; appends a finding if it holds.
+  // Confirms one candidate against the retained text; appends the findings that hold.
   void confirm(const Candidate& c, const DecodedText& text, std::vector<Finding>& out) {
     const CompiledRule& cr = rules_.rules[c.rule];
     uint64_t& examined = examined_until_[c.rule];
-    if (c.end <= examined) return;
-    examined = c.end;
-    uint64_t lo = std::max(text.begin(), c.end > cr.width ? c.end - cr.width : 0);
-    uint64_t hi = std::min(text.end(), c.end + cr.width);
+    if (!cr.context_anchored && c.end <= examined) return;
+    // The candidate ends at c.end; a match around it lies within the rule's width (for a
+    // context-anchored rule, c.end is the end of a context word and the match lies within
+    // `within` bytes of it).
+    uint64_t reach = cr.context_anchored ? cr.lookaround : cr.width;
+    uint64_t lo = std::max(text.begin(), c.end > reach ? c.end - reach : 0);
+    uint64_t hi = std::min(text.end(), c.end + reach);
     std::string_view all = text.view();
     const uint64_t base = text.begin();
     std::array<re2::StringPiece, 16> groups;
     int ngroups = std::min<int>(cr.secret_group + 1, static_cast<int>(groups.size()));
     size_t pos = lo - base;
-    bool found = false;
+    if (!cr.context_anchored) examined = c.end;
     while (pos <= hi - base) {
       if (!cr.re->Match(re2::StringPiece(all.data(), all.size()), pos, hi - base, RE2::UNANCHORED,
                         groups.data(), ngroups))
         break;
       uint64_t s = base + static_cast<uint64_t>(groups[0].data() - all.data());
       uint64_t e = s + groups[0].size();
+      pos = (e > s ? e : s + 1) - base;
+      if (cr.context_anchored) {
+        accept(cr, groups, ngroups, text, out);
+        continue;
+      }
       if (s >= c.end) break;
-      if (e >= c.end && e > s) {
-        found = true;
+      if (e >= c.end && e > s) {  // the match Hyperscan reported
+        examined = e;
+        accept(cr, groups, ngroups, text, out);
         break;
       }
-      pos = (e > s ? e : s + 1) - base;
     }
-    if (!found) return;
-    uint64_t match_end = base + static_cast<uint64_t>(groups[0].data() - all.data()) + groups[0].size();
-    examined = match_end;
-    const re2::StringPiece& sp = (cr.secret_group > 0 && groups[cr.secret_group].data())
+  }
+
+  // Runs the confirmers on one exact match and records it as a finding if they all hold.
+  void accept(const CompiledRule& cr, const std::array<re2::StringPiece, 16>& groups, int ngroups,
+              const DecodedText& text, std::vector<Finding>& out) {
+    std::string_view all = text.view();
+    const uint64_t base = text.begin();
+    const re2::StringPiece& sp = (cr.secret_group > 0 && cr.secret_group < ngroups &&
+                                  groups[cr.secret_group].data())
                                      ? groups[cr.secret_group]
                                      : groups[0];
     uint64_t ss = base + static_cast<uint64_t>(sp.data() - all.data());

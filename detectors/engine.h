@@ -55,6 +55,10 @@ struct ScanResult {
 
 struct CompiledRule;
 
+// What Hyperscan looks for on behalf of a rule: its prefilter, its pattern, or (anchor: context)
+// its context words.
+std::string hyperscan_expression(const Rule& r);
+
 class RuleSet {
  public:
   // Throws RuleError naming the file, line and rule id, with Hyperscan's or RE2's message.

@@ -67,7 +67,8 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
     fail(file, line_of(n["id"]), r.id, "id must be lower-case letters, digits, '-' or '_'");
   static const std::set<std::string> known = {
       "id",          "category", "severity",        "action",     "description",
-      "pattern",     "prefilter",  "validators",    "min_entropy", "context", "not_placeholder",
+      "pattern",     "prefilter",  "anchor",        "validators",  "min_entropy", "context",
+      "not_placeholder",
       "max_length",  "examples"};
   for (const auto& kv : n) {
     auto key = kv.first.as<std::string>();
@@ -146,6 +147,18 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
       fail(file, line_of(ctx), r.id, "context.within must be 1..4096 bytes");
     req.within = static_cast<uint32_t>(within);
     r.context = std::move(req);
+  }
+  if (auto an = n["anchor"]) {
+    auto v = scalar(an, file, r.id, "anchor");
+    if (v == "context") {
+      r.anchor = Anchor::context;
+    } else if (v != "pattern") {
+      fail(file, line_of(an), r.id, "anchor must be 'pattern' or 'context'");
+    }
+    if (r.anchor == Anchor::context && !r.context)
+      fail(file, line_of(an), r.id, "anchor: context needs a 'context' with words");
+    if (r.anchor == Anchor::context && !r.prefilter.empty())
+      fail(file, line_of(an), r.id, "anchor: context and prefilter exclude each other");
   }
   if (auto ex = n["examples"]) {
     if (!ex.IsMap()) fail(file, line_of(ex), r.id, "'examples' must be {match: [...], no_match: [...]}");

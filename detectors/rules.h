@@ -21,6 +21,9 @@ enum class Category { credential, pii, phi, pci };
 enum class Severity { low, medium, high, critical };
 // Ordered by strength: when several findings apply, the largest wins.
 enum class Action { log, redact, block };
+// What Hyperscan searches for a rule: its pattern (or prefilter), or its context words, for
+// rules whose pattern has no rare literal but which only count near certain words.
+enum class Anchor { pattern, context };
 
 const char* to_string(Category c);
 const char* to_string(Severity s);
@@ -56,6 +59,7 @@ struct Rule {
   // Optional cheaper Hyperscan pattern that matches inside every match of `pattern` (a rare
   // literal, a keyword); Hyperscan runs it over every byte and `pattern` confirms candidates.
   std::string prefilter;
+  Anchor anchor = Anchor::pattern;
   std::vector<std::string> validators;  // names from validators.h
   double min_entropy = 0;
   std::optional<ContextRequirement> context;

@@ -91,6 +91,7 @@ rules:
     pattern: '\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b'
     validators: [us_ssn_area]
     context: {words: [ssn, social security], within: 32}
+    anchor: context
 )";
 
 std::shared_ptr<const RuleSet> test_rules() {
