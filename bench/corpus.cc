@@ -174,7 +174,7 @@ Corpus dense_corpus(size_t total_bytes, uint64_t seed) {
   Gen g(seed);
   Corpus c;
   std::string text;
-  while (text.size() < total_bytes) {
+  while (c.total_bytes + text.size() < total_bytes) {
     switch (g.below(8)) {
       case 0: text += "order " + g.digits(16) + " shipped; "; break;
       case 1: text += "mail " + g.base62(8) + "@" + g.base62(6) + ".com; "; break;
