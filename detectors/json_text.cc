@@ -131,14 +131,12 @@ void JsonTextExtractor::begin_string(bool is_key) {
   pending_high_ = 0;
   string_mode_ = StringMode::text;
   if (is_key) {
-    key_.clear();
-    key_truncated_ = false;
     out_.begin_segment(SegmentKind::json_key, string_start_,
                        frame_nodes_.empty() ? 0 : frame_nodes_.back());
   } else {
     begin_value_node();
     if (!frames_.empty() && !frames_.back().is_array && frames_.back().base64_source &&
-        key_ == "data") {
+        std::string_view(key_) == "data") {
       string_mode_ = frames_.back().media == Media::binary ? StringMode::skip : StringMode::base64;
     }
     if (string_mode_ == StringMode::base64) {
@@ -154,11 +152,6 @@ void JsonTextExtractor::begin_string(bool is_key) {
 
 void JsonTextExtractor::string_bytes(const char* p, size_t n) {
   if (pending_high_) flush_pending_high();
-  if (in_key_ && !key_truncated_) {
-    size_t take = std::min(n, kMaxKeyBytes - key_.size());
-    key_.append(p, take);
-    key_truncated_ = take < n;
-  }
   switch (string_mode_) {
     case StringMode::text:
       out_.append_identity(p, n);
@@ -211,7 +204,6 @@ void JsonTextExtractor::emit_codepoint(uint32_t cp, uint64_t raw_start, uint32_t
     buf[3] = static_cast<char>(0x80 | (cp & 0x3F));
     n = 4;
   }
-  if (in_key_ && !key_truncated_ && key_.size() + n <= kMaxKeyBytes) key_.append(buf, n);
   if (string_mode_ == StringMode::text) {
     out_.append_escape(buf, n, raw_start, raw_len);
   } else if (string_mode_ == StringMode::base64) {
@@ -234,6 +226,10 @@ void JsonTextExtractor::end_string() {
   }
   if (string_mode_ != StringMode::skip) out_.end_segment(pos_);
   if (in_key_) {
+    // The member name, for paths and for recognising documents (capped: names can be huge).
+    uint64_t from = std::max(string_dec_start_, out_.begin());
+    std::string_view name = out_.slice(from, out_.end());
+    key_.assign(name.substr(0, kMaxKeyBytes));
     out_.append_separator(": ", pos_);
     state_ = State::colon;
     return;
@@ -243,8 +239,9 @@ void JsonTextExtractor::end_string() {
       string_dec_start_ >= out_.begin()) {
     std::string_view value = out_.slice(string_dec_start_, out_.end());
     Frame& f = frames_.back();
-    if (key_ == "type" && value == "base64") f.base64_source = true;
-    if (key_ == "media_type") f.media = is_text_media(value) ? Media::text : Media::binary;
+    std::string_view key = key_;
+    if (key == "type" && value == "base64") f.base64_source = true;
+    if (key == "media_type") f.media = is_text_media(value) ? Media::text : Media::binary;
   }
   out_.append_separator("\n", pos_);
   after_value_done();
@@ -312,6 +309,30 @@ const char* JsonTextExtractor::copy_plain_run(const char* p, const char* end) {
   return p;
 }
 
+void JsonTextExtractor::skip_common_structure(const char*& p, const char* end) {
+  // Compact JSON is mostly `"key":"value","key":...`: take those transitions with direct
+  // branches instead of a trip through the state switch for every byte.
+  while (p < end) {
+    char d = *p;
+    if (state_ == State::colon && d == ':') {
+      state_ = State::value;
+    } else if (state_ == State::after_value && d == ',' && !frames_.empty() &&
+               frames_.back().next_index >= 0) {
+      state_ = frames_.back().is_array ? State::value : State::object_key;
+    } else if ((state_ == State::value || state_ == State::object_key) && d == '"') {
+      begin_string(state_ == State::object_key);
+      state_ = State::string;
+      ++p;
+      ++pos_;
+      return;
+    } else {
+      return;
+    }
+    ++p;
+    ++pos_;
+  }
+}
+
 bool JsonTextExtractor::feed(std::string_view chunk) {
   if (failed()) return false;
   const char* p = chunk.data();
@@ -320,7 +341,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
     char c = *p;
     switch (state_) {
       case State::string: {
-        if (string_mode_ == StringMode::text && !in_key_ && !pending_high_) {
+        if (string_mode_ == StringMode::text && !pending_high_) {
           const char* start = p;
           p = copy_plain_run(p, end);
           pos_ += static_cast<uint64_t>(p - start);
@@ -336,6 +357,10 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
         }
         if (c == '"') {
           end_string();
+          ++p;
+          ++pos_;
+          skip_common_structure(p, end);
+          continue;
         } else if (c == '\\') {
           escape_start_ = pos_;
           state_ = State::escape;
@@ -407,7 +432,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           // Anthropic puts documents under "source"; members may come in any order, so a
           // "data" string there is decoded as base64 even before "type" is seen.
           frames_.push_back({c == '[', 0, c == '{' && !frames_.empty() && !frames_.back().is_array &&
-                                              key_ == "source",
+                                              std::string_view(key_) == "source",
                              Media::unknown});
           frame_nodes_.push_back(value_node_);
           state_ = c == '[' ? State::value : State::object_key_or_end;

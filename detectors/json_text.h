@@ -50,6 +50,7 @@ class JsonTextExtractor {
 
   bool fail(const std::string& msg);
   const char* copy_plain_run(const char* p, const char* end);
+  void skip_common_structure(const char*& p, const char* end);
   void begin_value_node();
   void begin_string(bool is_key);
   void end_string();
@@ -67,7 +68,6 @@ class JsonTextExtractor {
   std::vector<uint32_t> frame_nodes_;  // container node per frame (DecodedText may remap these)
   uint32_t value_node_ = 0;            // node of the value being parsed
   std::string key_;                    // last member name in the current object (decoded, capped)
-  bool key_truncated_ = false;
   bool in_key_ = false;
   // string state
   uint64_t string_start_ = 0;
