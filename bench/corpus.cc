@@ -1,25 +1,25 @@
 #include "corpus.h"
 
-#include <nlohmann/json.hpp>
-
 #include <array>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string_view>
 
 namespace promptgate::bench {
 namespace {
 
-constexpr std::string_view kBase62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kBase62 =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 constexpr std::array<std::string_view, 60> kWords = {
-    "the",     "request",  "function", "returns", "value",    "when",     "buffer",  "is",
-    "empty",   "we",       "should",   "handle",  "error",    "case",     "and",     "retry",
-    "after",   "timeout",  "config",   "file",    "loads",    "module",   "test",    "passes",
-    "build",   "fails",    "because",  "missing", "header",   "include",  "update",  "docs",
-    "please",  "refactor", "this",     "class",   "into",     "smaller",  "parts",   "with",
-    "clear",   "names",    "server",   "client",  "stream",   "parser",   "state",   "machine",
-    "cache",   "invalid",  "input",    "output",  "logging",  "metrics",  "latency", "memory",
-    "thread",  "queue",    "worker",   "commit"};
+    "the",    "request",  "function", "returns", "value",   "when",    "buffer",  "is",
+    "empty",  "we",       "should",   "handle",  "error",   "case",    "and",     "retry",
+    "after",  "timeout",  "config",   "file",    "loads",   "module",  "test",    "passes",
+    "build",  "fails",    "because",  "missing", "header",  "include", "update",  "docs",
+    "please", "refactor", "this",     "class",   "into",    "smaller", "parts",   "with",
+    "clear",  "names",    "server",   "client",  "stream",  "parser",  "state",   "machine",
+    "cache",  "invalid",  "input",    "output",  "logging", "metrics", "latency", "memory",
+    "thread", "queue",    "worker",   "commit"};
 
 constexpr std::array<std::string_view, 8> kCode = {
     "#include <vector>\n#include <string>\n\nstatic int parse_header(const char* p, size_t n) {\n  "
@@ -28,28 +28,39 @@ constexpr std::array<std::string_view, 8> kCode = {
     "def load_config(path):\n    with open(path) as f:\n        data = yaml.safe_load(f)\n    "
     "if \"listen\" not in data:\n        raise ValueError(f\"missing listen in {path}\")\n    "
     "return data\n",
-    "export async function fetchUser(id) {\n  const res = await fetch(`/api/users/${id}`, { headers: "
+    "export async function fetchUser(id) {\n  const res = await fetch(`/api/users/${id}`, { "
+    "headers: "
     "{ accept: 'application/json' } });\n  if (!res.ok) throw new Error(`HTTP ${res.status}`);\n  "
     "return res.json();\n}\n",
     "func (s *Server) handle(w http.ResponseWriter, r *http.Request) {\n\tctx, cancel := "
-    "context.WithTimeout(r.Context(), 5*time.Second)\n\tdefer cancel()\n\tif err := s.db.PingContext(ctx); "
+    "context.WithTimeout(r.Context(), 5*time.Second)\n\tdefer cancel()\n\tif err := "
+    "s.db.PingContext(ctx); "
     "err != nil {\n\t\thttp.Error(w, err.Error(), 503)\n\t\treturn\n\t}\n}\n",
-    "SELECT u.id, u.name, count(o.id) AS orders\nFROM users u LEFT JOIN orders o ON o.user_id = u.id\n"
-    "WHERE u.created_at > now() - interval '30 days'\nGROUP BY u.id, u.name ORDER BY orders DESC LIMIT 50;\n",
-    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  template:\n"
+    "SELECT u.id, u.name, count(o.id) AS orders\nFROM users u LEFT JOIN orders o ON o.user_id = "
+    "u.id\n"
+    "WHERE u.created_at > now() - interval '30 days'\nGROUP BY u.id, u.name ORDER BY orders DESC "
+    "LIMIT 50;\n",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  "
+    "template:\n"
     "    spec:\n      containers:\n        - name: web\n          image: registry.local/web:1.4.2\n"
     "          ports:\n            - containerPort: 8080\n",
-    "impl Parser {\n    pub fn next_token(&mut self) -> Option<Token> {\n        while let Some(c) = "
-    "self.peek() {\n            if c.is_whitespace() { self.bump(); continue; }\n            return "
+    "impl Parser {\n    pub fn next_token(&mut self) -> Option<Token> {\n        while let Some(c) "
+    "= "
+    "self.peek() {\n            if c.is_whitespace() { self.bump(); continue; }\n            "
+    "return "
     "Some(self.lex(c));\n        }\n        None\n    }\n}\n",
-    "<div class=\"card\">\n  <h2>{{ title }}</h2>\n  <p class=\"muted\">Updated {{ updated_at | date }}</p>\n"
+    "<div class=\"card\">\n  <h2>{{ title }}</h2>\n  <p class=\"muted\">Updated {{ updated_at | "
+    "date }}</p>\n"
     "  <button onclick=\"save()\">Save</button>\n</div>\n"};
 
 constexpr std::array<std::string_view, 4> kLogs = {
-    "2026-11-02T10:15:32.118Z INFO  http: GET /api/v2/items?page=3 200 12.4ms bytes=18234 trace=7f3a91c2\n",
-    "2026-11-02T10:15:32.245Z WARN  pool: connection 17 idle for 30001ms, closing (active=12 idle=4)\n",
+    "2026-11-02T10:15:32.118Z INFO  http: GET /api/v2/items?page=3 200 12.4ms bytes=18234 "
+    "trace=7f3a91c2\n",
+    "2026-11-02T10:15:32.245Z WARN  pool: connection 17 idle for 30001ms, closing (active=12 "
+    "idle=4)\n",
     "2026-11-02T10:15:33.002Z ERROR worker: job 88213 failed: timeout after 5000ms (attempt 2/5)\n",
-    "2026-11-02T10:15:33.517Z DEBUG cache: hit ratio 0.913 over 4096 lookups, evicted 37 entries\n"};
+    "2026-11-02T10:15:33.517Z DEBUG cache: hit ratio 0.913 over 4096 lookups, evicted 37 "
+    "entries\n"};
 
 class Gen {
  public:
@@ -111,9 +122,10 @@ nlohmann::json tools_schema(Gen& g) {
     for (int p = 0; p < 6; ++p)
       props["param_" + std::to_string(p)] = {{"type", p % 2 ? "string" : "integer"},
                                              {"description", g.prose(25)}};
-    tools.push_back({{"name", "Tool" + std::to_string(i)},
-                     {"description", g.prose(180)},
-                     {"input_schema", {{"type", "object"}, {"properties", props}, {"required", {"param_0"}}}}});
+    tools.push_back(
+        {{"name", "Tool" + std::to_string(i)},
+         {"description", g.prose(180)},
+         {"input_schema", {{"type", "object"}, {"properties", props}, {"required", {"param_0"}}}}});
   }
   return tools;
 }
@@ -131,10 +143,18 @@ Corpus prompt_corpus(size_t total_bytes, size_t bytes_per_finding, uint64_t seed
     for (size_t t = 0; t < turns; ++t) {
       std::string text;
       switch (g.below(4)) {
-        case 0: text = g.prose(200 + g.below(400)); break;
-        case 1: text = "Here is the file:\n```\n" + g.code(3 + g.below(20)) + "```\n" + g.prose(60); break;
-        case 2: text = g.logs(20 + g.below(120)); break;
-        default: text = g.code(2 + g.below(8)) + g.logs(10); break;
+        case 0:
+          text = g.prose(200 + g.below(400));
+          break;
+        case 1:
+          text = "Here is the file:\n```\n" + g.code(3 + g.below(20)) + "```\n" + g.prose(60);
+          break;
+        case 2:
+          text = g.logs(20 + g.below(120));
+          break;
+        default:
+          text = g.code(2 + g.below(8)) + g.logs(10);
+          break;
       }
       since_last += text.size();
       if (since_last >= bytes_per_finding) {
@@ -145,25 +165,27 @@ Corpus prompt_corpus(size_t total_bytes, size_t bytes_per_finding, uint64_t seed
       if (t % 2 == 0) {
         messages.push_back({{"role", "user"}, {"content", {{{"type", "text"}, {"text", text}}}}});
       } else {
-        messages.push_back(
-            {{"role", "assistant"},
-             {"content",
-              {{{"type", "text"}, {"text", g.prose(30)}},
-               {{"type", "tool_use"}, {"id", "toolu_" + g.base62(24)}, {"name", "Read"},
-                {"input", {{"file_path", "/src/app/module.cc"}}}}}}});
+        messages.push_back({{"role", "assistant"},
+                            {"content",
+                             {{{"type", "text"}, {"text", g.prose(30)}},
+                              {{"type", "tool_use"},
+                               {"id", "toolu_" + g.base62(24)},
+                               {"name", "Read"},
+                               {"input", {{"file_path", "/src/app/module.cc"}}}}}}});
         messages.push_back({{"role", "user"},
-                            {"content", {{{"type", "tool_result"}, {"tool_use_id", "toolu_" + g.base62(24)},
-                                          {"content", text}}}}});
+                            {"content",
+                             {{{"type", "tool_result"},
+                               {"tool_use_id", "toolu_" + g.base62(24)},
+                               {"content", text}}}}});
       }
     }
-    nlohmann::json body = {
-        {"model", "claude-sonnet-4-5"},
-        {"max_tokens", 32000},
-        {"system", {{{"type", "text"}, {"text", g.prose(900)}}}},
-        {"tools", tools},
-        {"messages", messages},
-        {"metadata", {{"user_id", "user_" + g.base62(64)}}},
-        {"stream", true}};
+    nlohmann::json body = {{"model", "claude-sonnet-4-5"},
+                           {"max_tokens", 32000},
+                           {"system", {{{"type", "text"}, {"text", g.prose(900)}}}},
+                           {"tools", tools},
+                           {"messages", messages},
+                           {"metadata", {{"user_id", "user_" + g.base62(64)}}},
+                           {"stream", true}};
     c.bodies.push_back(body.dump());
     c.total_bytes += c.bodies.back().size();
   }
@@ -176,14 +198,31 @@ Corpus dense_corpus(size_t total_bytes, uint64_t seed) {
   std::string text;
   while (c.total_bytes + text.size() < total_bytes) {
     switch (g.below(8)) {
-      case 0: text += "order " + g.digits(16) + " shipped; "; break;
-      case 1: text += "mail " + g.base62(8) + "@" + g.base62(6) + ".com; "; break;
-      case 2: text += "call +1 " + g.digits(3) + "-" + g.digits(3) + "-" + g.digits(4) + "; "; break;
-      case 3: text += "password = \"" + g.base62(3) + "\"; token: abc; "; break;
-      case 4: text += "id " + g.digits(3) + "-" + g.digits(2) + "-" + g.digits(4) + " ref; "; break;
-      case 5: text += "key AKIA" + g.base62(10) + " sk-" + g.base62(12) + " ghp_" + g.base62(20) + "; "; break;
-      case 6: text += "ts " + g.digits(13) + " v" + g.digits(1) + "." + g.digits(2) + "; "; break;
-      default: text += "card " + g.digits(4) + " " + g.digits(4) + " " + g.digits(4) + " " + g.digits(4) + "; "; break;
+      case 0:
+        text += "order " + g.digits(16) + " shipped; ";
+        break;
+      case 1:
+        text += "mail " + g.base62(8) + "@" + g.base62(6) + ".com; ";
+        break;
+      case 2:
+        text += "call +1 " + g.digits(3) + "-" + g.digits(3) + "-" + g.digits(4) + "; ";
+        break;
+      case 3:
+        text += "password = \"" + g.base62(3) + "\"; token: abc; ";
+        break;
+      case 4:
+        text += "id " + g.digits(3) + "-" + g.digits(2) + "-" + g.digits(4) + " ref; ";
+        break;
+      case 5:
+        text += "key AKIA" + g.base62(10) + " sk-" + g.base62(12) + " ghp_" + g.base62(20) + "; ";
+        break;
+      case 6:
+        text += "ts " + g.digits(13) + " v" + g.digits(1) + "." + g.digits(2) + "; ";
+        break;
+      default:
+        text += "card " + g.digits(4) + " " + g.digits(4) + " " + g.digits(4) + " " + g.digits(4) +
+                "; ";
+        break;
     }
     if (text.size() > 64 * 1024) {
       c.total_bytes += text.size();

@@ -3,7 +3,8 @@
 // RE2::Set with the same patterns, a memchr pass (the memory ceiling) and AES-128-GCM through
 // OpenSSL EVP (what a TLS-intercepting proxy pays per byte anyway). The last line is the summary
 // the issue tracker asks for:
-//   bench: promptgate_mbps=X re2set_mbps=Y memchr_mbps=Z aesgcm_mbps=W ratio_re2set=R ratio_aesgcm=Q
+//   bench: promptgate_mbps=X re2set_mbps=Y memchr_mbps=Z aesgcm_mbps=W ratio_re2set=R
+//   ratio_aesgcm=Q
 //
 // usage: detector_bench [--corpus-mb N] [--rules PATH]... [google-benchmark flags]
 #include <benchmark/benchmark.h>
@@ -38,10 +39,12 @@ class CapturingReporter : public benchmark::ConsoleReporter {
   }
 };
 
-void run_over(benchmark::State& state, const Corpus& c, const std::function<void(const std::string&)>& fn) {
+void run_over(benchmark::State& state, const Corpus& c,
+              const std::function<void(const std::string&)>& fn) {
   for (auto _ : state)
     for (const auto& body : c.bodies) fn(body);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(c.total_bytes));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(c.total_bytes));
 }
 
 }  // namespace
@@ -98,9 +101,9 @@ int main(int argc, char** argv) {
     s->finish();
   }
   std::cout << "rules: " << rules->size() << " (" << credential_rules << " credential)\n"
-            << "corpus (a): " << prompts.bodies.size() << " JSON bodies, " << (prompts.total_bytes >> 20)
-            << " MiB, " << prompts.planted << " planted secrets, " << findings << " findings, "
-            << candidates << " candidates\n"
+            << "corpus (a): " << prompts.bodies.size() << " JSON bodies, "
+            << (prompts.total_bytes >> 20) << " MiB, " << prompts.planted << " planted secrets, "
+            << findings << " findings, " << candidates << " candidates\n"
             << "corpus (b): " << (dense.total_bytes >> 20) << " MiB dense text\n"
             << "memory per stream: hyperscan state " << rules->stream_state_bytes()
             << " B, whole stream peak " << max_stream_memory << " B (16 KiB chunks, lookbehind "
@@ -134,14 +137,16 @@ int main(int argc, char** argv) {
     RE2::Set::ErrorInfo info;
     benchmark::DoNotOptimize(set.Match(b, &ids, &info));
   };
-  auto mem = [&](const std::string& b) { benchmark::DoNotOptimize(std::memchr(b.data(), 1, b.size())); };
+  auto mem = [&](const std::string& b) {
+    benchmark::DoNotOptimize(std::memchr(b.data(), 1, b.size()));
+  };
   auto aesgcm = [&](const std::string& b) {
     int len = 0;
     EVP_EncryptInit_ex(aes, EVP_aes_128_gcm(), nullptr, key.data(), iv.data());
     for (size_t at = 0; at < b.size(); at += 8 << 20) {
       size_t n = std::min<size_t>(b.size() - at, 8 << 20);
-      EVP_EncryptUpdate(aes, out.data(), &len, reinterpret_cast<const unsigned char*>(b.data() + at),
-                        static_cast<int>(n));
+      EVP_EncryptUpdate(aes, out.data(), &len,
+                        reinterpret_cast<const unsigned char*>(b.data() + at), static_cast<int>(n));
     }
     EVP_EncryptFinal_ex(aes, out.data(), &len);
   };
@@ -170,8 +175,9 @@ int main(int argc, char** argv) {
   std::printf("dense (b): promptgate_mbps=%.0f re2set_mbps=%.0f ratio_re2set=%.1f\n",
               g_mbps["b/promptgate_text"], g_mbps["b/re2set"],
               g_mbps["b/re2set"] > 0 ? g_mbps["b/promptgate_text"] / g_mbps["b/re2set"] : 0);
-  std::printf("bench: promptgate_mbps=%.0f re2set_mbps=%.0f memchr_mbps=%.0f aesgcm_mbps=%.0f "
-              "ratio_re2set=%.1f ratio_aesgcm=%.2f\n",
-              pg, rs, mc, ag, rs > 0 ? pg / rs : 0, ag > 0 ? pg / ag : 0);
+  std::printf(
+      "bench: promptgate_mbps=%.0f re2set_mbps=%.0f memchr_mbps=%.0f aesgcm_mbps=%.0f "
+      "ratio_re2set=%.1f ratio_aesgcm=%.2f\n",
+      pg, rs, mc, ag, rs > 0 ? pg / rs : 0, ag > 0 ? pg / ag : 0);
   return 0;
 }

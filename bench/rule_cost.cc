@@ -23,10 +23,14 @@ int main(int argc, char** argv) {
   std::string input_file;
   std::vector<promptgate::RuleSource> sources;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--corpus-mb") && i + 1 < argc) corpus_mb = std::stoul(argv[++i]);
-    else if (!std::strcmp(argv[i], "--top") && i + 1 < argc) top = std::stoul(argv[++i]);
-    else if (!std::strcmp(argv[i], "--rules") && i + 1 < argc) sources.push_back({argv[++i]});
-    else if (!std::strcmp(argv[i], "--input") && i + 1 < argc) input_file = argv[++i];
+    if (!std::strcmp(argv[i], "--corpus-mb") && i + 1 < argc)
+      corpus_mb = std::stoul(argv[++i]);
+    else if (!std::strcmp(argv[i], "--top") && i + 1 < argc)
+      top = std::stoul(argv[++i]);
+    else if (!std::strcmp(argv[i], "--rules") && i + 1 < argc)
+      sources.push_back({argv[++i]});
+    else if (!std::strcmp(argv[i], "--input") && i + 1 < argc)
+      input_file = argv[++i];
   }
   if (sources.empty()) sources.push_back(promptgate::RuleSource::builtin());
   auto packs = promptgate::load_rule_packs(sources);
@@ -46,7 +50,8 @@ int main(int argc, char** argv) {
   for (const auto& r : packs.rules) {
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
-    if (hs_compile(promptgate::hyperscan_expression(r).c_str(), 0, HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+    if (hs_compile(promptgate::hyperscan_expression(r).c_str(), 0, HS_MODE_BLOCK, nullptr, &db,
+                   &err) != HS_SUCCESS) {
       std::printf("%s: %s\n", r.id.c_str(), err->message);
       hs_free_compile_error(err);
       continue;
@@ -66,7 +71,8 @@ int main(int argc, char** argv) {
     hs_free_scratch(scratch);
     hs_free_database(db);
   }
-  std::sort(costs.begin(), costs.end(), [](const Cost& a, const Cost& b) { return a.mbps < b.mbps; });
+  std::sort(costs.begin(), costs.end(),
+            [](const Cost& a, const Cost& b) { return a.mbps < b.mbps; });
   // All rules together, as the engine runs them (shared prefilters compiled once).
   {
     std::vector<std::string> unique;
@@ -82,8 +88,9 @@ int main(int argc, char** argv) {
     }
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                         HS_MODE_BLOCK, nullptr, &db, &err) == HS_SUCCESS) {
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                         &err) == HS_SUCCESS) {
       hs_scratch_t* scratch = nullptr;
       hs_alloc_scratch(db, &scratch);
       size_t matches = 0;

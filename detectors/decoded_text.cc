@@ -65,14 +65,15 @@ uint64_t DecodedText::map_offset(size_t seg, uint64_t d, bool is_end) const {
     return s.raw_end > s.raw_start ? std::min(raw, s.raw_end) : raw;
   }
   // The last escape that starts at or before d (for an end offset: strictly before d).
-  auto it = std::upper_bound(escapes_.begin(), escapes_.end(), d, [&](uint64_t v, const EscapeRun& e) {
-    return is_end ? v <= e.dec_start : v < e.dec_start;
-  });
+  auto it = std::upper_bound(
+      escapes_.begin(), escapes_.end(), d,
+      [&](uint64_t v, const EscapeRun& e) { return is_end ? v <= e.dec_start : v < e.dec_start; });
   if (it != escapes_.begin()) {
     const EscapeRun& e = *(it - 1);
     if (e.dec_start >= s.dec_start) {
       uint64_t e_end = e.dec_start + e.dec_len;
-      if (d < e_end || (is_end && d == e_end)) return is_end ? e.raw_start + e.raw_len : e.raw_start;
+      if (d < e_end || (is_end && d == e_end))
+        return is_end ? e.raw_start + e.raw_len : e.raw_start;
       return e.raw_start + e.raw_len + (d - e_end);
     }
   }
@@ -95,8 +96,8 @@ std::string DecodedText::location(uint32_t node) const {
     }
     std::string_view key = node_key(*it);
     bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-             c == '-';
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-';
     });
     if (plain) {
       if (!out.empty()) out += ".";

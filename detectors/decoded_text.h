@@ -17,14 +17,21 @@
 
 namespace promptgate {
 
-enum class SegmentKind : uint8_t { text, json_string, json_key, json_number, base64_document, separator };
+enum class SegmentKind : uint8_t {
+  text,
+  json_string,
+  json_key,
+  json_number,
+  base64_document,
+  separator
+};
 
 struct Segment {
   uint64_t dec_start = 0;
   uint64_t content_end = UINT64_MAX;  // decoded end of the content; separator bytes follow it
-  uint64_t raw_start = 0;  // raw offset of the first content byte
-  uint64_t raw_end = 0;    // raw offset just past the content (set when the segment closes)
-  uint32_t node = 0;       // path node (JSON)
+  uint64_t raw_start = 0;             // raw offset of the first content byte
+  uint64_t raw_end = 0;  // raw offset just past the content (set when the segment closes)
+  uint32_t node = 0;     // path node (JSON)
   SegmentKind kind = SegmentKind::text;
 };
 

@@ -2,17 +2,17 @@
 
 #include <hs/hs.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 #include <re2/re2.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <climits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -35,7 +35,9 @@ using HsScratch = std::unique_ptr<hs_scratch_t, HsScratchDeleter>;
 constexpr uint32_t kMinRetained = 4096;
 constexpr uint32_t kDefaultMaxLength = 512;
 
-std::string where(const SourceLocation& w) { return w.file + ":" + std::to_string(w.line) + ": "; }
+std::string where(const SourceLocation& w) {
+  return w.file + ":" + std::to_string(w.line) + ": ";
+}
 
 RE2::Options re2_options() {
   RE2::Options o;
@@ -87,8 +89,8 @@ struct CompiledRule {
   std::unique_ptr<RE2> re;
   int secret_group = 0;  // capture group index of (?P<secret>...), 0 = whole match
   std::vector<Validator> validators;
-  uint32_t width = 0;       // longest match
-  uint32_t lookaround = 0;  // bytes needed on each side of a candidate's end to confirm it
+  uint32_t width = 0;             // longest match
+  uint32_t lookaround = 0;        // bytes needed on each side of a candidate's end to confirm it
   bool context_anchored = false;  // Hyperscan looks for the context words, RE2 for the rest
 };
 
@@ -109,9 +111,15 @@ struct RuleSet::Impl {
 
 RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
 RuleSet::~RuleSet() = default;
-size_t RuleSet::size() const { return impl_->rules.size(); }
-const Rule& RuleSet::rule(size_t i) const { return impl_->rules[i].rule; }
-size_t RuleSet::stream_state_bytes() const { return impl_->stream_state; }
+size_t RuleSet::size() const {
+  return impl_->rules.size();
+}
+const Rule& RuleSet::rule(size_t i) const {
+  return impl_->rules[i].rule;
+}
+size_t RuleSet::stream_state_bytes() const {
+  return impl_->stream_state;
+}
 
 namespace {
 
@@ -159,9 +167,11 @@ void store_cached(const std::string& path, const hs_database_t* db) {
   if (ec) std::filesystem::remove(tmp, ec);
   // Keep the newest few databases (rule edits leave old ones behind).
   std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> entries;
-  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path(), ec))
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::filesystem::path(path).parent_path(), ec))
     if (e.path().extension() == ".hsdb") entries.push_back({e.last_write_time(ec), e.path()});
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   for (size_t i = 8; i < entries.size(); ++i) std::filesystem::remove(entries[i].second, ec);
 }
 
@@ -177,7 +187,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
       if (!re->ok()) throw RuleError(where(a.where) + "allowlist pattern: " + re->error());
       impl.allowed_patterns.push_back({a.rule, std::move(re)});
     } else if (!a.fingerprint.empty()) {
-      impl.allowed_fingerprints.insert(a.rule.empty() ? a.fingerprint : a.rule + '\0' + a.fingerprint);
+      impl.allowed_fingerprints.insert(a.rule.empty() ? a.fingerprint
+                                                      : a.rule + '\0' + a.fingerprint);
     } else {
       disabled.insert(a.rule);
     }
@@ -192,7 +203,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
     if (hs_expression_info(r.pattern.c_str(), 0, &info, &err) != HS_SUCCESS) {
       std::string msg = err->message;
       hs_free_compile_error(err);
-      throw RuleError(where(r.where) + "rule '" + r.id + "': Hyperscan rejects the pattern: " + msg);
+      throw RuleError(where(r.where) + "rule '" + r.id +
+                      "': Hyperscan rejects the pattern: " + msg);
     }
     if (!r.prefilter.empty()) {
       hs_expr_info_t* pinfo = nullptr;
@@ -200,7 +212,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
         std::string msg = err->message;
         hs_free_compile_error(err);
         free(info);
-        throw RuleError(where(r.where) + "rule '" + r.id + "': Hyperscan rejects the prefilter: " + msg);
+        throw RuleError(where(r.where) + "rule '" + r.id +
+                        "': Hyperscan rejects the prefilter: " + msg);
       }
       free(pinfo);
     }
@@ -208,19 +221,23 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
     bool unbounded = max_width == UINT_MAX;
     free(info);
     // An unbounded pattern (`\s*`, `+`) is confirmed within max_length bytes, 512 by default.
-    cr.width = unbounded ? (r.max_length ? r.max_length : kDefaultMaxLength) : (r.max_length ? std::min(max_width, r.max_length) : max_width);
+    cr.width = unbounded ? (r.max_length ? r.max_length : kDefaultMaxLength)
+                         : (r.max_length ? std::min(max_width, r.max_length) : max_width);
     cr.width = std::max<uint32_t>(cr.width, 1);
     cr.re = std::make_unique<RE2>(r.pattern, re2_options());
     if (!cr.re->ok())
-      throw RuleError(where(r.where) + "rule '" + r.id + "': RE2 rejects the pattern: " + cr.re->error());
+      throw RuleError(where(r.where) + "rule '" + r.id +
+                      "': RE2 rejects the pattern: " + cr.re->error());
     auto groups = cr.re->NamedCapturingGroups();
     if (auto it = groups.find("secret"); it != groups.end()) cr.secret_group = it->second;
     for (const auto& v : r.validators) cr.validators.push_back(find_validator(v));
     cr.context_anchored = r.anchor == Anchor::context;
     uint32_t longest_word = 0;
     if (r.context)
-      for (const auto& w : r.context->words) longest_word = std::max<uint32_t>(longest_word, static_cast<uint32_t>(w.size()));
-    cr.lookaround = cr.width + (r.context ? r.context->within + (cr.context_anchored ? longest_word : 0) : 0);
+      for (const auto& w : r.context->words)
+        longest_word = std::max<uint32_t>(longest_word, static_cast<uint32_t>(w.size()));
+    cr.lookaround =
+        cr.width + (r.context ? r.context->within + (cr.context_anchored ? longest_word : 0) : 0);
     max_lookaround = std::max(max_lookaround, cr.lookaround);
     cr.rule = std::move(r);
     impl.rules.push_back(std::move(cr));
@@ -251,8 +268,9 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
     }
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                         mode, nullptr, &db, &err) != HS_SUCCESS) {
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(exprs.size()), mode, nullptr, &db,
+                         &err) != HS_SUCCESS) {
       std::string msg = err->message;
       int bad = err->expression;
       hs_free_compile_error(err);
@@ -323,10 +341,10 @@ class Confirmer {
               const DecodedText& text, std::vector<Finding>& out) {
     std::string_view all = text.view();
     const uint64_t base = text.begin();
-    const re2::StringPiece& sp = (cr.secret_group > 0 && cr.secret_group < ngroups &&
-                                  groups[cr.secret_group].data())
-                                     ? groups[cr.secret_group]
-                                     : groups[0];
+    const re2::StringPiece& sp =
+        (cr.secret_group > 0 && cr.secret_group < ngroups && groups[cr.secret_group].data())
+            ? groups[cr.secret_group]
+            : groups[0];
     uint64_t ss = base + static_cast<uint64_t>(sp.data() - all.data());
     uint64_t se = ss + sp.size();
     if (se <= ss) return;
@@ -349,7 +367,8 @@ class Confirmer {
         return;
     std::string fp = key_.fingerprint(secret);
     if (!rules_.allowed_fingerprints.empty() &&
-        (rules_.allowed_fingerprints.count(fp) || rules_.allowed_fingerprints.count(r.id + '\0' + fp)))
+        (rules_.allowed_fingerprints.count(fp) ||
+         rules_.allowed_fingerprints.count(r.id + '\0' + fp)))
       return;
 
     Finding f;
@@ -443,7 +462,8 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format) {
   result.raw_bytes = input.size();
   DecodedText& text = impl_->text;
   text.reset();
-  bool as_json = format == InputFormat::json || (format == InputFormat::automatic && looks_like_json(input));
+  bool as_json =
+      format == InputFormat::json || (format == InputFormat::automatic && looks_like_json(input));
   if (as_json) {
     JsonTextExtractor json(text);
     if (!json.feed(input) || !json.finish()) {
@@ -573,7 +593,9 @@ std::unique_ptr<ScanStream> Scanner::open_stream(InputFormat format) {
 
 ScanStream::ScanStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ScanStream::~ScanStream() = default;
-const std::string& ScanStream::error() const { return impl_->error; }
+const std::string& ScanStream::error() const {
+  return impl_->error;
+}
 
 bool ScanStream::write(std::string_view chunk) {
   Impl& s = *impl_;
@@ -581,7 +603,9 @@ bool ScanStream::write(std::string_view chunk) {
   s.result.raw_bytes += chunk.size();
   if (!s.decided) {
     size_t i = 0;
-    while (i < chunk.size() && (chunk[i] == ' ' || chunk[i] == '\n' || chunk[i] == '\r' || chunk[i] == '\t')) ++i;
+    while (i < chunk.size() &&
+           (chunk[i] == ' ' || chunk[i] == '\n' || chunk[i] == '\r' || chunk[i] == '\t'))
+      ++i;
     if (i == chunk.size() && s.undecided.size() + chunk.size() < kMinRetained) {
       s.undecided.append(chunk);
       return true;

@@ -15,7 +15,8 @@ namespace promptgate {
 
 std::string default_home_dir() {
   if (const char* h = std::getenv("PROMPTGATE_HOME"); h && *h) return h;
-  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) return std::string(x) + "/promptgate";
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x)
+    return std::string(x) + "/promptgate";
   if (const char* home = std::getenv("HOME"); home && *home)
     return std::string(home) + "/.config/promptgate";
   return ".promptgate";
@@ -30,7 +31,8 @@ FingerprintKey FingerprintKey::load_or_create(const std::string& dir) {
     ssize_t n = ::read(fd, k.key_.data(), kSize);
     ::close(fd);
     if (n != static_cast<ssize_t>(kSize))
-      throw std::runtime_error(path + ": fingerprint key must be " + std::to_string(kSize) + " bytes");
+      throw std::runtime_error(path + ": fingerprint key must be " + std::to_string(kSize) +
+                               " bytes");
     return k;
   }
   if (RAND_bytes(k.key_.data(), kSize) != 1) throw std::runtime_error("RAND_bytes failed");

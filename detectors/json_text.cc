@@ -38,19 +38,30 @@ const char* find_special(const char* p, const char* end) {
 // The byte a two-character escape stands for, or 0 for \u and invalid escapes.
 char simple_escape(char c) {
   switch (c) {
-    case '"': return '"';
-    case '\\': return '\\';
-    case '/': return '/';
-    case 'b': return '\b';
-    case 'f': return '\f';
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    default: return 0;
+    case '"':
+      return '"';
+    case '\\':
+      return '\\';
+    case '/':
+      return '/';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    default:
+      return 0;
   }
 }
 
-bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+bool is_ws(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -164,9 +175,11 @@ void JsonTextExtractor::string_bytes(const char* p, size_t n) {
         // Each call decodes at most 3/4 of its input plus a buffered partial line.
         size_t take = std::min<size_t>(n, 2048);
         int outl = 0;
-        int rc = EVP_DecodeUpdate(b64_->ctx, b64_->out, &outl,
-                                  reinterpret_cast<const unsigned char*>(p), static_cast<int>(take));
-        if (outl > 0) out_.append_identity(reinterpret_cast<const char*>(b64_->out), static_cast<size_t>(outl));
+        int rc =
+            EVP_DecodeUpdate(b64_->ctx, b64_->out, &outl, reinterpret_cast<const unsigned char*>(p),
+                             static_cast<int>(take));
+        if (outl > 0)
+          out_.append_identity(reinterpret_cast<const char*>(b64_->out), static_cast<size_t>(outl));
         p += take;
         n -= take;
         if (rc < 0) {
@@ -222,7 +235,8 @@ void JsonTextExtractor::end_string() {
   if (string_mode_ == StringMode::base64) {
     int outl = 0;
     EVP_DecodeFinal(b64_->ctx, b64_->out, &outl);
-    if (outl > 0) out_.append_identity(reinterpret_cast<const char*>(b64_->out), static_cast<size_t>(outl));
+    if (outl > 0)
+      out_.append_identity(reinterpret_cast<const char*>(b64_->out), static_cast<size_t>(outl));
   }
   if (string_mode_ != StringMode::skip) out_.end_segment(pos_);
   if (in_key_) {
@@ -247,7 +261,9 @@ void JsonTextExtractor::end_string() {
   after_value_done();
 }
 
-void JsonTextExtractor::after_value_done() { state_ = frames_.empty() ? State::done : State::after_value; }
+void JsonTextExtractor::after_value_done() {
+  state_ = frames_.empty() ? State::done : State::after_value;
+}
 
 void JsonTextExtractor::close_container(char c) {
   bool is_array = c == ']';
@@ -301,7 +317,8 @@ const char* JsonTextExtractor::copy_plain_run(const char* p, const char* end) {
     if (*p != '\\' || p + 1 >= end) break;
     char d = simple_escape(p[1]);
     if (!d) break;
-    out_.record_escape(dec_base + static_cast<uint64_t>(w - w0), raw_base + reinterpret_cast<uintptr_t>(p), 1, 2);
+    out_.record_escape(dec_base + static_cast<uint64_t>(w - w0),
+                       raw_base + reinterpret_cast<uintptr_t>(p), 1, 2);
     *w++ = d;
     p += 2;
   }
@@ -372,14 +389,30 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
       case State::escape: {
         char decoded;
         switch (c) {
-          case '"': decoded = '"'; break;
-          case '\\': decoded = '\\'; break;
-          case '/': decoded = '/'; break;
-          case 'b': decoded = '\b'; break;
-          case 'f': decoded = '\f'; break;
-          case 'n': decoded = '\n'; break;
-          case 'r': decoded = '\r'; break;
-          case 't': decoded = '\t'; break;
+          case '"':
+            decoded = '"';
+            break;
+          case '\\':
+            decoded = '\\';
+            break;
+          case '/':
+            decoded = '/';
+            break;
+          case 'b':
+            decoded = '\b';
+            break;
+          case 'f':
+            decoded = '\f';
+            break;
+          case 'n':
+            decoded = '\n';
+            break;
+          case 'r':
+            decoded = '\r';
+            break;
+          case 't':
+            decoded = '\t';
+            break;
           case 'u':
             unicode_value_ = 0;
             unicode_digits_ = 0;
@@ -431,8 +464,9 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           out_.append_separator("\n", pos_);
           // Anthropic puts documents under "source"; members may come in any order, so a
           // "data" string there is decoded as base64 even before "type" is seen.
-          frames_.push_back({c == '[', 0, c == '{' && !frames_.empty() && !frames_.back().is_array &&
-                                              std::string_view(key_) == "source",
+          frames_.push_back({c == '[', 0,
+                             c == '{' && !frames_.empty() && !frames_.back().is_array &&
+                                 std::string_view(key_) == "source",
                              Media::unknown});
           frame_nodes_.push_back(value_node_);
           state_ = c == '[' ? State::value : State::object_key_or_end;
@@ -446,7 +480,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
               ++p;
               ++pos_;
             } else if (p == end) {
-              state_ = State::after_value;  // resolved on the next byte
+              state_ = State::after_value;     // resolved on the next byte
               frames_.back().next_index = -1;  // marks "just opened"
             }
             continue;
@@ -513,7 +547,8 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
         if (literal_[++literal_pos_] == '\0') after_value_done();
         break;
       case State::number: {
-        bool part = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+        bool part =
+            (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
         if (part) {
           if (++number_len_ > kMaxNumberBytes) return fail("number too long");
           out_.append_identity(p, 1);

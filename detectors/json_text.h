@@ -37,8 +37,17 @@ class JsonTextExtractor {
 
  private:
   enum class State : uint8_t {
-    value, object_key_or_end, object_key, colon, after_value, string, escape, unicode, literal,
-    number, done
+    value,
+    object_key_or_end,
+    object_key,
+    colon,
+    after_value,
+    string,
+    escape,
+    unicode,
+    literal,
+    number,
+    done
   };
   enum class Media : uint8_t { unknown, text, binary };
   struct Frame {

@@ -15,7 +15,8 @@ struct Span {
 
 // Sorted, overlap-free spans.
 std::vector<Span> merge_spans(std::vector<Span> spans) {
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.start < b.start; });
   std::vector<Span> out;
   for (const auto& s : spans) {
     if (!out.empty() && s.start < out.back().end) {
@@ -62,7 +63,8 @@ std::string redact_base64(std::string_view raw_container, const std::vector<Span
   if (b64.size() % 4 != 0) return {};
   std::string doc(b64.size() / 4 * 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(doc.data()),
-                          reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+                          reinterpret_cast<const unsigned char*>(b64.data()),
+                          static_cast<int>(b64.size()));
   if (n < 0) return {};
   size_t pad = 0;
   for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++pad;
@@ -116,7 +118,8 @@ std::string redact(std::string_view raw, const std::vector<Finding>& findings) {
   uint64_t at = 0;
   size_t si = 0, di = 0;
   while (si < spans.size() || di < docs.size()) {
-    bool take_doc = di < docs.size() && (si == spans.size() || docs[di].first.start <= spans[si].start);
+    bool take_doc =
+        di < docs.size() && (si == spans.size() || docs[di].first.start <= spans[si].start);
     if (take_doc) {
       const auto& [span, content] = docs[di++];
       if (span.start < at) continue;

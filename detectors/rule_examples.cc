@@ -6,7 +6,8 @@ namespace promptgate {
 namespace {
 
 bool has_rule(const std::vector<Finding>& findings, const std::string& id) {
-  return std::any_of(findings.begin(), findings.end(), [&](const Finding& f) { return f.rule_id == id; });
+  return std::any_of(findings.begin(), findings.end(),
+                     [&](const Finding& f) { return f.rule_id == id; });
 }
 
 std::string prefix(const Example& e, const Rule& r) {
@@ -21,8 +22,8 @@ ExampleReport check_rule_examples(Scanner& scanner, bool split_every_offset) {
   for (size_t i = 0; i < rules.size(); ++i) {
     const Rule& r = rules.rule(i);
     if (r.match_examples.empty())
-      report.failures.push_back(r.where.file + ":" + std::to_string(r.where.line) + ": rule '" + r.id +
-                                "': has no match examples");
+      report.failures.push_back(r.where.file + ":" + std::to_string(r.where.line) + ": rule '" +
+                                r.id + "': has no match examples");
     for (const auto& ex : r.match_examples) {
       ++report.examples;
       if (!has_rule(scanner.scan(ex.text, InputFormat::text).findings, r.id)) {
@@ -35,7 +36,8 @@ ExampleReport check_rule_examples(Scanner& scanner, bool split_every_offset) {
         s->write(std::string_view(ex.text).substr(0, cut));
         s->write(std::string_view(ex.text).substr(cut));
         if (!has_rule(s->finish().findings, r.id)) {
-          report.failures.push_back(prefix(ex, r) + "match example not found in stream mode when split at byte " +
+          report.failures.push_back(prefix(ex, r) +
+                                    "match example not found in stream mode when split at byte " +
                                     std::to_string(cut));
           ok = false;
         }

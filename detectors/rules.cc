@@ -25,7 +25,9 @@ std::optional<E> parse_enum(std::string_view s, const char* const (&names)[N]) {
   return std::nullopt;
 }
 
-int line_of(const YAML::Node& n) { return n.Mark().line + 1; }
+int line_of(const YAML::Node& n) {
+  return n.Mark().line + 1;
+}
 
 [[noreturn]] void fail(const std::string& file, int line, const std::string& rule_id,
                        const std::string& msg) {
@@ -66,10 +68,9 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
       }))
     fail(file, line_of(n["id"]), r.id, "id must be lower-case letters, digits, '-' or '_'");
   static const std::set<std::string> known = {
-      "id",          "category", "severity",        "action",     "description",
-      "pattern",     "prefilter",  "anchor",        "validators",  "min_entropy", "context",
-      "not_placeholder",
-      "max_length",  "examples"};
+      "id",      "category",        "severity",   "action",     "description",
+      "pattern", "prefilter",       "anchor",     "validators", "min_entropy",
+      "context", "not_placeholder", "max_length", "examples"};
   for (const auto& kv : n) {
     auto key = kv.first.as<std::string>();
     if (!known.count(key)) fail(file, line_of(kv.first), r.id, "unknown field '" + key + "'");
@@ -80,11 +81,15 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
   };
   auto cat = required("category");
   auto c = parse_category(cat);
-  if (!c) fail(file, line_of(n["category"]), r.id, "unknown category '" + cat + "' (credential|pii|phi|pci)");
+  if (!c)
+    fail(file, line_of(n["category"]), r.id,
+         "unknown category '" + cat + "' (credential|pii|phi|pci)");
   r.category = *c;
   auto sev = required("severity");
   auto s = parse_severity(sev);
-  if (!s) fail(file, line_of(n["severity"]), r.id, "unknown severity '" + sev + "' (low|medium|high|critical)");
+  if (!s)
+    fail(file, line_of(n["severity"]), r.id,
+         "unknown severity '" + sev + "' (low|medium|high|critical)");
   r.severity = *s;
   auto act = required("action");
   auto a = parse_action(act);
@@ -103,8 +108,8 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
     for (const auto& item : v) {
       auto name = scalar(item, file, r.id, "validators");
       if (!find_validator(name))
-        fail(file, line_of(item), r.id, "unknown validator '" + name + "' (known: " +
-                                            known_validator_names() + ")");
+        fail(file, line_of(item), r.id,
+             "unknown validator '" + name + "' (known: " + known_validator_names() + ")");
       r.validators.push_back(name);
     }
   }
@@ -161,7 +166,8 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
       fail(file, line_of(an), r.id, "anchor: context and prefilter exclude each other");
   }
   if (auto ex = n["examples"]) {
-    if (!ex.IsMap()) fail(file, line_of(ex), r.id, "'examples' must be {match: [...], no_match: [...]}");
+    if (!ex.IsMap())
+      fail(file, line_of(ex), r.id, "'examples' must be {match: [...], no_match: [...]}");
     for (const auto& kv : ex) {
       auto key = kv.first.as<std::string>();
       if (key != "match" && key != "no_match")
@@ -196,16 +202,24 @@ void merge(RulePacks& into, RulePacks&& from,
 
 }  // namespace
 
-const char* to_string(Category c) { return kCategoryNames[static_cast<int>(c)]; }
-const char* to_string(Severity s) { return kSeverityNames[static_cast<int>(s)]; }
-const char* to_string(Action a) { return kActionNames[static_cast<int>(a)]; }
+const char* to_string(Category c) {
+  return kCategoryNames[static_cast<int>(c)];
+}
+const char* to_string(Severity s) {
+  return kSeverityNames[static_cast<int>(s)];
+}
+const char* to_string(Action a) {
+  return kActionNames[static_cast<int>(a)];
+}
 std::optional<Category> parse_category(std::string_view s) {
   return parse_enum<Category>(s, kCategoryNames);
 }
 std::optional<Severity> parse_severity(std::string_view s) {
   return parse_enum<Severity>(s, kSeverityNames);
 }
-std::optional<Action> parse_action(std::string_view s) { return parse_enum<Action>(s, kActionNames); }
+std::optional<Action> parse_action(std::string_view s) {
+  return parse_enum<Action>(s, kActionNames);
+}
 
 RulePacks parse_rule_pack(const std::string& yaml_text, const std::string& name) {
   YAML::Node doc;
@@ -247,8 +261,8 @@ RulePacks parse_rule_pack(const std::string& yaml_text, const std::string& name)
         else if (key == "pattern")
           a.pattern = val;
         else
-          fail(name, line_of(kv.first), "", "unknown allowlist field '" + key +
-                                                "' (fingerprint|rule|pattern)");
+          fail(name, line_of(kv.first), "",
+               "unknown allowlist field '" + key + "' (fingerprint|rule|pattern)");
       }
       if (a.fingerprint.empty() && a.rule.empty() && a.pattern.empty())
         fail(name, line_of(e), "", "empty allowlist entry");

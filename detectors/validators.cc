@@ -3,19 +3,20 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace promptgate {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Collects the digits of s, skipping spaces and dashes; false if anything else appears.
 template <size_t N>
@@ -64,7 +65,9 @@ constexpr NamedValidator kValidators[] = {
     {"uk_nino", uk_nino_valid},
 };
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 bool icontains(std::string_view hay, std::string_view needle) {
   if (needle.size() > hay.size()) return false;
@@ -127,7 +130,8 @@ bool us_ssn_valid(std::string_view s) {
   int serial = d[5] * 1000 + d[6] * 100 + d[7] * 10 + d[8];
   if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0) return false;
   // Numbers published in advertising and documentation.
-  if ((area == 78 && group == 5 && serial == 1120) || (area == 219 && group == 9 && serial == 9999) ||
+  if ((area == 78 && group == 5 && serial == 1120) ||
+      (area == 219 && group == 9 && serial == 9999) ||
       (area == 123 && group == 45 && serial == 6789))
     return false;
   return true;
@@ -261,12 +265,13 @@ double shannon_entropy(std::string_view s) {
 
 bool looks_like_placeholder(std::string_view s) {
   static constexpr std::string_view kMarkers[] = {
-      "example", "xxxx",   "****",       "....",       "<",          ">",
-      "${",      "{{",     "}}",         "changeme",   "change_me",  "change-me",
-      "your_",   "your-",  "yourtoken",  "yourkey",    "yourpass",   "placeholder",
-      "dummy",   "redact", "os.environ", "process.env", "getenv",    "env[",
-      "secret_here", "token_here", "key_here", "password_here", "insert_", "replace_me",
-      "replaceme", "fixme", "todo", "sample",  "fake",      "not_a_real", "notreal"};
+      "example",     "xxxx",       "****",       "....",          "<",         ">",
+      "${",          "{{",         "}}",         "changeme",      "change_me", "change-me",
+      "your_",       "your-",      "yourtoken",  "yourkey",       "yourpass",  "placeholder",
+      "dummy",       "redact",     "os.environ", "process.env",   "getenv",    "env[",
+      "secret_here", "token_here", "key_here",   "password_here", "insert_",   "replace_me",
+      "replaceme",   "fixme",      "todo",       "sample",        "fake",      "not_a_real",
+      "notreal"};
   for (auto m : kMarkers)
     if (icontains(s, m)) return true;
   if (s.size() >= 2 && (s.front() == '$' || s.front() == '%')) return true;  // $VAR, %VAR%

@@ -26,8 +26,9 @@ int rules_command(const Args& args) {
   if (args[0] == "list") {
     for (size_t i = 0; i < rules->size(); ++i) {
       const Rule& r = rules->rule(i);
-      std::cout << std::left << std::setw(40) << r.id << " " << std::setw(10) << to_string(r.category)
-                << " " << std::setw(6) << to_string(r.action) << " " << r.description << "\n";
+      std::cout << std::left << std::setw(40) << r.id << " " << std::setw(10)
+                << to_string(r.category) << " " << std::setw(6) << to_string(r.action) << " "
+                << r.description << "\n";
     }
     return 0;
   }

@@ -36,7 +36,9 @@ struct FileFindings {
   bool have_content = false;
 };
 
-[[noreturn]] void usage_error(const std::string& msg) { throw std::invalid_argument(msg); }
+[[noreturn]] void usage_error(const std::string& msg) {
+  throw std::invalid_argument(msg);
+}
 
 ScanOptions parse(const Args& args) {
   ScanOptions o;
@@ -50,16 +52,24 @@ ScanOptions parse(const Args& args) {
       o.rules.push_back({value()});
     } else if (a == "--format") {
       const auto& v = value();
-      if (v == "jsonl") o.format = OutputFormat::jsonl;
-      else if (v == "text") o.format = OutputFormat::text;
-      else if (v == "sarif") o.format = OutputFormat::sarif;
-      else usage_error("--format must be jsonl, text or sarif");
+      if (v == "jsonl")
+        o.format = OutputFormat::jsonl;
+      else if (v == "text")
+        o.format = OutputFormat::text;
+      else if (v == "sarif")
+        o.format = OutputFormat::sarif;
+      else
+        usage_error("--format must be jsonl, text or sarif");
     } else if (a == "--json") {
       const auto& v = value();
-      if (v == "auto") o.json = InputFormat::automatic;
-      else if (v == "on") o.json = InputFormat::json;
-      else if (v == "off") o.json = InputFormat::text;
-      else usage_error("--json must be auto, on or off");
+      if (v == "auto")
+        o.json = InputFormat::automatic;
+      else if (v == "on")
+        o.json = InputFormat::json;
+      else if (v == "off")
+        o.json = InputFormat::text;
+      else
+        usage_error("--json must be auto, on or off");
     } else if (a == "-" || a.empty() || a[0] != '-') {
       o.paths.push_back(a);
     } else {
@@ -139,11 +149,16 @@ std::pair<uint64_t, uint64_t> line_col(const std::string& content, uint64_t offs
 }
 
 nlohmann::json finding_json(const std::string& path, const Finding& f) {
-  return {{"path", path},         {"rule", f.rule_id},
-          {"category", to_string(f.category)}, {"severity", to_string(f.severity)},
-          {"action", to_string(f.action)},     {"start", f.start},
-          {"end", f.end},                      {"length", f.length},
-          {"location", f.location},            {"fingerprint", f.fingerprint}};
+  return {{"path", path},
+          {"rule", f.rule_id},
+          {"category", to_string(f.category)},
+          {"severity", to_string(f.severity)},
+          {"action", to_string(f.action)},
+          {"start", f.start},
+          {"end", f.end},
+          {"length", f.length},
+          {"location", f.location},
+          {"fingerprint", f.fingerprint}};
 }
 
 void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
@@ -154,10 +169,11 @@ void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
   for (size_t i = 0; i < rules.size(); ++i) {
     const Rule& r = rules.rule(i);
     if (!used.count(r.id)) continue;
-    rule_list.push_back({{"id", r.id},
-                         {"shortDescription", {{"text", r.description}}},
-                         {"properties", {{"category", to_string(r.category)},
-                                         {"severity", to_string(r.severity)}}}});
+    rule_list.push_back(
+        {{"id", r.id},
+         {"shortDescription", {{"text", r.description}}},
+         {"properties",
+          {{"category", to_string(r.category)}, {"severity", to_string(r.severity)}}}});
   }
   nlohmann::json results = nlohmann::json::array();
   for (const auto& file : files) {
@@ -172,21 +188,21 @@ void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
       std::string msg = "Possible " + std::string(to_string(f.category)) + " (" + f.rule_id +
                         ", fingerprint " + f.fingerprint + ")";
       if (!f.location.empty()) msg += " at " + f.location;
-      results.push_back(
-          {{"ruleId", f.rule_id},
-           {"level", level},
-           {"message", {{"text", msg}}},
-           {"partialFingerprints", {{"promptgate/v1", f.fingerprint}}},
-           {"locations",
-            {{{"physicalLocation",
-               {{"artifactLocation", {{"uri", file.path}}}, {"region", region}}}}}}});
+      results.push_back({{"ruleId", f.rule_id},
+                         {"level", level},
+                         {"message", {{"text", msg}}},
+                         {"partialFingerprints", {{"promptgate/v1", f.fingerprint}}},
+                         {"locations",
+                          {{{"physicalLocation",
+                             {{"artifactLocation", {{"uri", file.path}}}, {"region", region}}}}}}});
     }
   }
   nlohmann::json sarif = {
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
       {"version", "2.1.0"},
       {"runs",
-       {{{"tool", {{"driver", {{"name", "promptgate"}, {"version", "0.1.0"}, {"rules", rule_list}}}}},
+       {{{"tool",
+          {{"driver", {{"name", "promptgate"}, {"version", "0.1.0"}, {"rules", rule_list}}}}},
          {"results", results}}}}};
   std::cout << sarif.dump(2) << "\n";
 }
@@ -199,7 +215,8 @@ void collect_paths(const std::string& root, std::vector<std::string>& out) {
     return;
   }
   std::vector<std::string> found;
-  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+  for (auto it = fs::recursive_directory_iterator(
+           root, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (it->is_directory() && it->path().filename() == ".git") {

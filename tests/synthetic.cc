@@ -104,6 +104,8 @@ std::shared_ptr<const RuleSet> builtin_rules() {
   return rules;
 }
 
-FingerprintKey test_key() { return FingerprintKey::from_passphrase("unit tests"); }
+FingerprintKey test_key() {
+  return FingerprintKey::from_passphrase("unit tests");
+}
 
 }  // namespace promptgate::testing

@@ -1,13 +1,12 @@
 // The engine: block and stream mode agree, matches across chunk boundaries are found, JSON
 // escapes hide nothing, offsets map back to raw bytes, memory per stream stays bounded, the
 // allowlist and placeholders work, and bad rules are rejected with file, line and rule id.
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "engine.h"
 #include "synthetic.h"
@@ -26,7 +25,8 @@ std::vector<std::string> rule_ids(const std::vector<Finding>& fs) {
 std::string describe(const std::vector<Finding>& fs) {
   std::string out;
   for (const auto& f : fs)
-    out += f.rule_id + "@" + std::to_string(f.start) + "-" + std::to_string(f.end) + " " + f.location + "; ";
+    out += f.rule_id + "@" + std::to_string(f.start) + "-" + std::to_string(f.end) + " " +
+           f.location + "; ";
   return out;
 }
 
@@ -45,7 +45,8 @@ std::string grouped(const std::string& digits) {
   return out;
 }
 
-ScanResult scan_in_chunks(Scanner& s, std::string_view input, InputFormat f, std::vector<size_t> cuts) {
+ScanResult scan_in_chunks(Scanner& s, std::string_view input, InputFormat f,
+                          std::vector<size_t> cuts) {
   auto stream = s.open_stream(f);
   size_t at = 0;
   for (size_t cut : cuts) {
@@ -83,8 +84,8 @@ TEST_CASE("JSON escapes do not hide a secret and spans map back to the raw escap
   // \u0041 is 'A': the raw body never contains the literal key.
   std::string escaped = key;
   escaped.replace(0, 1, "\\u0041");
-  std::string body = R"({"messages":[{"role":"user","content":[{"type":"text","text":"key: )" + escaped +
-                     R"( ok"}]}]})";
+  std::string body = R"({"messages":[{"role":"user","content":[{"type":"text","text":"key: )" +
+                     escaped + R"( ok"}]}]})";
   REQUIRE(body.find(key) == std::string::npos);
   auto r = s.scan(body, InputFormat::json);
   REQUIRE(r.ok());
@@ -98,9 +99,11 @@ TEST_CASE("JSON escapes do not hide a secret and spans map back to the raw escap
 
 TEST_CASE("a PEM key whose newlines are JSON escapes is found") {
   Scanner s(test_rules(), test_key());
-  std::string pem = "-----BEGIN RSA PRIVATE KEY-----\\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\\n"
-                    "KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQJAIJLixBy2qpFoS4DSmoEm\\n"
-                    "-----END RSA PRIVATE KEY-----";
+  std::string pem =
+      "-----BEGIN RSA PRIVATE "
+      "KEY-----\\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\\n"
+      "KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQJAIJLixBy2qpFoS4DSmoEm\\n"
+      "-----END RSA PRIVATE KEY-----";
   std::string body = R"({"content":")" + pem + R"("})";
   auto r = s.scan(body, InputFormat::json);
   REQUIRE(r.findings.size() == 1);
@@ -117,15 +120,15 @@ TEST_CASE("a JSON member name gives context to its value") {
   REQUIRE(r.findings.size() == 1);
   CHECK(r.findings[0].rule_id == "test-password");
   CHECK(r.findings[0].location == "db.password");
-  CHECK(body.substr(r.findings[0].start, r.findings[0].end - r.findings[0].start) == "Zq8Lw3Nv7Tx2pR");
+  CHECK(body.substr(r.findings[0].start, r.findings[0].end - r.findings[0].start) ==
+        "Zq8Lw3Nv7Tx2pR");
 }
 
 TEST_CASE("placeholders and documentation examples are not findings") {
   Scanner s(test_rules(), test_key());
-  for (const char* text :
-       {"aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "password = \"changeme123\"",
-        "password: ${DB_PASSWORD}", "password = \"<your-password>\"", "password = 'xxxxxxxxxxxx'",
-        "password = os.environ[\"DB_PASSWORD\"]"}) {
+  for (const char* text : {"aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "password = \"changeme123\"",
+                           "password: ${DB_PASSWORD}", "password = \"<your-password>\"",
+                           "password = 'xxxxxxxxxxxx'", "password = os.environ[\"DB_PASSWORD\"]"}) {
     INFO(text);
     CHECK(s.scan(text, InputFormat::text).findings.empty());
   }
@@ -141,12 +144,14 @@ TEST_CASE("context words are required where a rule asks for them") {
 
 TEST_CASE("stream mode equals block mode at every split of a JSON body") {
   Scanner s(test_rules(), test_key());
-  std::string body = nlohmann::json{{"messages", {{{"role", "user"},
-                                                  {"content", "my token " + github_token(4) +
-                                                                  "\ncard " + grouped(visa_number(5)) +
-                                                                  "\n\"password\": \"Zq8Lw3Nv7Tx2pR\" " +
-                                                                  aws_key_id(6) + " done, ssn: 212-45-1234 and 212-45-1235"}}}}}
-                         .dump();
+  std::string body =
+      nlohmann::json{
+          {"messages",
+           {{{"role", "user"},
+             {"content", "my token " + github_token(4) + "\ncard " + grouped(visa_number(5)) +
+                             "\n\"password\": \"Zq8Lw3Nv7Tx2pR\" " + aws_key_id(6) +
+                             " done, ssn: 212-45-1234 and 212-45-1235"}}}}}
+          .dump();
   auto block = s.scan(body, InputFormat::json);
   REQUIRE(block.ok());
   INFO(describe(block.findings));
@@ -159,12 +164,15 @@ TEST_CASE("stream mode equals block mode at every split of a JSON body") {
   // Three-way splits around the token, byte by byte.
   size_t t = body.find("ghp_");
   for (size_t a = t - 3; a < t + 20; ++a)
-    for (size_t b = a + 1; b < t + 45; ++b) REQUIRE(same_findings(block.findings, scan_in_chunks(s, body, InputFormat::json, {a, b}).findings));
+    for (size_t b = a + 1; b < t + 45; ++b)
+      REQUIRE(same_findings(block.findings,
+                            scan_in_chunks(s, body, InputFormat::json, {a, b}).findings));
 }
 
 TEST_CASE("one-byte chunks give the same findings as one block") {
   Scanner s(test_rules(), test_key());
-  std::string text = "line one\npassword=Zq8Lw3Nv7Tx2pR\n" + github_token(7) + " and " + aws_key_id(8);
+  std::string text =
+      "line one\npassword=Zq8Lw3Nv7Tx2pR\n" + github_token(7) + " and " + aws_key_id(8);
   auto block = s.scan(text, InputFormat::text);
   std::vector<size_t> cuts;
   for (size_t i = 1; i < text.size(); ++i) cuts.push_back(i);
@@ -253,8 +261,9 @@ TEST_CASE("base64 text documents are decoded and scanned") {
     b64 += i + 1 < doc.size() ? tbl[(v >> 6) & 63] : '=';
     b64 += i + 2 < doc.size() ? tbl[v & 63] : '=';
   }
-  std::string body = R"({"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"text/plain","data":")" +
-                     b64 + R"("}}]}]})";
+  std::string body =
+      R"({"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"text/plain","data":")" +
+      b64 + R"("}}]}]})";
   auto r = s.scan(body, InputFormat::json);
   REQUIRE(r.findings.size() == 1);
   CHECK(r.findings[0].in_base64);
@@ -262,7 +271,8 @@ TEST_CASE("base64 text documents are decoded and scanned") {
   CHECK(r.findings[0].start >= body.find(b64));
   CHECK(r.findings[0].end <= body.find(b64) + b64.size());
   // An image is not decoded as text.
-  std::string image = R"({"source":{"type":"base64","media_type":"image/png","data":")" + b64 + R"("}})";
+  std::string image =
+      R"({"source":{"type":"base64","media_type":"image/png","data":")" + b64 + R"("}})";
   CHECK(s.scan(image, InputFormat::json).findings.empty());
 }
 
@@ -280,7 +290,8 @@ TEST_CASE("fingerprints are keyed, stable, and never the value") {
 
 TEST_CASE("the allowlist drops findings by fingerprint, rule or pattern") {
   std::string token = github_token(13);
-  auto fp = Scanner(test_rules(), test_key()).scan(token, InputFormat::text).findings.at(0).fingerprint;
+  auto fp =
+      Scanner(test_rules(), test_key()).scan(token, InputFormat::text).findings.at(0).fingerprint;
   auto with_allow = [&](const std::string& entries) {
     auto packs = parse_rule_pack(kTestPack, "test-pack.yaml");
     auto allow = parse_rule_pack("allowlist:\n" + entries, "allow.yaml");
@@ -305,8 +316,9 @@ TEST_CASE("bad rules are rejected with file, line and rule id") {
     }
     return std::string("no error");
   };
-  std::string head = "pack: mine\nrules:\n  - id: my-rule\n    category: credential\n    severity: high\n"
-                     "    action: block\n    description: d\n";
+  std::string head =
+      "pack: mine\nrules:\n  - id: my-rule\n    category: credential\n    severity: high\n"
+      "    action: block\n    description: d\n";
   std::string e = error_of(head + "    pattern: 'abc(['\n");
   CHECK(e.find("my-rules.yaml:3") != std::string::npos);
   CHECK(e.find("my-rule") != std::string::npos);
@@ -316,8 +328,9 @@ TEST_CASE("bad rules are rejected with file, line and rule id") {
   CHECK(e.find("my-rules.yaml:9") != std::string::npos);
   CHECK(e.find("unknown validator 'no_such_check'") != std::string::npos);
 
-  e = error_of(head + "    pattern: 'abc'\n  - id: my-rule\n    category: pii\n    severity: low\n"
-                      "    action: log\n    description: d\n    pattern: 'x'\n");
+  e = error_of(head +
+               "    pattern: 'abc'\n  - id: my-rule\n    category: pii\n    severity: low\n"
+               "    action: log\n    description: d\n    pattern: 'x'\n");
   CHECK(e.find("my-rules.yaml:9") != std::string::npos);
   CHECK(e.find("duplicate rule id") != std::string::npos);
 
@@ -350,11 +363,13 @@ TEST_CASE("findings carry no part of the value") {
 
 TEST_CASE("compiled databases are cached and a corrupt cache entry is rebuilt") {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() / ("promptgate-cache-test-" + std::to_string(::getpid()));
+  fs::path dir =
+      fs::temp_directory_path() / ("promptgate-cache-test-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   std::string token = github_token(31);
   auto scan_with_cache = [&] {
-    Scanner s(RuleSet::compile(parse_rule_pack(kTestPack, "test-pack.yaml"), dir.string()), test_key());
+    Scanner s(RuleSet::compile(parse_rule_pack(kTestPack, "test-pack.yaml"), dir.string()),
+              test_key());
     return s.scan("x " + token, InputFormat::text).findings;
   };
   auto first = scan_with_cache();
@@ -364,7 +379,7 @@ TEST_CASE("compiled databases are cached and a corrupt cache entry is rebuilt") 
     ++files;
     std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << "garbage";
   }
-  CHECK(files == 2);  // block and stream databases
+  CHECK(files == 2);                // block and stream databases
   auto second = scan_with_cache();  // corrupt entries: compiled again
   REQUIRE(second.size() == 1);
   CHECK(second[0].fingerprint == first[0].fingerprint);

@@ -34,7 +34,8 @@ TEST_CASE("string escapes decode to what the model reads") {
   auto d = decode(R"({"a":"x\ny\t\"q\" \\ \/ \u0041\u00e9\u20ac\ud83d\ude00 end"})");
   REQUIRE(d->ok);
   std::string_view v = d->text.view();
-  CHECK(v.find("x\ny\t\"q\" \\ / A\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80 end") != std::string_view::npos);
+  CHECK(v.find("x\ny\t\"q\" \\ / A\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80 end") !=
+        std::string_view::npos);
 }
 
 TEST_CASE("lone surrogates decode to the replacement character") {
@@ -67,7 +68,8 @@ TEST_CASE("decoded offsets map back to raw offsets through escapes") {
 }
 
 TEST_CASE("locations name the JSON path") {
-  std::string json = R"({"messages":[{"role":"user","content":[{"type":"text","text":"hello"},{"type":"tool_result","content":"world"}]}],"odd key":{"x.y":"z"}})";
+  std::string json =
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"hello"},{"type":"tool_result","content":"world"}]}],"odd key":{"x.y":"z"}})";
   auto d = decode(json);
   REQUIRE(d->ok);
   auto loc = [&](std::string_view needle) {
@@ -81,7 +83,8 @@ TEST_CASE("locations name the JSON path") {
 }
 
 TEST_CASE("any chunking decodes to the same text") {
-  std::string json = R"({"a":["x\u00e9y", 1.5e3, null, {"b":"c\\d\"e"}], "f": [], "g": {}, "h":"\ud83d\ude00"})";
+  std::string json =
+      R"({"a":["x\u00e9y", 1.5e3, null, {"b":"c\\d\"e"}], "f": [], "g": {}, "h":"\ud83d\ude00"})";
   auto whole = decode(json);
   REQUIRE(whole->ok);
   for (size_t chunk = 1; chunk < json.size(); ++chunk) {

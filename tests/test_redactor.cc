@@ -1,8 +1,9 @@
 // Redaction keeps JSON valid, removes every secret, names the rule, and handles escapes and
 // base64 documents.
+#include <openssl/evp.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
 #include "redactor.h"
 #include "synthetic.h"
@@ -13,8 +14,9 @@ using namespace promptgate::testing;
 namespace {
 std::string base64(const std::string& s) {
   std::string out(4 * ((s.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -27,8 +29,7 @@ TEST_CASE("redacted JSON parses, holds no secret, and names the rules") {
   nlohmann::json body = {
       {"model", "m"},
       {"messages",
-       {{{"role", "user"},
-         {"content", "token " + token + "\npassword = \"Zq8Lw3Nv7Tx2pR\"\n"}}}}};
+       {{{"role", "user"}, {"content", "token " + token + "\npassword = \"Zq8Lw3Nv7Tx2pR\"\n"}}}}};
   std::string raw = body.dump();
   raw.insert(raw.find("\\npassword"), " key " + escaped_key);  // an escaped secret as well
   auto r = s.scan(raw, InputFormat::json);
@@ -54,7 +55,8 @@ TEST_CASE("redaction inside a base64 document re-encodes the document") {
        {{{"role", "user"},
          {"content",
           {{{"type", "document"},
-            {"source", {{"type", "base64"}, {"media_type", "text/plain"}, {"data", base64(doc)}}}}}}}}}};
+            {"source",
+             {{"type", "base64"}, {"media_type", "text/plain"}, {"data", base64(doc)}}}}}}}}}};
   std::string raw = body.dump();
   auto r = s.scan(raw, InputFormat::json);
   REQUIRE(r.findings.size() == 1);
@@ -63,7 +65,8 @@ TEST_CASE("redaction inside a base64 document re-encodes the document") {
   std::string data = parsed["messages"][0]["content"][0]["source"]["data"];
   std::string decoded(data.size(), '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
   REQUIRE(n > 0);
   CHECK(decoded.find("GH_TOKEN=[REDACTED:test-github-pat]\nend") != std::string::npos);
   CHECK(decoded.find(token) == std::string::npos);

@@ -1,7 +1,6 @@
 // The shipped rule packs: breadth, and every rule's own examples (block mode, and stream mode
 // split into two chunks at every offset).
 #include <catch2/catch.hpp>
-
 #include <map>
 
 #include "rule_examples.h"

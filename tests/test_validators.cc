@@ -18,7 +18,7 @@ TEST_CASE("luhn") {
 }
 
 TEST_CASE("NPI uses the 80840 prefix") {
-  CHECK(npi_valid("1234567893"));   // the check digit from the CMS worked example
+  CHECK(npi_valid("1234567893"));  // the check digit from the CMS worked example
   CHECK_FALSE(npi_valid("1234567890"));
   CHECK_FALSE(npi_valid("123456789"));
 }
@@ -90,9 +90,10 @@ TEST_CASE("entropy") {
 }
 
 TEST_CASE("placeholders") {
-  for (const char* p : {"AKIAIOSFODNN7EXAMPLE", "xxxxxxxxxxxxxxxx", "<your-token>", "${API_KEY}", "{{ token }}",
-                        "changeme", "your_api_key_here", "os.environ[\"KEY\"]", "process.env.TOKEN",
-                        "aaaaaaaaaaaa", "0123456789", "abcdefghij", "$SECRET", "ababababababab"})
+  for (const char* p :
+       {"AKIAIOSFODNN7EXAMPLE", "xxxxxxxxxxxxxxxx", "<your-token>", "${API_KEY}", "{{ token }}",
+        "changeme", "your_api_key_here", "os.environ[\"KEY\"]", "process.env.TOKEN", "aaaaaaaaaaaa",
+        "0123456789", "abcdefghij", "$SECRET", "ababababababab"})
     CHECK(looks_like_placeholder(p));
   for (const char* real : {"Zq8Lw3Nv7Tx2pR", "R7fXk2mPq9LzW4vN8sTyB3cJ6hD1gA"})
     CHECK_FALSE(looks_like_placeholder(real));

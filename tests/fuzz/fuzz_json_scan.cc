@@ -32,8 +32,9 @@ rules:
     validators: [luhn]
 )";
 promptgate::Scanner& scanner() {
-  static promptgate::Scanner s(promptgate::RuleSet::compile(promptgate::parse_rule_pack(kPack, "fuzz")),
-                               promptgate::FingerprintKey::from_passphrase("fuzz"));
+  static promptgate::Scanner s(
+      promptgate::RuleSet::compile(promptgate::parse_rule_pack(kPack, "fuzz")),
+      promptgate::FingerprintKey::from_passphrase("fuzz"));
   return s;
 }
 }  // namespace
