@@ -35,7 +35,9 @@ int rules_command(const Args& args) {
   Scanner scanner(rules, FingerprintKey::from_passphrase("promptgate rules test"));
   ExampleReport report = check_rule_examples(scanner);
   for (const auto& f : report.failures) std::cout << f << "\n";
-  std::cout << "rules test: " << rules->size() << " rules, " << report.examples << " examples\n";
+  std::cout << "rules test: " << rules->size() << " rules, " << report.examples << " examples; "
+            << "per stream: " << rules->stream_state_bytes() << " B Hyperscan state, "
+            << rules->max_lookbehind() << " B text window\n";
   std::cout << report.passed << " passed, " << report.failures.size() << " failed\n";
   return report.failures.empty() ? 0 : 1;
 }
