@@ -1,6 +1,8 @@
 // Per-rule cost: compiles each rule alone into a Hyperscan block database and times it over the
-// prompt corpus, slowest first. Use it when the detector bench drops: one careless pattern
-// (a leading character class, a huge bounded repeat) can cost more than the rest together.
+// prompt corpus, slowest first, after the speed of all rules together. Use it when the detector
+// bench drops: one careless pattern (a leading character class, a huge bounded repeat) can cost
+// more than the rest together. Each rule is timed by what Hyperscan actually runs for it (its
+// prefilter, its pattern, or its context words).
 //
 // usage: rule_cost [--corpus-mb N] [--top N] [--rules PATH]... [--input FILE]
 #include <hs/hs.h>
@@ -17,6 +19,52 @@
 #include "corpus.h"
 #include "engine.h"
 #include "rules.h"
+
+namespace {
+
+struct Timing {
+  double mbps = 0;  // best of `reps`
+  size_t matches = 0;
+};
+
+// Compiles `exprs` into one block database and times it over the corpus; false (and the
+// Hyperscan message in `error`) when the expressions do not compile.
+bool time_database(const std::vector<std::string>& exprs, const promptgate::bench::Corpus& corpus,
+                   int reps, Timing& out, std::string& error) {
+  std::vector<const char*> ptrs;
+  std::vector<unsigned> ids, flags(exprs.size(), 0);
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    ptrs.push_back(exprs[i].c_str());
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()),
+                       HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+    error = err->message;
+    hs_free_compile_error(err);
+    return false;
+  }
+  hs_scratch_t* scratch = nullptr;
+  hs_alloc_scratch(db, &scratch);
+  auto on_match = [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+    ++*static_cast<size_t*>(ctx);
+    return 0;
+  };
+  for (int rep = 0; rep < reps; ++rep) {
+    out.matches = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (const auto& b : corpus.bodies)
+      hs_scan(db, b.data(), static_cast<unsigned>(b.size()), 0, scratch, on_match, &out.matches);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.mbps = std::max(out.mbps, corpus.total_bytes / 1e6 / s);
+  }
+  hs_free_scratch(scratch);
+  hs_free_database(db);
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   size_t corpus_mb = 4, top = 25;
@@ -41,83 +89,40 @@ int main(int argc, char** argv) {
     corpus.bodies = {data};
     corpus.total_bytes = data.size();
   }
+
+  // All rules together, as the engine runs them (shared prefilters compiled once).
+  std::vector<std::string> unique;
+  for (const auto& r : packs.rules) {
+    std::string e = promptgate::hyperscan_expression(r);
+    if (std::find(unique.begin(), unique.end(), e) == unique.end()) unique.push_back(e);
+  }
+  Timing all;
+  std::string error;
+  if (time_database(unique, corpus, 5, all, error)) {
+    std::printf("all %zu rules (%zu expressions) in one database: %.0f MB/s, %zu matches\n",
+                packs.rules.size(), unique.size(), all.mbps, all.matches);
+  } else {
+    std::printf("combined database does not compile: %s\n", error.c_str());
+  }
+
   struct Cost {
-    double mbps;
-    size_t matches;
+    Timing timing;
     std::string id;
   };
   std::vector<Cost> costs;
   for (const auto& r : packs.rules) {
-    hs_database_t* db = nullptr;
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile(promptgate::hyperscan_expression(r).c_str(), 0, HS_MODE_BLOCK, nullptr, &db,
-                   &err) != HS_SUCCESS) {
-      std::printf("%s: %s\n", r.id.c_str(), err->message);
-      hs_free_compile_error(err);
+    Cost c{{}, r.id};
+    if (!time_database({promptgate::hyperscan_expression(r)}, corpus, 1, c.timing, error)) {
+      std::printf("%s: %s\n", r.id.c_str(), error.c_str());
       continue;
     }
-    hs_scratch_t* scratch = nullptr;
-    hs_alloc_scratch(db, &scratch);
-    size_t matches = 0;
-    auto on_match = [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
-      ++*static_cast<size_t*>(ctx);
-      return 0;
-    };
-    auto t0 = std::chrono::steady_clock::now();
-    for (const auto& b : corpus.bodies)
-      hs_scan(db, b.data(), static_cast<unsigned>(b.size()), 0, scratch, on_match, &matches);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    costs.push_back({corpus.total_bytes / 1e6 / s, matches, r.id});
-    hs_free_scratch(scratch);
-    hs_free_database(db);
+    costs.push_back(std::move(c));
   }
   std::sort(costs.begin(), costs.end(),
-            [](const Cost& a, const Cost& b) { return a.mbps < b.mbps; });
-  // All rules together, as the engine runs them (shared prefilters compiled once).
-  {
-    std::vector<std::string> unique;
-    for (const auto& r : packs.rules) {
-      std::string e = promptgate::hyperscan_expression(r);
-      if (std::find(unique.begin(), unique.end(), e) == unique.end()) unique.push_back(e);
-    }
-    std::vector<const char*> exprs;
-    std::vector<unsigned> ids, flags(unique.size(), 0);
-    for (size_t i = 0; i < unique.size(); ++i) {
-      exprs.push_back(unique[i].c_str());
-      ids.push_back(static_cast<unsigned>(i));
-    }
-    hs_database_t* db = nullptr;
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
-                         &err) == HS_SUCCESS) {
-      hs_scratch_t* scratch = nullptr;
-      hs_alloc_scratch(db, &scratch);
-      size_t matches = 0;
-      auto on_match = [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
-        ++*static_cast<size_t*>(ctx);
-        return 0;
-      };
-      double best = 0;
-      for (int rep = 0; rep < 5; ++rep) {
-        matches = 0;
-        auto t0 = std::chrono::steady_clock::now();
-        for (const auto& b : corpus.bodies)
-          hs_scan(db, b.data(), static_cast<unsigned>(b.size()), 0, scratch, on_match, &matches);
-        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        best = std::max(best, corpus.total_bytes / 1e6 / s);
-      }
-      std::printf("all %zu rules (%zu expressions) in one database: %.0f MB/s, %zu matches\n",
-                  packs.rules.size(), exprs.size(), best, matches);
-      hs_free_scratch(scratch);
-      hs_free_database(db);
-    } else {
-      std::printf("combined database does not compile: %s\n", err->message);
-      hs_free_compile_error(err);
-    }
-  }
+            [](const Cost& a, const Cost& b) { return a.timing.mbps < b.timing.mbps; });
   std::printf("%-45s %10s %10s\n", "rule", "MB/s", "matches");
   for (size_t i = 0; i < std::min(top, costs.size()); ++i)
-    std::printf("%-45s %10.0f %10zu\n", costs[i].id.c_str(), costs[i].mbps, costs[i].matches);
+    std::printf("%-45s %10.0f %10zu\n", costs[i].id.c_str(), costs[i].timing.mbps,
+                costs[i].timing.matches);
   return 0;
 }

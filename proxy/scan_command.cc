@@ -81,7 +81,7 @@ ScanOptions parse(const Args& args) {
   return o;
 }
 
-// Streams `in` through the engine; returns false on a read error.
+// Streams `in` through the engine in 1 MiB chunks.
 ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format) {
   auto stream = scanner.open_stream(format);
   std::vector<char> buf(kChunk);

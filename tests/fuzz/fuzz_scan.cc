@@ -1,11 +1,16 @@
-// libFuzzer target: arbitrary bytes as a JSON body, in block mode and in stream mode split at a
-// fuzzer-chosen offset; both must agree, and redaction must not crash.
+// libFuzzer target: arbitrary bytes as a JSON body (FUZZ_AS_JSON=1) or as text (0), in block
+// mode and in stream mode split at a fuzzer-chosen offset; both must agree, and redaction must
+// not crash. Built twice by tests/CMakeLists.txt: fuzz_json_scan and fuzz_text_scan.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "engine.h"
 #include "redactor.h"
+
+#ifndef FUZZ_AS_JSON
+#define FUZZ_AS_JSON 1
+#endif
 
 namespace {
 const char* kPack = R"(pack: fuzz
@@ -39,12 +44,15 @@ promptgate::Scanner& scanner() {
 }
 }  // namespace
 
+constexpr promptgate::InputFormat kFormat =
+    FUZZ_AS_JSON ? promptgate::InputFormat::json : promptgate::InputFormat::text;
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   size_t cut = data[0] % size;
   std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-  auto block = scanner().scan(input, promptgate::InputFormat::json);
-  auto stream = scanner().open_stream(promptgate::InputFormat::json);
+  auto block = scanner().scan(input, kFormat);
+  auto stream = scanner().open_stream(kFormat);
   stream->write(input.substr(0, std::min(cut, input.size())));
   stream->write(input.substr(std::min(cut, input.size())));
   auto streamed = stream->finish();
