@@ -400,12 +400,21 @@ class Confirmer {
                               uint64_t se) {
     uint64_t lo = std::max(text.begin(), ss > ctx.within ? ss - ctx.within : 0);
     uint64_t hi = std::min(text.end(), se + ctx.within);
-    std::string window(text.slice(lo, hi));
-    for (char& ch : window) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string_view window = text.slice(lo, hi);
+    // Words are stored lower-case; compare without copying the window.
+    auto same = [](char a, char b) { return kLower[static_cast<unsigned char>(a)] == b; };
     for (const auto& w : ctx.words)
-      if (window.find(w) != std::string::npos) return true;
+      if (std::search(window.begin(), window.end(), w.begin(), w.end(), same) != window.end())
+        return true;
     return false;
   }
+
+  static constexpr std::array<char, 256> kLower = [] {
+    std::array<char, 256> t{};
+    for (int i = 0; i < 256; ++i)
+      t[static_cast<size_t>(i)] = static_cast<char>(i >= 'A' && i <= 'Z' ? i + 32 : i);
+    return t;
+  }();
 
   const RuleSet::Impl& rules_;
   const FingerprintKey& key_;
