@@ -8,7 +8,6 @@ namespace promptgate {
 void DecodedText::reset() {
   len_ = 0;
   base_ = 0;
-  dropped_segments_ = 0;
   segments_.clear();
   escapes_.clear();
   nodes_.clear();
@@ -126,7 +125,6 @@ void DecodedText::trim_before(uint64_t keep_from) {
   size_t first = segment_at(keep_from);
   if (first > 0) {
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<long>(first));
-    dropped_segments_ += first;
   }
   auto esc = std::find_if(escapes_.begin(), escapes_.end(),
                           [&](const EscapeRun& e) { return e.dec_start + e.dec_len > keep_from; });

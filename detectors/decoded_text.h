@@ -120,7 +120,6 @@ class DecodedText {
   std::string buf_;  // [0, len_) holds text; the rest is room for fast-path writes
   size_t len_ = 0;
   uint64_t base_ = 0;
-  size_t dropped_segments_ = 0;  // segments trimmed away in stream mode
   std::vector<Segment> segments_;
   std::vector<EscapeRun> escapes_;
   std::vector<PathNode> nodes_;

@@ -386,7 +386,6 @@ class Confirmer {
     if (sg.kind == SegmentKind::base64_document) {
       f.in_base64 = true;
       f.container_start = sg.raw_start;
-      f.container_end = sg.raw_end;
       f.inner_start = ss - sg.dec_start;
       f.inner_end = se - sg.dec_start;
     }
@@ -433,12 +432,18 @@ void finalize(ScanResult& r) {
           f.end());
 }
 
+size_t first_non_space(std::string_view input) {
+  size_t i = 0;
+  while (i < input.size() &&
+         (input[i] == ' ' || input[i] == '\n' || input[i] == '\r' || input[i] == '\t'))
+    ++i;
+  return i;
+}
+
+// JSON documents that carry text start with an object or an array.
 bool looks_like_json(std::string_view input) {
-  for (char c : input) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    return c == '{' || c == '[';
-  }
-  return false;
+  size_t i = first_non_space(input);
+  return i < input.size() && (input[i] == '{' || input[i] == '[');
 }
 
 }  // namespace
@@ -512,7 +517,6 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format) {
 struct ScanStream::Impl {
   std::shared_ptr<const RuleSet> rules;
   Scanner::Impl* scanner;
-  InputFormat format;
   bool decided = false;
   std::string undecided;  // leading whitespace before we know text or JSON
   DecodedText text;
@@ -591,7 +595,6 @@ std::unique_ptr<ScanStream> Scanner::open_stream(InputFormat format) {
   auto impl = std::make_unique<ScanStream::Impl>();
   impl->rules = rules_;
   impl->scanner = impl_.get();
-  impl->format = format;
   impl->confirmer = std::make_unique<Confirmer>(*rules_->impl_, impl_->key);
   if (format != InputFormat::automatic) impl->decide(format == InputFormat::json);
   if (rules_->impl_->stream_db &&
@@ -611,15 +614,12 @@ bool ScanStream::write(std::string_view chunk) {
   if (!s.error.empty()) return false;
   s.result.raw_bytes += chunk.size();
   if (!s.decided) {
-    size_t i = 0;
-    while (i < chunk.size() &&
-           (chunk[i] == ' ' || chunk[i] == '\n' || chunk[i] == '\r' || chunk[i] == '\t'))
-      ++i;
-    if (i == chunk.size() && s.undecided.size() + chunk.size() < kMinRetained) {
+    if (first_non_space(chunk) == chunk.size() &&
+        s.undecided.size() + chunk.size() < kMinRetained) {
       s.undecided.append(chunk);
       return true;
     }
-    s.decide(i < chunk.size() && (chunk[i] == '{' || chunk[i] == '['));
+    s.decide(looks_like_json(chunk));
     std::string head = std::move(s.undecided);
     if (!head.empty() && !s.push(head)) return false;
   }

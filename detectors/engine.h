@@ -34,10 +34,11 @@ struct Finding {
   uint32_t length = 0;   // length of the decoded secret
   std::string location;  // JSON path ("messages[2].content[0].text"), "" for plain text
   std::string fingerprint;
-  // Set when the secret sits inside a base64 document: the raw span of the whole base64
-  // string and the secret's offsets in the decoded document (the redactor re-encodes).
+  // Set when the secret sits inside a base64 document: where the base64 string's content
+  // starts in the raw input and the secret's offsets in the decoded document (the redactor
+  // finds the closing quote itself, decodes, replaces and re-encodes).
   bool in_base64 = false;
-  uint64_t container_start = 0, container_end = 0;
+  uint64_t container_start = 0;
   uint64_t inner_start = 0, inner_end = 0;
 };
 
