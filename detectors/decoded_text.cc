@@ -7,6 +7,7 @@ namespace promptgate {
 
 void DecodedText::reset() {
   len_ = 0;
+  if (buf_.size() < kScanReadSlack) buf_.resize(kScanReadSlack);
   base_ = 0;
   segments_.clear();
   escapes_.clear();

@@ -66,9 +66,15 @@ class DecodedText {
     std::memcpy(buf_.data() + len_, p, n);
     len_ += n;
   }
+  // Hyperscan 5.4's AVX-512 VBMI Teddy reads up to 32 bytes past the end of the buffer it scans
+  // (intel/hyperscan 5.4.0 as Debian 12 ships it; fixed later in Vectorscan, issue #322). A
+  // buffer ending just before an unmapped page then crashes the process, so the decoded text
+  // always keeps this many readable bytes after its end.
+  static constexpr size_t kScanReadSlack = 64;
   // Direct writes for the decoders' fast paths: make room, write at tail(), then advance().
   void reserve_more(size_t n) {
-    if (buf_.size() - len_ < n) buf_.resize(std::max(2 * buf_.size(), len_ + n));
+    if (buf_.size() - len_ < n + kScanReadSlack)
+      buf_.resize(std::max(2 * buf_.size(), len_ + n + kScanReadSlack));
   }
   size_t spare() const { return buf_.size() - len_; }
   char* tail() { return buf_.data() + len_; }

@@ -1,14 +1,17 @@
 // The engine: block and stream mode agree, matches across chunk boundaries are found, JSON
 // escapes hide nothing, offsets map back to raw bytes, memory per stream stays bounded, the
 // allowlist and placeholders work, and bad rules are rejected with file, line and rule id.
+#include <openssl/evp.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
+#include "decoded_text.h"
 #include "engine.h"
 #include "synthetic.h"
 
@@ -379,4 +382,46 @@ TEST_CASE("compiled databases are cached and a corrupt cache entry is rebuilt") 
   auto third = scan_with_cache();  // served from the rebuilt cache
   CHECK(third.size() == 1);
   fs::remove_all(dir);
+}
+
+TEST_CASE("scanning never reads past the end of the caller's buffer or the decoded text") {
+  // Hyperscan 5.4's VBMI Teddy over-reads up to 32 bytes (Vectorscan issue #322, same trigger).
+  // The input sits right before a page that is not mapped, as a body at the end of an mmap
+  // would; scanning it in every mode must neither crash nor miss the match.
+  auto rules = RuleSet::compile(parse_rule_pack(R"(pack: teddy
+rules:
+  - id: three-letter-word
+    category: credential
+    severity: low
+    action: log
+    description: Teddy with many short literals
+    pattern: '(?i)(?:bat|cat|mat|rat|fat|sat|pat|hat|vat)'
+)",
+                                                "teddy"));
+  Scanner scanner(rules, test_key());
+  const std::string input = "VAt hat pat sat fat rat mat ca";
+  const long page = ::sysconf(_SC_PAGESIZE);
+  void* map = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(map != MAP_FAILED);
+  REQUIRE(::mprotect(static_cast<char*>(map) + page, page, PROT_NONE) == 0);
+  char* at = static_cast<char*>(map) + page - input.size();
+  std::memcpy(at, input.data(), input.size());
+  std::string_view edge(at, input.size());
+  for (auto format : {InputFormat::text, InputFormat::automatic}) {
+    auto block = scanner.scan(edge, format);
+    REQUIRE(block.ok());
+    CHECK(block.findings.size() == 7);
+    auto stream = scanner.open_stream(format);
+    stream->write(edge.substr(0, 11));
+    stream->write(edge.substr(11));
+    CHECK(stream->finish().findings.size() == 7);
+  }
+  ::munmap(map, 2 * page);
+
+  // The decoded text itself keeps readable room after its end whatever was appended.
+  DecodedText text;
+  for (size_t n = 0; n < 5000; n += 37) {
+    text.append_identity(std::string(n, 'x').data(), n);
+    CHECK(text.spare() >= DecodedText::kScanReadSlack);
+  }
 }
