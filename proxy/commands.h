@@ -14,5 +14,9 @@ using Args = std::vector<std::string>;
 int scan_command(const Args& args);
 // promptgate rules test [PATH...] | promptgate rules list [PATH...]
 int rules_command(const Args& args);
+// promptgate run [--config FILE] [flags]: the intercepting proxy (see run_command.cc).
+int run_command(const Args& args);
+// promptgate ca init [--force] | show | export
+int ca_command(const Args& args);
 
 }  // namespace promptgate

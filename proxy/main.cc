@@ -9,6 +9,12 @@ namespace {
 constexpr const char* kUsage = R"(promptgate - data-loss prevention for LLM traffic
 
 usage:
+  promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
+                 [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
+                 [--audit-log FILE|-] [--check-config]
+      Start the intercepting proxy (default 127.0.0.1:8080). Creates a local CA on first run.
+  promptgate ca init [--force] | show | export
+      Manage the local CA (export prints the CA certificate for NODE_EXTRA_CA_CERTS).
   promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off] PATH... | -
       Scan files, directories (recursively) or stdin with the detection engine.
       Exit status: 0 nothing found, 1 findings, 2 error.
@@ -17,7 +23,7 @@ usage:
   promptgate version
 
 Rule sources (--rules, rules PATH): a YAML file, a directory of them, or "builtin".
-The fingerprint key lives in $PROMPTGATE_HOME (default ~/.config/promptgate).
+The CA and the fingerprint key live in $PROMPTGATE_HOME (default ~/.config/promptgate).
 )";
 
 }  // namespace
@@ -30,6 +36,8 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   promptgate::Args rest(argv + 2, argv + argc);
   try {
+    if (cmd == "run") return promptgate::run_command(rest);
+    if (cmd == "ca") return promptgate::ca_command(rest);
     if (cmd == "scan") return promptgate::scan_command(rest);
     if (cmd == "rules") return promptgate::rules_command(rest);
     if (cmd == "version" || cmd == "--version") {

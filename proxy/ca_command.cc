@@ -1,0 +1,57 @@
+// promptgate ca init [--force] | show | export: manage the local CA in $PROMPTGATE_HOME.
+#include <iostream>
+
+#include "certificate_authority.h"
+#include "commands.h"
+#include "fingerprint.h"
+
+namespace promptgate {
+
+int ca_command(const Args& args) {
+  constexpr const char* kUsage =
+      "usage: promptgate ca init [--force] | promptgate ca show | promptgate ca export\n";
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string home = default_home_dir();
+  try {
+    const std::string& sub = args[0];
+    if (sub == "init") {
+      bool force = args.size() > 1 && args[1] == "--force";
+      if (args.size() > (force ? 2u : 1u)) {
+        std::cerr << kUsage;
+        return 2;
+      }
+      auto ca = proxy::CertificateAuthority::load_or_create(home, true, force);
+      std::cout << (ca->created() ? (force ? "rotated" : "created") : "exists") << ": "
+                << ca->info().cert_path << "\n"
+                << "sha256 fingerprint: " << ca->info().sha256_fingerprint << "\n";
+      if (!ca->created())
+        std::cout << "(use `promptgate ca init --force` to replace it; clients must then trust "
+                     "the new certificate)\n";
+      return 0;
+    }
+    if (sub == "show" || sub == "export") {
+      auto ca = proxy::CertificateAuthority::load_or_create(home, false);
+      if (sub == "export") {
+        std::cout << ca->cert_pem();
+        return 0;
+      }
+      const auto& info = ca->info();
+      std::cout << "certificate: " << info.cert_path << "\n"
+                << "private key: " << info.key_path << "\n"
+                << "subject:     " << info.subject << "\n"
+                << "sha256:      " << info.sha256_fingerprint << "\n"
+                << "not after:   " << info.not_after << "\n";
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "promptgate ca: " << e.what() << "\n";
+    return 2;
+  }
+  std::cerr << kUsage;
+  return 2;
+}
+
+}  // namespace promptgate

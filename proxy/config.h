@@ -1,0 +1,102 @@
+// The proxy's configuration: parsed once from YAML (or the embedded default) into an immutable
+// ProxyConfig, then shared read-only by every connection. Command-line flags override fields
+// after parsing (see run_command.cc).
+//
+//   ProxyConfig cfg = load_config(path);          // "" = the embedded default; throws ConfigError
+//   Destination d = cfg.destination_for("api.anthropic.com");   // intercept | tunnel | deny
+//
+// Errors name the file and line: "promptgate.yaml:12: unknown key 'listn'".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules.h"
+
+namespace promptgate::proxy {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class Destination { intercept, tunnel, deny };
+enum class Mode { enforce, monitor };
+const char* to_string(Destination d);
+const char* to_string(Mode m);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+// "HOST:PORT" (IPv6 as "[::1]:8080"); throws ConfigError.
+HostPort parse_host_port(std::string_view text, std::string_view what);
+
+// As curl's --connect-to: a request for host:port opens its TCP connection to target instead,
+// while SNI, certificate verification and Host stay `host`.
+struct ConnectTo {
+  HostPort from, to;
+};
+// "HOST:PORT:TARGET_HOST:TARGET_PORT"; throws ConfigError.
+ConnectTo parse_connect_to(const std::string& text);
+
+// A rule-action override; empty fields match anything. The first matching override wins.
+struct ActionOverride {
+  std::string rule;
+  std::optional<Category> category;
+  std::string host;  // a host pattern, as in destinations
+  Action action = Action::block;
+};
+
+struct ProxyConfig {
+  std::string source = "embedded default";
+  HostPort listen{"127.0.0.1", 8080};
+  Mode mode = Mode::enforce;
+  std::string audit_log;    // path; "-" is stdout; empty: no audit log
+  std::string upstream_ca;  // extra CA file trusted for upstream, on top of the system store
+  std::vector<ConnectTo> connect_to;
+  std::vector<std::string> rules{"builtin"};
+  unsigned threads = 0;  // io_context threads; 0 = one per core
+
+  // Destination policy for CONNECT and absolute-form requests.
+  Destination default_destination = Destination::tunnel;
+  std::vector<std::string> intercept_hosts, tunnel_hosts, deny_hosts;
+  std::vector<std::string> fail_open_hosts;    // forward bodies that cannot be decoded or scanned
+  std::vector<std::string> signed_body_hosts;  // bodies signed by the client: redaction blocks
+
+  // Decisions.
+  std::vector<ActionOverride> actions;
+  unsigned block_status = 400;
+  std::vector<std::string> scan_headers;  // extra request headers to scan (lower case)
+
+  // Limits and timeouts.
+  uint64_t max_body_bytes = 32ull << 20;
+  uint64_t max_decoded_body_bytes = 128ull << 20;  // after Content-Encoding: zip-bomb guard
+  uint32_t max_header_bytes = 64 * 1024;
+  uint32_t header_timeout_ms = 30'000;
+  uint32_t body_timeout_ms = 60'000;
+  uint32_t idle_timeout_ms = 120'000;
+  uint32_t upstream_connect_timeout_ms = 10'000;
+  uint32_t upstream_response_timeout_ms = 600'000;  // model answers can think for minutes
+
+  Destination destination_for(std::string_view host) const;
+  // The TCP target for host:port after --connect-to (itself when no mapping applies).
+  HostPort tcp_target(const HostPort& wanted) const;
+  bool is_connect_to_target(std::string_view host) const;
+  bool fail_open(std::string_view host) const;
+  bool signed_body_host(std::string_view host) const;
+};
+
+// "api.anthropic.com" matches itself; "*.example.com" matches any subdomain (not the apex);
+// a "*" inside a label ("bedrock-runtime.*.amazonaws.com") matches one label. Case-insensitive.
+bool host_matches(std::string_view pattern, std::string_view host);
+
+extern const char* const kDefaultConfigYaml;
+ProxyConfig parse_config(const std::string& yaml_text, const std::string& source_name);
+// Reads and parses `path`; the embedded default when `path` is empty.
+ProxyConfig load_config(const std::string& path);
+
+}  // namespace promptgate::proxy

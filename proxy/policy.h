@@ -1,0 +1,37 @@
+// What happens to a request given its findings: each finding gets an action (the rule's default,
+// unless a config override for its rule / category / host says otherwise), and the request gets
+// the most severe one (block > redact > log > allow). Pure functions over immutable data.
+//
+//   RequestDecision d = decide(config, "api.anthropic.com", findings, /*body_signed=*/false);
+//   if (d.verdict == Verdict::block) ... d.actions[i] is the action for findings[i]
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.h"
+#include "engine.h"
+
+namespace promptgate::proxy {
+
+enum class Verdict { allow, log, redact, block };
+const char* to_string(Verdict v);
+
+struct RequestDecision {
+  Verdict verdict = Verdict::allow;
+  std::vector<Action> actions;  // one per finding, after overrides
+  // Redaction was asked for but the body is signed by the client (AWS SigV4), so it blocks.
+  bool redaction_refused_signed = false;
+};
+
+Action action_for(const ProxyConfig& config, std::string_view host, const Finding& finding);
+RequestDecision decide(const ProxyConfig& config, std::string_view host,
+                       const std::vector<Finding>& findings, bool body_signed);
+
+// The message a blocked client sees: which rule(s), where, the fingerprints, and what to do;
+// never the value.
+std::string block_message(const std::vector<Finding>& findings, const std::vector<Action>& actions,
+                          bool redaction_refused_signed);
+
+}  // namespace promptgate::proxy
