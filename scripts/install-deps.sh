@@ -5,11 +5,16 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates python3
   libhyperscan-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev zlib1g-dev
-  libbenchmark-dev catch2
+  libboost1.81-dev libbrotli-dev libzstd-dev libbenchmark-dev catch2 openssl
 )
 if [ "${1:-}" = "--test" ]; then
-  # clang and its runtime for the libFuzzer targets run by the test suite.
-  packages+=(clang libclang-rt-14-dev)
+  # clang and its runtime for the libFuzzer targets; curl, Node.js and npm for the proxy
+  # integration tests and the Claude Code CLI end-to-end test.
+  packages+=(clang libclang-rt-14-dev curl)
+  # A machine may already have Node.js from elsewhere (e.g. NodeSource, which bundles npm and
+  # conflicts with Debian's npm package): only install Debian's when the commands are missing.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
 fi
 missing=()
 for p in "${packages[@]}"; do
