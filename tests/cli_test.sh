@@ -114,6 +114,21 @@ printf ' %s \n' "$token" >> "$work/huge.txt"
 cat "$work/out" >> "$all_output"
 check "huge file streamed in bounded memory" '[ $status -eq 1 ] && grep -q "\"start\":1073741825" "$work/out"'
 
+# The proxy's configuration: the embedded default, the shipped gateway example, and errors.
+run run --check-config
+check "embedded default config checks" '[ $status -eq 0 ] && echo "$out" | grep -q "OK (2[0-9][0-9] rules"'
+run run --check-config --config "$(dirname "$0")/../deploy/promptgate-deny-by-default.yaml"
+check "shipped deny-by-default config checks" '[ $status -eq 0 ]'
+printf 'listen: 127.0.0.1:8080\nmode: observe\n' > "$work/bad.yaml"
+run run --check-config --config "$work/bad.yaml"
+check "bad config names file and line" '[ $status -eq 2 ] && echo "$err" | grep -q "bad.yaml:2: mode must be enforce or monitor"'
+run ca init
+check "ca init creates the CA" '[ $status -eq 0 ] && [ "$(stat -c %a "$PROMPTGATE_HOME/ca-key.pem")" = 600 ]'
+run ca export
+check "ca export prints the certificate" '[ $status -eq 0 ] && echo "$out" | grep -q "BEGIN CERTIFICATE" && ! echo "$out" | grep -q PRIVATE'
+run ca show
+check "ca show prints the fingerprint" '[ $status -eq 0 ] && echo "$out" | grep -q "sha256:"'
+
 for s in "${secrets[@]}"; do
   check "secret never printed" '! grep -qF -- "$s" "$all_output"'
 done
