@@ -15,6 +15,7 @@
 //   GET  /sse?n=5&delay_ms=200       n SSE events spaced by delay_ms
 //   GET  /hang?ms=N                  answers after N ms (upstream timeout tests)
 //   GET  /status?code=N              answers with status N
+//   GET  /api/claude_code/policy_limits, /api/claude_code/settings: empty, in the CLI's format
 //   anything else                    200 {}
 // Request headers: x-fake-delay-ms (delay between SSE events of /v1/messages).
 import https from 'node:https';
@@ -206,7 +207,12 @@ async function handle(req, res, body) {
     return sendJson(res, code, { type: 'error', error: { type: 'api_error', message: `fake status ${code}` } });
   }
   if (p === '/v1/models') return sendJson(res, 200, { data: [], has_more: false, first_id: null, last_id: null });
-  // Claude Code's side endpoints (policy limits, settings, oauth, event logging, ...).
+  // Claude Code's side endpoints. The CLI validates these two and retries (seconds) on {}.
+  if (p === '/api/claude_code/policy_limits') return sendJson(res, 200, { restrictions: {} });
+  if (p === '/api/claude_code/settings') {
+    return sendJson(res, 200, { uuid: '00000000-0000-4000-8000-000000000000', checksum: 'fake', settings: {} });
+  }
+  // oauth, event logging, ...
   return sendJson(res, 200, {});
 }
 

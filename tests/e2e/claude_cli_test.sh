@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# End-to-end test with the real Claude Code CLI (the version pinned in package.json): the CLI talks
+# through `promptgate run` (HTTPS_PROXY, NODE_EXTRA_CA_CERTS) to the fake Anthropic API
+# (tests/proxy/fake_api.mjs, reached with --connect-to api.anthropic.com:443:127.0.0.1:PORT).
+# Cases: a clean prompt, a prompt with a synthetic GitHub token (blocked), a tool_result carrying a
+# credential read from a file (blocked), and redact mode (the upstream sees [REDACTED:...]).
+# usage: claude_cli_test.sh PATH_TO_PROMPTGATE
+set -uo pipefail
+pg=$(realpath "${1:?usage: claude_cli_test.sh PATH_TO_PROMPTGATE}")
+here=$(cd "$(dirname "$0")" && pwd)
+proxy_tests=$here/../proxy
+work=$(mktemp -d "${TMPDIR:-/tmp}/promptgate-e2e.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  [ -n "${KEEP_WORKDIR:-}" ] && echo "work dir kept: $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok: $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+# --- the pinned CLI, installed once into tests/e2e/node_modules ---------------------------------
+want=$(node -p 'require(process.argv[1]).dependencies["@anthropic-ai/claude-code"]' "$here/package.json")
+claude_bin=$here/node_modules/.bin/claude
+have=$("$claude_bin" --version 2>/dev/null | awk '{print $1}')
+if [ "$have" != "$want" ]; then
+  echo "installing @anthropic-ai/claude-code@$want (npm ci)"
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || { echo "FAIL: npm ci"; exit 1; }
+  have=$("$claude_bin" --version 2>/dev/null | awk '{print $1}')
+fi
+if [ "$have" != "$want" ]; then
+  # The native binary is copied over bin/claude.exe by a postinstall script; without it, the
+  # package's wrapper finds the platform package itself.
+  claude_bin=$work/claude
+  printf '#!/bin/sh\nexec node %q "$@"\n' "$here/node_modules/@anthropic-ai/claude-code/cli-wrapper.cjs" > "$claude_bin"
+  chmod +x "$claude_bin"
+  have=$("$claude_bin" --version 2>/dev/null | awk '{print $1}')
+fi
+[ "$have" = "$want" ] || { echo "FAIL: claude --version says '$have', want $want"; exit 1; }
+echo "Claude Code $have"
+
+# --- upstream PKI and fake API ------------------------------------------------------------------
+"$proxy_tests/make_pki.sh" "$work/pki" || { echo "FAIL: make_pki.sh"; exit 1; }
+record=$work/fake-api-record.jsonl
+: > "$record"
+node "$proxy_tests/fake_api.mjs" --port 0 --cert "$work/pki/upstream.pem" --key "$work/pki/upstream-key.pem" \
+  --record "$record" > "$work/fake-api.out" 2> "$work/fake-api.err" &
+pids+=($!)
+wait_port() {  # wait_port FILE REGEX-PREFIX -> prints the port
+  local port=
+  for _ in $(seq 150); do
+    port=$(sed -n "s/^$2[0-9.]*:\([0-9]*\).*/\1/p" "$1" | head -1)
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+fake_port=$(wait_port "$work/fake-api.out" 'fake_api listening on ') || { echo "FAIL: fake API did not start"; cat "$work/fake-api.err"; exit 1; }
+
+# --- promptgate ---------------------------------------------------------------------------------
+start_proxy() {  # start_proxy NAME [CONFIG_TEXT] -> sets proxy_port, proxy_home, audit
+  local name=$1 config=${2:-}
+  proxy_home=$work/$name/home
+  audit=$work/$name/audit.jsonl
+  mkdir -p "$proxy_home"
+  local args=(run --listen 127.0.0.1:0 --upstream-ca "$work/pki/upstream-ca.pem"
+    --connect-to "api.anthropic.com:443:127.0.0.1:$fake_port" --audit-log "$audit")
+  if [ -n "$config" ]; then
+    printf '%s\n' "$config" > "$work/$name/promptgate.yaml"
+    args+=(--config "$work/$name/promptgate.yaml")
+  fi
+  PROMPTGATE_HOME=$proxy_home "$pg" "${args[@]}" > "$work/$name/stdout" 2> "$work/$name/stderr" &
+  pids+=($!)
+  proxy_port=$(wait_port "$work/$name/stderr" 'promptgate listening on ') || {
+    echo "FAIL: promptgate ($name) did not start"; cat "$work/$name/stderr"; exit 1; }
+}
+
+# --- the CLI ------------------------------------------------------------------------------------
+project=$work/project
+mkdir -p "$project" "$work/claude-home"
+# An Anthropic-looking key that matches no rule (the proxy never scans the client's own
+# x-api-key header anyway).
+api_key=sk-ant-api03-promptgate-e2e-not-a-real-key
+claude() {  # claude OUTFILE ARGS... ; sets status
+  local out=$1; shift
+  (cd "$project" && env -u NO_PROXY -u no_proxy -u HTTP_PROXY -u http_proxy -u ANTHROPIC_BASE_URL \
+    -u ANTHROPIC_AUTH_TOKEN -u CLAUDE_CODE_OAUTH_TOKEN \
+    HOME="$work/claude-home" XDG_CONFIG_HOME="$work/claude-home/.config" \
+    HTTPS_PROXY="http://127.0.0.1:$proxy_port" https_proxy="http://127.0.0.1:$proxy_port" \
+    NODE_EXTRA_CA_CERTS="$proxy_home/ca.pem" ANTHROPIC_API_KEY="$api_key" \
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 DISABLE_TELEMETRY=1 \
+    DISABLE_ERROR_REPORTING=1 CLAUDE_CODE_MAX_RETRIES=0 \
+    timeout 180 "$claude_bin" "$@" < /dev/null > "$out" 2>&1)
+  status=$?
+}
+in_record() { grep -qF -- "$1" "$record"; }
+messages_requests() { grep -c '"path":"/v1/messages' "$record"; }
+
+# Synthetic secrets: a GitHub-format token with a valid CRC32 (random each run).
+gh_token() {
+  python3 -c '
+import random, zlib
+a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+r = random.SystemRandom(); body = "".join(r.choice(a) for _ in range(30))
+c = zlib.crc32(body.encode()); s = ""
+for _ in range(6): s = a[c % 62] + s; c //= 62
+print("ghp_" + body + s)'
+}
+
+start_proxy enforce
+
+# (a) a clean prompt: the fake model's answer is printed.
+claude "$work/a.out" -p "ECHO: hello from the promptgate e2e test"
+check "(a) clean prompt exits 0" '[ $status -eq 0 ]'
+check "(a) prints the fake model's answer" 'grep -q "fake model says: hello from the promptgate e2e test" "$work/a.out"'
+check "(a) the request reached the fake API through the proxy" 'grep -q "\"host\":\"api.anthropic.com\"" "$record" && in_record "hello from the promptgate e2e test"'
+check "(a) audit log: allow" 'grep -q "\"decision\":\"allow\"" "$audit"'
+
+# (b) a prompt with a synthetic GitHub token: blocked, the CLI shows the error.
+token_b=$(gh_token)
+before=$(messages_requests)
+claude "$work/b.out" -p "ECHO: deploy with $token_b now"
+check "(b) the CLI shows API Error: 400" 'grep -q "API Error: 400" "$work/b.out"'
+check "(b) the CLI shows the promptgate block message" 'grep -q "promptgate blocked" "$work/b.out"'
+check "(b) the message names the rule" 'grep -q "github-pat-classic" "$work/b.out"'
+check "(b) the token never reached the fake API" '! in_record "$token_b" && ! in_record "${token_b:4:12}"'
+check "(b) audit log: block, no token" 'grep -q "\"decision\":\"block\"" "$audit" && ! grep -qF "${token_b:4:12}" "$audit"'
+
+# (c) tool_result: the fake model asks to Read a file holding a credential; the CLI reads it and
+# sends the tool_result, which promptgate blocks.
+token_c=$(gh_token)
+envfile=$project/x.env
+printf 'APP_NAME=demo\nGITHUB_TOKEN=%s\n' "$token_c" > "$envfile"
+before=$(messages_requests)
+claude "$work/c.out" --allowedTools Read -p "please read the file $envfile"
+check "(c) the fake API was asked once (the tool_use turn) and answered with tool_use" \
+  '[ $(messages_requests) -gt $before ] && in_record "please read the file $envfile"'
+check "(c) the CLI shows API Error: 400 and the block message" 'grep -q "API Error: 400" "$work/c.out" && grep -q "promptgate blocked" "$work/c.out"'
+# A tool_result's text is at messages[N].content[M].content: the CLI did read the file.
+check "(c) the block is on the tool_result (messages[N].content[M].content)" \
+  'grep -q "messages\[[0-9]*\]\.content\[[0-9]*\]\.content" "$work/c.out" && grep -q "\"location\":\"messages\[[0-9]*\]\.content\[[0-9]*\]\.content\"" "$audit"'
+check "(c) the file's token never reached the fake API" '! in_record "$token_c" && ! in_record "${token_c:4:12}"'
+check "(c) the CLI did not get past the block (no 'I read the file.')" '! grep -q "I read the file." "$work/c.out"'
+
+# (d) redact mode: the fake API receives [REDACTED:github-pat-classic] instead of the token.
+start_proxy redact 'destinations:
+  default: tunnel
+  intercept: [api.anthropic.com]
+actions:
+  - {category: credential, action: redact}'
+token_d=$(gh_token)
+claude "$work/d.out" -p "ECHO: here it is $token_d thanks"
+check "(d) redact: exits 0 and the model echoes the marker" '[ $status -eq 0 ] && grep -q "\[REDACTED:github-pat-classic\]" "$work/d.out"'
+check "(d) redact: the fake API received the marker" 'in_record "[REDACTED:github-pat-classic]"'
+check "(d) redact: the token never reached the fake API" '! in_record "$token_d" && ! in_record "${token_d:4:12}"'
+check "(d) audit log: redact" 'grep -q "\"decision\":\"redact\"" "$audit"'
+
+for f in a b c d; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
+
+echo "claude_cli_e2e: $passed passed, $failed failed"
+if [ $failed -ne 0 ]; then
+  for f in a b c d; do [ -f "$work/$f.out" ] && { echo "--- CLI output ($f):"; tail -20 "$work/$f.out"; }; done
+  exit 1
+fi
