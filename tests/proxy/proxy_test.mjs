@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -93,6 +94,27 @@ test('Node https over one CONNECT tunnel: three keep-alive requests on one TLS c
     }
     assert.equal(sockets.size, 1, 'the three requests did not share one connection');
     assert.equal(agent.connects, 1, 'more than one CONNECT was needed');
+  } finally {
+    agent.destroy();
+  }
+});
+
+test('keep-alive across a block: clean, blocked, clean on one connection', T, async () => {
+  const agent = new TunnelAgent(pg);
+  try {
+    const tok = githubToken();
+    const m = marker('kab');
+    const bodies = [messagesBody(`${m} one`), messagesBody(`${m} two ${tok} ${'pad '.repeat(2000)}`), messagesBody(`${m} three`)];
+    const statuses = [], sockets = new Set();
+    for (const body of bodies) {
+      const r = await request(agent, { method: 'POST', path: '/v1/messages', body, headers: { 'content-type': 'application/json' } });
+      statuses.push(r.status);
+      sockets.add(r.socket);
+    }
+    assert.deepEqual(statuses, [200, 400, 200]);
+    assert.equal(agent.connects, 1, 'the connection was not kept after the block');
+    assert.equal(recordEntries(m).length, 2);
+    assert.ok(!recordHas(tok));
   } finally {
     agent.destroy();
   }
@@ -600,6 +622,13 @@ test('bad input: Content-Length larger than the body, then half-close', T, async
   await assertHealthy(pg, 'a short body');
 });
 
+test('promptgate ca export prints the CA that $PROMPTGATE_HOME/ca.pem holds', T, async () => {
+  const out = await new Promise((resolve) => execFile(env.bin, ['ca', 'export'], { env: { ...process.env, PROMPTGATE_HOME: pg.home } },
+    (err, stdout, stderr) => resolve({ err, stdout, stderr })));
+  assert.ifError(out.err);
+  assert.equal(new crypto.X509Certificate(out.stdout).fingerprint256, new crypto.X509Certificate(pg.ca).fingerprint256);
+});
+
 test('the audit log never contains any secret used in this run; promptgate is still alive', T, async () => {
   assert.ok(pg.alive(), pg.stderr);
   const audit = fs.readFileSync(pg.audit, 'utf8');
@@ -607,4 +636,13 @@ test('the audit log never contains any secret used in this run; promptgate is st
   assert.ok(!/ghp_[A-Za-z0-9]{36}/.test(audit), 'a GitHub token in the audit log');
   assert.ok(!/AKIA[A-Z2-7]{16}/.test(audit), 'an AWS key id in the audit log');
   assert.ok(!/ghp_[A-Za-z0-9]{36}/.test(pg.stderr + pg.stdout), 'a token in promptgate\'s output');
+});
+
+test('SIGTERM stops promptgate promptly and cleanly', T, async () => {
+  const exited = new Promise((r) => pg.proc.once('exit', (code, sig) => r({ code, sig })));
+  const t0 = Date.now();
+  pg.proc.kill('SIGTERM');
+  const { code, sig } = await exited;
+  assert.ok(Date.now() - t0 < 5000, 'took more than 5 s');
+  assert.ok(code === 0 || sig === 'SIGTERM', `exit ${code} signal ${sig}`);
 });
