@@ -62,10 +62,16 @@ struct ProxyConfig {
   unsigned threads = 0;  // io_context threads; 0 = one per core
 
   // Destination policy for CONNECT and absolute-form requests.
+  // A config file that says nothing about destinations still intercepts the model APIs: a
+  // file written only to change, say, a limit must not silently turn scanning off.
   Destination default_destination = Destination::tunnel;
-  std::vector<std::string> intercept_hosts, tunnel_hosts, deny_hosts;
-  std::vector<std::string> fail_open_hosts;    // forward bodies that cannot be decoded or scanned
-  std::vector<std::string> signed_body_hosts;  // bodies signed by the client: redaction blocks
+  std::vector<std::string> intercept_hosts{
+      "api.anthropic.com", "api.openai.com", "generativelanguage.googleapis.com",
+      "*-aiplatform.googleapis.com", "bedrock-runtime.*.amazonaws.com"};
+  std::vector<std::string> tunnel_hosts, deny_hosts;
+  std::vector<std::string> fail_open_hosts;  // forward bodies that cannot be decoded or scanned
+  // Bodies signed by the client (AWS SigV4): redaction would break the signature, so it blocks.
+  std::vector<std::string> signed_body_hosts{"bedrock-runtime.*.amazonaws.com"};
 
   // Decisions.
   std::vector<ActionOverride> actions;

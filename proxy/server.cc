@@ -301,37 +301,49 @@ net::awaitable<void> exchange(Shared& sh, Client& client, Up& up, beast::tcp_str
   bool upstream_keep = res.keep_alive();
   for (auto name : {"keep-alive", "proxy-connection"}) res.erase(name);
   res.keep_alive(client_wants_keep_alive);
-  http::response_serializer<http::buffer_body> sr{res};
-  std::array<char, 32 * 1024> piece;
+  // The header goes out at once; then each piece of body is written as soon as it is read, with
+  // our own chunk framing when the response is chunked (so an SSE event is never held back).
   Client& out = client;
-  do {
-    if (!rp.is_done()) {
-      res.body().data = piece.data();
-      res.body().size = piece.size();
-      up_lowest.expires_after(ms(cfg.upstream_response_timeout_ms));
-      co_await http::async_read_some(up, ubuf, rp, tok(ec));
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) {
-        x.client_failed = true;  // the response is cut: the client must see the connection end
-        co_return;
-      }
-      size_t got = piece.size() - res.body().size;
-      res.body().size = got;
-      res.body().data = piece.data();
-      res.body().more = !rp.is_done();
-      if (got == 0 && !rp.is_done()) continue;  // parsed framing only (a chunk header)
-    } else {
-      res.body().data = nullptr;
-      res.body().size = 0;
-    }
+  {
+    http::response_serializer<http::buffer_body> sr{res};
     beast::get_lowest_layer(out).expires_after(ms(cfg.upstream_response_timeout_ms));
-    co_await http::async_write(out, sr, tok(ec));
-    if (ec == http::error::need_buffer) ec = {};
+    co_await http::async_write_header(out, sr, tok(ec));
     if (ec) {
       x.client_failed = true;
       co_return;
     }
-  } while (!rp.is_done() || !sr.is_done());
+  }
+  const bool chunked = res.chunked();
+  std::array<char, 32 * 1024> piece;
+  while (!rp.is_done()) {
+    res.body().data = piece.data();
+    res.body().size = piece.size();
+    up_lowest.expires_after(ms(cfg.upstream_response_timeout_ms));
+    co_await http::async_read_some(up, ubuf, rp, tok(ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      x.client_failed = true;  // the response is cut: the client must see the connection end
+      co_return;
+    }
+    size_t got = piece.size() - res.body().size;
+    if (got == 0) continue;  // framing only (a chunk header)
+    beast::get_lowest_layer(out).expires_after(ms(cfg.upstream_response_timeout_ms));
+    if (chunked)
+      co_await net::async_write(out, http::make_chunk(net::buffer(piece.data(), got)), tok(ec));
+    else
+      co_await net::async_write(out, net::buffer(piece.data(), got), tok(ec));
+    if (ec) {
+      x.client_failed = true;
+      co_return;
+    }
+  }
+  if (chunked) {
+    co_await net::async_write(out, http::make_chunk_last(), tok(ec));
+    if (ec) {
+      x.client_failed = true;
+      co_return;
+    }
+  }
   x.client_keep_alive = client_wants_keep_alive && !res.need_eof();
   x.upstream_reusable = upstream_keep && rp.is_done();
 }
