@@ -4,8 +4,8 @@
 //   SSL_CTX* ctx = ca->client_facing_context();                // owned by ca; shared by threads
 //   SSL* ssl = ...SSL_new(ctx)...;
 //   CertificateAuthority::set_fallback_host(ssl, "api.anthropic.com");  // the CONNECT host
-//   ... handshake: the SNI callback picks the SNI name (or the fallback) and installs a leaf
-//   certificate minted for it, signed by the CA, cached (bounded) and shared across threads.
+//   ... handshake: the certificate callback picks the SNI name (or the fallback) and installs a
+//   leaf certificate minted for it, signed by the CA, cached (bounded) and shared across threads.
 //
 // Leaf certificates share one EC P-256 key generated at start (as mitmproxy does): only
 // certificates differ per host. The client-facing context offers TLS 1.2 and 1.3 and selects
@@ -26,11 +26,11 @@ struct CaError : std::runtime_error {
 };
 
 struct CaInfo {
-  std::string cert_path;          // <dir>/ca.pem
-  std::string key_path;           // <dir>/ca-key.pem
-  std::string subject;            // e.g. "CN=promptgate local CA (host), O=promptgate"
-  std::string sha256_fingerprint; // "AB:CD:..." as openssl x509 -fingerprint prints it
-  std::string not_after;          // ISO 8601 UTC
+  std::string cert_path;           // <dir>/ca.pem
+  std::string key_path;            // <dir>/ca-key.pem
+  std::string subject;             // e.g. "CN=promptgate local CA (host), O=promptgate"
+  std::string sha256_fingerprint;  // "AB:CD:..." as openssl x509 -fingerprint prints it
+  std::string not_after;           // ISO 8601 UTC
 };
 
 class CertificateAuthority {
