@@ -44,6 +44,8 @@ std::string AuditLog::to_json_line(const AuditEvent& e) {
   nlohmann::ordered_json j = {{"time", now_iso8601()},
                               {"request_id", e.request_id},
                               {"client", e.client},
+                              {"user", e.user},
+                              {"groups", e.groups},
                               {"method", e.method},
                               {"host", e.host},
                               {"port", e.port},
@@ -57,7 +59,9 @@ std::string AuditLog::to_json_line(const AuditEvent& e) {
                               {"status", e.status},
                               {"scan_us", e.scan_us},
                               {"upstream_status", e.upstream_status},
-                              {"upstream_ms", e.upstream_ms}};
+                              {"upstream_ms", e.upstream_ms},
+                              {"duration_ms", e.duration_ms}};
+  if (!e.policy.empty()) j["policy"] = e.policy;
   if (!e.error.empty()) j["error"] = e.error;
   if (e.destination == "tunnel") {
     j["tunnel_bytes_up"] = e.tunnel_bytes_up;

@@ -6,6 +6,7 @@
 //   log.write(event);                                   // thread-safe, one write per line
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
@@ -17,7 +18,11 @@
 namespace promptgate::proxy {
 
 struct AuditEvent {
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::string request_id;
+  std::string user;  // proxy authentication; empty when off
+  std::vector<std::string> groups;
+  std::string policy;  // the policy block that applied, if any
   std::string client;  // address:port
   std::string method, host, path, model;
   uint16_t port = 0;
@@ -33,6 +38,7 @@ struct AuditEvent {
   unsigned status = 0;           // what the client got
   unsigned upstream_status = 0;  // 0 when not forwarded
   uint64_t upstream_ms = 0;
+  uint64_t duration_ms = 0;
   uint64_t tunnel_bytes_up = 0, tunnel_bytes_down = 0;
 };
 

@@ -18,5 +18,7 @@ int rules_command(const Args& args);
 int run_command(const Args& args);
 // promptgate ca init [--force] | show | export
 int ca_command(const Args& args);
+// promptgate passwd USER: hash a secret (stdin) into a line for the gateway's users file.
+int passwd_command(const Args& args);
 
 }  // namespace promptgate

@@ -128,6 +128,33 @@ bool ProxyConfig::signed_body_host(std::string_view host) const {
   return any_matches(signed_body_hosts, host);
 }
 
+std::vector<std::string> ProxyConfig::groups_of(std::string_view user) const {
+  std::vector<std::string> out;
+  for (const auto& [group, members] : groups)
+    if (std::find(members.begin(), members.end(), user) != members.end()) out.push_back(group);
+  return out;
+}
+
+const PolicyBlock* ProxyConfig::policy_for(const Identity& who, std::string_view host) const {
+  for (const auto& p : policies) {
+    if (!p.users.empty() && std::find(p.users.begin(), p.users.end(), who.user) == p.users.end())
+      continue;
+    if (!p.groups.empty() &&
+        std::none_of(p.groups.begin(), p.groups.end(), [&](const std::string& g) {
+          return std::find(who.groups.begin(), who.groups.end(), g) != who.groups.end();
+        }))
+      continue;
+    if (!p.hosts.empty() && !any_matches(p.hosts, host)) continue;
+    return &p;
+  }
+  return nullptr;
+}
+
+bool ProxyConfig::private_destination_allowed(std::string_view host) const {
+  return allow_private_destinations || is_connect_to_target(host) ||
+         any_matches(allowed_private_hosts, host);
+}
+
 HostPort parse_host_port(std::string_view text, std::string_view what) {
   HostPort hp;
   size_t colon;
@@ -233,10 +260,32 @@ class Parser {
     c.source = source_;
     if (root.IsNull()) return c;
     check_keys(root,
-               {"listen", "mode", "audit_log", "upstream_ca", "connect_to", "rules", "threads",
-                "destinations", "fail_open_hosts", "signed_body_hosts", "actions", "block_status",
-                "scan_headers", "max_body_bytes", "max_decoded_body_bytes", "max_header_bytes",
-                "timeouts"},
+               {"listen",
+                "mode",
+                "audit_log",
+                "upstream_ca",
+                "connect_to",
+                "rules",
+                "threads",
+                "destinations",
+                "fail_open_hosts",
+                "signed_body_hosts",
+                "actions",
+                "block_status",
+                "scan_headers",
+                "max_body_bytes",
+                "max_decoded_body_bytes",
+                "max_header_bytes",
+                "timeouts",
+                "admin_listen",
+                "allowed_connect_ports",
+                "allowed_private_hosts",
+                "allow_private_destinations",
+                "max_connections",
+                "max_connections_per_client",
+                "auth",
+                "policies",
+                "upstream_proxy"},
                "the configuration");
     for (const auto& kv : root) {
       std::string key = kv.first.as<std::string>();
@@ -287,9 +336,10 @@ class Parser {
         } else if (key == "max_header_bytes") {
           c.max_header_bytes = static_cast<uint32_t>(number(v, "max_header_bytes", 1024, 1 << 20));
         } else if (key == "timeouts") {
-          check_keys(
-              v, {"header_ms", "body_ms", "idle_ms", "upstream_connect_ms", "upstream_response_ms"},
-              "timeouts");
+          check_keys(v,
+                     {"header_ms", "body_ms", "idle_ms", "upstream_connect_ms",
+                      "upstream_response_ms", "drain_ms"},
+                     "timeouts");
           auto ms = [&](const char* k, uint32_t& out) {
             if (v[k]) out = static_cast<uint32_t>(number(v[k], k, 1, 86'400'000));
           };
@@ -298,6 +348,43 @@ class Parser {
           ms("idle_ms", c.idle_timeout_ms);
           ms("upstream_connect_ms", c.upstream_connect_timeout_ms);
           ms("upstream_response_ms", c.upstream_response_timeout_ms);
+          ms("drain_ms", c.drain_timeout_ms);
+        } else if (key == "admin_listen") {
+          c.admin_listen = parse_host_port(str(v, "admin_listen"), "admin_listen");
+        } else if (key == "allowed_connect_ports") {
+          c.allowed_connect_ports.clear();
+          if (!v.IsSequence()) fail(v, "'allowed_connect_ports' must be a list of ports");
+          for (const auto& port : v)
+            c.allowed_connect_ports.push_back(
+                static_cast<uint16_t>(number(port, "allowed_connect_ports", 1, 65535)));
+        } else if (key == "allowed_private_hosts") {
+          c.allowed_private_hosts = list(v, "allowed_private_hosts");
+        } else if (key == "allow_private_destinations") {
+          bool b = false;
+          if (!v.IsScalar() || !YAML::convert<bool>::decode(v, b))
+            fail(v, "'allow_private_destinations' must be true or false");
+          c.allow_private_destinations = b;
+        } else if (key == "max_connections") {
+          c.max_connections = static_cast<uint32_t>(number(v, "max_connections", 1, 10'000'000));
+        } else if (key == "max_connections_per_client") {
+          c.max_connections_per_client =
+              static_cast<uint32_t>(number(v, "max_connections_per_client", 1, 10'000'000));
+        } else if (key == "upstream_proxy") {
+          std::string url = str(v, "upstream_proxy");
+          if (url.rfind("http://", 0) == 0) url = url.substr(7);
+          while (!url.empty() && url.back() == '/') url.pop_back();
+          c.upstream_proxy = parse_host_port(url, "upstream_proxy");
+        } else if (key == "auth") {
+          check_keys(v, {"users_file", "groups"}, "auth");
+          if (v["users_file"]) c.users_file = str(v["users_file"], "users_file");
+          if (v["groups"]) {
+            if (!v["groups"].IsMap()) fail(v["groups"], "'groups' must map a group to its users");
+            for (const auto& g : v["groups"])
+              c.groups.push_back({g.first.as<std::string>(), list(g.second, "groups")});
+          }
+        } else if (key == "policies") {
+          if (!v.IsSequence()) fail(v, "'policies' must be a list");
+          for (const auto& p : v) c.policies.push_back(policy_block(p));
         }
       } catch (const ConfigError& e) {
         std::string msg = e.what();
@@ -307,6 +394,30 @@ class Parser {
     }
     if (c.max_decoded_body_bytes < c.max_body_bytes) c.max_decoded_body_bytes = c.max_body_bytes;
     return c;
+  }
+
+  PolicyBlock policy_block(const YAML::Node& n) const {
+    check_keys(n, {"name", "users", "groups", "hosts", "mode", "actions"}, "a policy");
+    PolicyBlock p;
+    if (n["name"]) p.name = str(n["name"], "name");
+    if (n["users"]) p.users = list(n["users"], "users");
+    if (n["groups"]) p.groups = list(n["groups"], "groups");
+    if (n["hosts"]) p.hosts = list(n["hosts"], "hosts");
+    if (n["mode"]) {
+      std::string m = str(n["mode"], "mode");
+      if (m == "enforce")
+        p.mode = Mode::enforce;
+      else if (m == "monitor")
+        p.mode = Mode::monitor;
+      else
+        fail(n["mode"], "mode must be enforce or monitor, not '" + m + "'");
+    }
+    if (n["actions"]) {
+      if (!n["actions"].IsSequence()) fail(n["actions"], "'actions' must be a list");
+      for (const auto& a : n["actions"]) p.actions.push_back(action_override(a));
+    }
+    if (p.name.empty()) p.name = "policy at line " + std::to_string(n.Mark().line + 1);
+    return p;
   }
 
   ActionOverride action_override(const YAML::Node& n) const {

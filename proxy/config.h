@@ -51,6 +51,21 @@ struct ActionOverride {
   Action action = Action::block;
 };
 
+// A policy block for the gateway: who (users, groups), where (hosts) and what then applies
+// (mode, action overrides checked before the global ones). The first matching block wins.
+struct PolicyBlock {
+  std::string name;
+  std::vector<std::string> users, groups, hosts;  // empty: any
+  std::optional<Mode> mode;
+  std::vector<ActionOverride> actions;
+};
+
+// Who sent a request (proxy authentication); empty user when authentication is off.
+struct Identity {
+  std::string user;
+  std::vector<std::string> groups;
+};
+
 struct ProxyConfig {
   std::string source = "embedded default";
   HostPort listen{"127.0.0.1", 8080};
@@ -87,6 +102,21 @@ struct ProxyConfig {
   uint32_t idle_timeout_ms = 120'000;
   uint32_t upstream_connect_timeout_ms = 10'000;
   uint32_t upstream_response_timeout_ms = 600'000;  // model answers can think for minutes
+  uint32_t drain_timeout_ms = 30'000;  // SIGTERM: in-flight requests get this long to finish
+  uint32_t max_connections = 10'000;
+  uint32_t max_connections_per_client = 512;
+
+  // Gateway operation.
+  HostPort admin_listen{"127.0.0.1", 9090};  // /metrics, /healthz, /readyz, POST /-/reload
+  std::vector<uint16_t> allowed_connect_ports{443};
+  // Destinations that resolve to loopback, link-local or private addresses are refused unless
+  // allowed here (or named by connect_to): the gateway must not reach internal services.
+  std::vector<std::string> allowed_private_hosts;
+  bool allow_private_destinations = false;
+  std::string users_file;  // proxy authentication (Basic); empty: off
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // group -> users
+  std::vector<PolicyBlock> policies;
+  std::optional<HostPort> upstream_proxy;  // parent proxy (HTTP CONNECT) for all upstream traffic
 
   Destination destination_for(std::string_view host) const;
   // The TCP target for host:port after --connect-to (itself when no mapping applies).
@@ -94,6 +124,10 @@ struct ProxyConfig {
   bool is_connect_to_target(std::string_view host) const;
   bool fail_open(std::string_view host) const;
   bool signed_body_host(std::string_view host) const;
+  std::vector<std::string> groups_of(std::string_view user) const;
+  // The first policy block matching the identity and host, or nullptr.
+  const PolicyBlock* policy_for(const Identity& who, std::string_view host) const;
+  bool private_destination_allowed(std::string_view host) const;
 };
 
 // "api.anthropic.com" matches itself; "*.example.com" matches any subdomain (not the apex);

@@ -15,6 +15,8 @@ usage:
       Start the intercepting proxy (default 127.0.0.1:8080). Creates a local CA on first run.
   promptgate ca init [--force] | show | export
       Manage the local CA (export prints the CA certificate for NODE_EXTRA_CA_CERTS).
+  promptgate passwd USER
+      Hash a secret read from stdin into a line for the gateway's users file (auth.users_file).
   promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off] PATH... | -
       Scan files, directories (recursively) or stdin with the detection engine.
       Exit status: 0 nothing found, 1 findings, 2 error.
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "run") return promptgate::run_command(rest);
     if (cmd == "ca") return promptgate::ca_command(rest);
+    if (cmd == "passwd") return promptgate::passwd_command(rest);
     if (cmd == "scan") return promptgate::scan_command(rest);
     if (cmd == "rules") return promptgate::rules_command(rest);
     if (cmd == "version" || cmd == "--version") {

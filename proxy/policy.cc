@@ -20,21 +20,32 @@ const char* to_string(Verdict v) {
   return "?";
 }
 
-Action action_for(const ProxyConfig& config, std::string_view host, const Finding& f) {
-  for (const auto& o : config.actions) {
+namespace {
+const ActionOverride* first_override(const std::vector<ActionOverride>& list, std::string_view host,
+                                     const Finding& f) {
+  for (const auto& o : list) {
     if (!o.rule.empty() && o.rule != f.rule_id) continue;
     if (o.category && *o.category != f.category) continue;
     if (!o.host.empty() && !host_matches(o.host, host)) continue;
-    return o.action;
+    return &o;
   }
+  return nullptr;
+}
+}  // namespace
+
+Action action_for(const ProxyConfig& config, const PolicyBlock* policy, std::string_view host,
+                  const Finding& f) {
+  if (policy)
+    if (const auto* o = first_override(policy->actions, host, f)) return o->action;
+  if (const auto* o = first_override(config.actions, host, f)) return o->action;
   return f.action;
 }
 
-RequestDecision decide(const ProxyConfig& config, std::string_view host,
+RequestDecision decide(const ProxyConfig& config, const PolicyBlock* policy, std::string_view host,
                        const std::vector<Finding>& findings, bool body_signed) {
   RequestDecision d;
   for (const auto& f : findings) {
-    Action a = action_for(config, host, f);
+    Action a = action_for(config, policy, host, f);
     if (a == Action::redact && body_signed) {
       a = Action::block;
       d.redaction_refused_signed = true;

@@ -2,7 +2,8 @@
 // unless a config override for its rule / category / host says otherwise), and the request gets
 // the most severe one (block > redact > log > allow). Pure functions over immutable data.
 //
-//   RequestDecision d = decide(config, "api.anthropic.com", findings, /*body_signed=*/false);
+//   const PolicyBlock* p = config.policy_for(identity, host);
+//   RequestDecision d = decide(config, p, "api.anthropic.com", findings, /*body_signed=*/false);
 //   if (d.verdict == Verdict::block) ... d.actions[i] is the action for findings[i]
 #pragma once
 
@@ -25,8 +26,10 @@ struct RequestDecision {
   bool redaction_refused_signed = false;
 };
 
-Action action_for(const ProxyConfig& config, std::string_view host, const Finding& finding);
-RequestDecision decide(const ProxyConfig& config, std::string_view host,
+// `policy` (the identity's policy block, may be null) is consulted before the global overrides.
+Action action_for(const ProxyConfig& config, const PolicyBlock* policy, std::string_view host,
+                  const Finding& finding);
+RequestDecision decide(const ProxyConfig& config, const PolicyBlock* policy, std::string_view host,
                        const std::vector<Finding>& findings, bool body_signed);
 
 // The message a blocked client sees: which rule(s), where, the fingerprints, and what to do;

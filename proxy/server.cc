@@ -17,12 +17,16 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include "content_decoding.h"
+#include "metrics.h"
 #include "policy.h"
+#include "proxy_auth.h"
 #include "redactor.h"
 
 namespace promptgate::proxy {
@@ -50,25 +54,58 @@ uint64_t micros_since(Clock::time_point t0) {
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
 }
 
-// Everything the connections share; immutable after start apart from counters.
-struct Shared {
-  ServerSetup setup;
-  ssl::context client_tls;
-  ssl::context upstream_tls;
-  std::string request_id_prefix;
-  std::atomic<uint64_t> next_request_id{1};
-
-  const ProxyConfig& config() const { return *setup.config; }
+// What a reload replaces as a whole: config, compiled rules, users, upstream TLS trust. A request
+// takes the snapshot current when it starts and finishes on it, whatever reloads happen meanwhile.
+struct Snapshot {
+  std::shared_ptr<const ProxyConfig> config;
+  std::shared_ptr<const RuleSet> rules;
+  std::shared_ptr<const Credentials> credentials;  // null: no proxy authentication
+  std::shared_ptr<ssl::context> upstream_tls;
+  uint64_t generation = 0;
 };
 
-ssl::context make_client_tls(CertificateAuthority& ca) {
+// Per-connection state the drain logic can reach from another thread: it only ever posts to the
+// connection's own executor, where `socket` and `idle` are read and written.
+struct ConnState {
+  net::any_io_executor executor;
+  tcp::socket* socket = nullptr;  // the lowest layer, wherever it currently lives
+  bool idle = true;               // waiting for the next request header
+  std::string client_ip;
+};
+
+// Everything the connections share. The snapshot is swapped atomically by reloads; the rest is
+// fixed at start apart from counters and the connection registry (touched on connect and close
+// only, never on the scan path).
+struct Shared {
+  explicit Shared(ServerSetup s) : setup(std::move(s)), client_tls(make_client_tls(*setup.ca)) {}
+  ServerSetup setup;
+  ssl::context client_tls;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot;
+  Metrics metrics;
+  std::string request_id_prefix;
+  std::atomic<uint64_t> next_request_id{1};
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> active_connections{0};
+  net::thread_pool auth_pool{2};  // password hashing and reload compiles, off the io threads
+
+  std::mutex registry_mu;
+  std::unordered_map<uint64_t, std::shared_ptr<ConnState>> connections;
+  std::unordered_map<std::string, uint32_t> per_client;
+  uint64_t next_connection_id = 1;
+
+  std::shared_ptr<const Snapshot> current() const { return snapshot.load(); }
+  static ssl::context make_client_tls(CertificateAuthority& ca);
+};
+
+ssl::context Shared::make_client_tls(CertificateAuthority& ca) {
   SSL_CTX* ctx = ca.client_facing_context();
   SSL_CTX_up_ref(ctx);  // asio's context frees what it wraps; the CA keeps its own reference
   return ssl::context(ctx);
 }
 
-ssl::context make_upstream_tls(const ProxyConfig& config) {
-  ssl::context ctx(ssl::context::tls_client);
+std::shared_ptr<ssl::context> make_upstream_tls(const ProxyConfig& config) {
+  auto ctx_ptr = std::make_shared<ssl::context>(ssl::context::tls_client);
+  ssl::context& ctx = *ctx_ptr;
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   ctx.set_default_verify_paths();
   if (!config.upstream_ca.empty()) {
@@ -81,14 +118,14 @@ ssl::context make_upstream_tls(const ProxyConfig& config) {
   ctx.set_verify_mode(ssl::verify_peer);
   static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   SSL_CTX_set_alpn_protos(ctx.native_handle(), kAlpn, sizeof kAlpn);
-  return ctx;
+  return ctx_ptr;
 }
 
 // The engine's scanner for this thread, rebuilt if the rule set changed.
-Scanner& thread_scanner(const Shared& sh) {
+Scanner& thread_scanner(const Shared& sh, const std::shared_ptr<const RuleSet>& rules) {
   thread_local std::unique_ptr<Scanner> scanner;
-  if (!scanner || scanner->rules() != sh.setup.rules)
-    scanner = std::make_unique<Scanner>(sh.setup.rules, sh.setup.key);
+  if (!scanner || scanner->rules() != rules)
+    scanner = std::make_unique<Scanner>(rules, sh.setup.key);
   return *scanner;
 }
 
@@ -199,15 +236,82 @@ struct Upstream {
   }
 };
 
+struct Connection {
+  Shared& sh;
+  std::string client;  // address:port
+  Upstream upstream;
+  std::shared_ptr<const Snapshot> snap;  // refreshed at the start of every request
+  std::shared_ptr<ConnState> state;
+  Identity identity;  // from Proxy-Authorization on CONNECT (or on each plain request)
+  const ProxyConfig& cfg() const { return *snap->config; }
+};
+
+// Every request and CONNECT ends here: one audit line and the matching metrics.
+void record(Shared& sh, AuditEvent& ev) {
+  ev.duration_ms = micros_since(ev.started) / 1000;
+  sh.setup.audit->write(ev);
+  sh.metrics.request(ev.host, ev.decision, static_cast<double>(micros_since(ev.started)) / 1e6);
+  for (size_t i = 0; i < ev.findings.size(); ++i)
+    sh.metrics.finding(ev.findings[i].rule_id, to_string(ev.findings[i].category),
+                       to_string(i < ev.actions.size() ? ev.actions[i] : ev.findings[i].action));
+  if (ev.upstream_status) sh.metrics.upstream_time(static_cast<double>(ev.upstream_ms) / 1e3);
+  if (ev.tunnel_bytes_up || ev.tunnel_bytes_down)
+    sh.metrics.tunnel_bytes(ev.tunnel_bytes_up, ev.tunnel_bytes_down);
+}
+
+AuditEvent new_event(Connection& conn) {
+  AuditEvent ev;
+  ev.request_id = conn.sh.request_id_prefix + std::to_string(conn.sh.next_request_id++);
+  ev.client = conn.client;
+  ev.user = conn.identity.user;
+  ev.groups = conn.identity.groups;
+  ev.mode = to_string(conn.cfg().mode);
+  return ev;
+}
+
+// Loopback, private, link-local, CGNAT, multicast and unspecified addresses: where a gateway must
+// not let clients reach unless the operator said so.
+bool is_internal_address(const net::ip::address& a) {
+  if (a.is_v6()) {
+    auto v6 = a.to_v6();
+    if (v6.is_v4_mapped())
+      return is_internal_address(net::ip::make_address_v4(net::ip::v4_mapped, v6));
+    auto b = v6.to_bytes();
+    return v6.is_loopback() || v6.is_unspecified() || v6.is_link_local() || v6.is_multicast() ||
+           (b[0] & 0xfe) == 0xfc;  // fc00::/7 unique local
+  }
+  uint32_t v = a.to_v4().to_uint();
+  auto in = [&](uint32_t net_addr, int bits) {
+    uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+    return (v & mask) == (net_addr & mask);
+  };
+  return in(0x00000000, 8) || in(0x0A000000, 8) || in(0x7F000000, 8) || in(0xA9FE0000, 16) ||
+         in(0xAC100000, 12) || in(0xC0A80000, 16) || in(0x64400000, 10) || in(0xE0000000, 4) ||
+         v == 0xFFFFFFFF;
+}
+
+// Why connecting to `host` (resolved to `endpoints`) is refused, or empty when it is allowed.
+template <class Endpoints>
+std::string internal_destination_refusal(const ProxyConfig& cfg, const std::string& host,
+                                         const Endpoints& endpoints) {
+  if (cfg.private_destination_allowed(host)) return {};
+  for (const auto& e : endpoints)
+    if (is_internal_address(e.endpoint().address()))
+      return "promptgate: " + host + " resolves to an internal address (" +
+             e.endpoint().address().to_string() +
+             "); the gateway does not connect there unless allowed_private_hosts lists it.";
+  return {};
+}
+
 struct UpstreamFailure {
   unsigned status = 0;  // 502 or 504
   std::string message;
 };
 
-net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Shared& sh, Upstream& up,
-                                                                const Target& t) {
+net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn, const Target& t) {
+  Upstream& up = conn.upstream;
   up.close();
-  const ProxyConfig& cfg = sh.config();
+  const ProxyConfig& cfg = conn.cfg();
   HostPort where = cfg.tcp_target({t.host, t.port});
   auto ex = co_await net::this_coro::executor;
   beast::error_code ec;
@@ -216,6 +320,8 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Shared& sh, Upst
   if (ec)
     co_return UpstreamFailure{
         502, "promptgate could not resolve upstream host " + t.host + ": " + ec.message()};
+  if (std::string refusal = internal_destination_refusal(cfg, t.host, endpoints); !refusal.empty())
+    co_return UpstreamFailure{403, refusal};
   auto stream = std::make_unique<beast::tcp_stream>(ex);
   stream->expires_after(ms(cfg.upstream_connect_timeout_ms));
   co_await stream->async_connect(endpoints, tok(ec));
@@ -232,7 +338,7 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Shared& sh, Upst
     up.plain = std::move(stream);
     co_return std::nullopt;
   }
-  auto tls = std::make_unique<TlsStream>(std::move(*stream), sh.upstream_tls);
+  auto tls = std::make_unique<TlsStream>(std::move(*stream), *conn.snap->upstream_tls);
   SSL* ssl = tls->native_handle();
   beast::error_code addr_ec;
   auto ip = net::ip::make_address(t.host, addr_ec);
@@ -269,10 +375,10 @@ struct Exchange {
 };
 
 template <class Client, class Up>
-net::awaitable<void> exchange(Shared& sh, Client& client, Up& up, beast::tcp_stream& up_lowest,
-                              beast::flat_buffer& ubuf, http::request<http::string_body>& req,
-                              bool client_wants_keep_alive, Exchange& x) {
-  const ProxyConfig& cfg = sh.config();
+net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
+                              beast::tcp_stream& up_lowest, beast::flat_buffer& ubuf,
+                              http::request<http::string_body>& req, bool client_wants_keep_alive,
+                              Exchange& x) {
   beast::error_code ec;
   auto t0 = Clock::now();
   up_lowest.expires_after(ms(cfg.upstream_response_timeout_ms));
@@ -348,12 +454,6 @@ net::awaitable<void> exchange(Shared& sh, Client& client, Up& up, beast::tcp_str
   x.upstream_reusable = upstream_keep && rp.is_done();
 }
 
-struct Connection {
-  Shared& sh;
-  std::string client;  // address:port
-  Upstream upstream;
-};
-
 template <class Client>
 net::awaitable<void> send_response(Client& client, http::response<http::string_body> res) {
   beast::error_code ec;
@@ -369,17 +469,17 @@ net::awaitable<void> forward_request(Connection& conn, Client& client, const Tar
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = conn.upstream.connected_to(target);
     if (!reused) {
-      if (auto failure = co_await connect_upstream(conn.sh, conn.upstream, target)) {
+      if (auto failure = co_await connect_upstream(conn, target)) {
         x.failure = failure;
         break;
       }
     }
     x = Exchange{};
     if (conn.upstream.tls_stream)
-      co_await exchange(conn.sh, client, *conn.upstream.tls_stream, conn.upstream.lowest(),
+      co_await exchange(conn.cfg(), client, *conn.upstream.tls_stream, conn.upstream.lowest(),
                         conn.upstream.buffer, out, keep_alive, x);
     else
-      co_await exchange(conn.sh, client, *conn.upstream.plain, conn.upstream.lowest(),
+      co_await exchange(conn.cfg(), client, *conn.upstream.plain, conn.upstream.lowest(),
                         conn.upstream.buffer, out, keep_alive, x);
     // A kept-alive upstream connection may have been closed by the server in the meantime:
     // retry once on a fresh one, as long as no response started.
@@ -396,7 +496,9 @@ net::awaitable<void> forward_request(Connection& conn, Client& client, const Tar
     ev.status = x.failure->status;
     ev.error = x.failure->message;
     co_await send_response(
-        client, error_response(x.failure->status, "api_error", x.failure->message, keep_alive));
+        client, error_response(x.failure->status,
+                               x.failure->status == 403 ? "permission_error" : "api_error",
+                               x.failure->message, keep_alive));
     keep = keep_alive;
     co_return;
   }
@@ -412,19 +514,21 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
                                     http::request_parser<http::buffer_body>& parser,
                                     const Target& target, std::string path, bool& keep) {
   Shared& sh = conn.sh;
-  const ProxyConfig& cfg = sh.config();
+  const ProxyConfig& cfg = conn.cfg();
   auto& req = parser.get();
   keep = false;
-  AuditEvent ev;
-  ev.request_id = sh.request_id_prefix + std::to_string(sh.next_request_id++);
-  ev.client = conn.client;
+  AuditEvent ev = new_event(conn);
   ev.method = std::string(req.method_string());
   ev.host = target.host;
   ev.port = target.port;
   ev.path = path.substr(0, path.find('?'));
   ev.destination = to_string(target.destination);
-  ev.mode = to_string(cfg.mode);
-  bool wants_keep_alive = req.keep_alive();
+  const PolicyBlock* policy = cfg.policy_for(conn.identity, target.host);
+  const Mode mode = policy && policy->mode ? *policy->mode : cfg.mode;
+  if (policy) ev.policy = policy->name;
+  ev.mode = to_string(mode);
+  // While draining, answer this request and then close: the client reconnects elsewhere.
+  bool wants_keep_alive = req.keep_alive() && !sh.draining;
   bool inspect = target.destination == Destination::intercept;
   auto finish = [&](unsigned status, const char* decision) {
     ev.status = status;
@@ -459,14 +563,14 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
                            ". It was not forwarded; send it uncompressed or with gzip, deflate, "
                            "br or zstd.",
                        false, "error");
-      conn.sh.setup.audit->write(ev);
+      record(sh, ev);
       co_return;
     }
   }
   std::string_view content_type = req[http::field::content_type];
   InputFormat format = content_type.find("json") != std::string_view::npos ? InputFormat::json
                                                                            : InputFormat::automatic;
-  Scanner& scanner = thread_scanner(sh);
+  Scanner& scanner = thread_scanner(sh, conn.snap->rules);
   std::unique_ptr<ScanStream> scan;
   uint64_t scan_us = 0;
   bool decode_failed = false, decoded_too_large = false;
@@ -533,7 +637,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
                        "promptgate could not read the request body: " + ec.message(), false,
                        "error");
     }
-    sh.setup.audit->write(ev);
+    record(sh, ev);
     co_return;
   }
   if (decoder) decode_piece({}, true);
@@ -579,6 +683,9 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     scan_us += micros_since(t0);
   }
   ev.scan_us = scan_us;
+  if (inspect)
+    sh.metrics.scanned(decoder ? decoded_body.size() + path.size() : raw_body.size() + path.size(),
+                       static_cast<double>(scan_us) / 1e6);
   bool fail_open = cfg.fail_open(target.host);
   if (decode_failed && !fail_open) {
     if (decoded_too_large)
@@ -592,7 +699,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
                        "promptgate could not decode the request body (" + decode_error +
                            "), so it was not forwarded.",
                        wants_keep_alive, "error");
-    sh.setup.audit->write(ev);
+    record(sh, ev);
     co_return;
   }
   if (scan_failed && !fail_open) {
@@ -600,7 +707,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
                      "promptgate could not parse the request body as JSON (" + scan_error +
                          "), so it was not forwarded.",
                      wants_keep_alive, "error");
-    sh.setup.audit->write(ev);
+    record(sh, ev);
     co_return;
   }
 
@@ -608,7 +715,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   std::string_view authorization = req[http::field::authorization];
   bool body_signed =
       authorization.substr(0, 16) == "AWS4-HMAC-SHA256" || cfg.signed_body_host(target.host);
-  RequestDecision decision = decide(cfg, target.host, findings, body_signed);
+  RequestDecision decision = decide(cfg, policy, target.host, findings, body_signed);
   // A finding outside the body (query, header) cannot be redacted in place: block instead.
   for (size_t i = 0; i < findings.size(); ++i)
     if (decision.actions[i] == Action::redact && !findings[i].location.empty() &&
@@ -619,12 +726,12 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   ev.findings = findings;
   ev.actions = decision.actions;
   ev.decision = to_string(decision.verdict);
-  bool enforce = cfg.mode == Mode::enforce;
+  bool enforce = mode == Mode::enforce;
   if (decision.verdict == Verdict::block && enforce) {
     std::string msg = block_message(findings, decision.actions, decision.redaction_refused_signed);
     co_await respond(cfg.block_status, "invalid_request_error", msg, wants_keep_alive, "block");
     ev.error.clear();
-    sh.setup.audit->write(ev);
+    record(sh, ev);
     co_return;
   }
   if ((decision.verdict == Verdict::block || decision.verdict == Verdict::redact) && !enforce)
@@ -649,42 +756,96 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     out.content_length(out.body().size());
   out.keep_alive(true);
   co_await forward_request(conn, client, target, out, wants_keep_alive, ev, keep);
-  sh.setup.audit->write(ev);
+  record(sh, ev);
 }
 
-// Reads requests on an established client stream (plain after CONNECT-less proxying, or TLS
-// after interception) until the client closes or an answer requires closing.
+// Reads the next request header. False when the connection should end (after an error answer
+// where one is due). While waiting, the connection counts as idle, so a drain may close it.
+template <class Client>
+net::awaitable<bool> read_request_header(Connection& conn, Client& client, beast::flat_buffer& buf,
+                                         http::request_parser<http::buffer_body>& parser,
+                                         bool first) {
+  conn.snap = conn.sh.current();  // a request runs on the config current when it starts
+  const ProxyConfig& cfg = conn.cfg();
+  if (conn.sh.draining && !first) co_return false;
+  parser.header_limit(cfg.max_header_bytes);
+  parser.body_limit(cfg.max_body_bytes);
+  beast::error_code ec;
+  beast::get_lowest_layer(client).expires_after(
+      ms(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));
+  conn.state->idle = true;
+  co_await http::async_read_header(client, buf, parser, tok(ec));
+  conn.state->idle = false;
+  if (!ec) co_return true;
+  if (ec == http::error::header_limit)
+    co_await send_response(client, error_response(431, "invalid_request_error",
+                                                  "promptgate: request header too large", false));
+  else if (ec == http::error::body_limit)
+    co_await send_response(
+        client, error_response(413, "request_too_large",
+                               "promptgate refused this request: the body is larger than the " +
+                                   std::to_string(cfg.max_body_bytes) + "-byte limit.",
+                               false));
+  else if (ec == beast::error::timeout && first)
+    co_await send_response(client, error_response(408, "invalid_request_error",
+                                                  "promptgate: timed out waiting for the request "
+                                                  "header",
+                                                  false));
+  else if (ec != net::error::eof && ec != beast::error::timeout &&
+           ec != net::error::connection_reset && ec != ssl::error::stream_truncated &&
+           ec != net::error::operation_aborted && ec != http::error::end_of_stream &&
+           ec != net::error::bad_descriptor)
+    co_await send_response(client,
+                           error_response(400, "invalid_request_error",
+                                          "promptgate: malformed request: " + ec.message(), false));
+  co_return false;
+}
+
+// Proxy authentication (when a users file is configured): sets conn.identity, or answers 407.
+// PBKDF2 is slow on purpose, so the check runs on a small pool, off the connection's thread.
+template <class Client>
+net::awaitable<bool> authenticate(Connection& conn, Client& client,
+                                  const http::request_header<>& req, AuditEvent& ev) {
+  const auto& creds = conn.snap->credentials;
+  if (!creds) co_return true;
+  std::string header(req[http::field::proxy_authorization]);
+  std::optional<std::string> user;
+  if (!header.empty()) {
+    auto home = co_await net::this_coro::executor;
+    co_await net::post(conn.sh.auth_pool, net::use_awaitable);
+    user = creds->check_basic(header);
+    co_await net::post(home, net::use_awaitable);
+  }
+  if (user) {
+    conn.identity = Identity{*user, conn.cfg().groups_of(*user)};
+    ev.user = conn.identity.user;
+    ev.groups = conn.identity.groups;
+    co_return true;
+  }
+  const char* reason = header.empty() ? "missing" : "invalid";
+  conn.sh.metrics.auth_failure(reason);
+  ev.decision = "deny";
+  ev.status = 407;
+  ev.error = std::string("proxy authentication ") + reason;
+  record(conn.sh, ev);
+  auto res =
+      error_response(407, "authentication_error",
+                     "promptgate: proxy authentication required. Put your gateway "
+                     "credentials in the proxy URL: HTTPS_PROXY=http://USER:SECRET@host:port",
+                     false);
+  res.set(http::field::proxy_authenticate, "Basic realm=\"promptgate\"");
+  co_await send_response(client, std::move(res));
+  co_return false;
+}
+
+// Reads requests on an established client stream (TLS after interception) until the client
+// closes or an answer requires closing.
 template <class Client>
 net::awaitable<void> serve_requests(Connection& conn, Client& client, beast::flat_buffer& buf,
                                     const Target& target) {
-  const ProxyConfig& cfg = conn.sh.config();
   for (bool first = true;; first = false) {
     http::request_parser<http::buffer_body> parser;
-    parser.header_limit(cfg.max_header_bytes);
-    parser.body_limit(cfg.max_body_bytes);
-    beast::error_code ec;
-    beast::get_lowest_layer(client).expires_after(
-        ms(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));
-    co_await http::async_read_header(client, buf, parser, tok(ec));
-    if (ec) {
-      if (ec == http::error::header_limit)
-        co_await send_response(client,
-                               error_response(431, "invalid_request_error",
-                                              "promptgate: request header too large", false));
-      else if (ec == http::error::body_limit)
-        co_await send_response(
-            client, error_response(413, "request_too_large",
-                                   "promptgate refused this request: the body is larger than the " +
-                                       std::to_string(cfg.max_body_bytes) + "-byte limit.",
-                                   false));
-      else if (ec != net::error::eof && ec != beast::error::timeout &&
-               ec != net::error::connection_reset && ec != ssl::error::stream_truncated &&
-               ec != net::error::operation_aborted && ec != http::error::end_of_stream)
-        co_await send_response(
-            client, error_response(400, "invalid_request_error",
-                                   "promptgate: malformed request: " + ec.message(), false));
-      co_return;
-    }
+    if (!co_await read_request_header(conn, client, buf, parser, first)) co_return;
     bool keep = false;
     co_await handle_request(conn, client, buf, parser, target, std::string(parser.get().target()),
                             keep);
@@ -716,38 +877,49 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
                                     beast::flat_buffer& buf,
                                     http::request_parser<http::buffer_body>& parser) {
   Shared& sh = conn.sh;
-  const ProxyConfig& cfg = sh.config();
-  AuditEvent ev;
-  ev.request_id = sh.request_id_prefix + std::to_string(sh.next_request_id++);
-  ev.client = conn.client;
+  const ProxyConfig& cfg = conn.cfg();
+  AuditEvent ev = new_event(conn);
   ev.method = "CONNECT";
-  ev.mode = to_string(cfg.mode);
+  if (!co_await authenticate(conn, stream, parser.get(), ev)) co_return;
   HostPort hp;
-  std::string bad_target;
+  std::string refusal;
   try {
     hp = parse_host_port(parser.get().target(), "CONNECT target");
   } catch (const std::exception& e) {
-    bad_target = e.what();
+    refusal = e.what();
   }
-  if (!bad_target.empty()) {
+  if (!refusal.empty()) {
     co_await send_response(
-        stream, error_response(400, "invalid_request_error", "promptgate: " + bad_target, false));
+        stream, error_response(400, "invalid_request_error", "promptgate: " + refusal, false));
     co_return;
   }
   ev.host = hp.host;
   ev.port = hp.port;
   Destination dest = cfg.destination_for(hp.host);
   ev.destination = to_string(dest);
-  if (dest == Destination::deny) {
+  // CONNECT safety: only allowed ports, and no internal addresses named directly.
+  bool named_by_operator = cfg.is_connect_to_target(hp.host);
+  if (dest != Destination::deny && !named_by_operator &&
+      std::find(cfg.allowed_connect_ports.begin(), cfg.allowed_connect_ports.end(), hp.port) ==
+          cfg.allowed_connect_ports.end()) {
+    refusal = "promptgate: CONNECT to port " + std::to_string(hp.port) +
+              " is not allowed (allowed_connect_ports).";
+  } else if (beast::error_code aec; dest != Destination::deny) {
+    auto literal = net::ip::make_address(hp.host, aec);
+    if (!aec && is_internal_address(literal) && !cfg.private_destination_allowed(hp.host))
+      refusal = "promptgate: " + hp.host +
+                " is an internal address; the gateway does not "
+                "connect there unless allowed_private_hosts lists it.";
+  }
+  if (dest == Destination::deny && refusal.empty())
+    refusal = "promptgate: connections to " + hp.host +
+              " are not allowed by policy. Ask your security team if you need this destination.";
+  if (!refusal.empty()) {
     ev.decision = "deny";
     ev.status = 403;
-    sh.setup.audit->write(ev);
-    co_await send_response(
-        stream, error_response(403, "permission_error",
-                               "promptgate: connections to " + hp.host +
-                                   " are not allowed by policy. Ask your security team if you "
-                                   "need this destination.",
-                               false));
+    ev.error = refusal;
+    record(sh, ev);
+    co_await send_response(stream, error_response(403, "permission_error", refusal, false));
     co_return;
   }
   beast::error_code ec;
@@ -757,16 +929,26 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
     tcp::resolver resolver(ex);
     auto endpoints =
         co_await resolver.async_resolve(where.host, std::to_string(where.port), tok(ec));
+    if (!ec) refusal = internal_destination_refusal(cfg, hp.host, endpoints);
+    if (!refusal.empty()) {
+      ev.decision = "deny";
+      ev.status = 403;
+      ev.error = refusal;
+      record(sh, ev);
+      co_await send_response(stream, error_response(403, "permission_error", refusal, false));
+      co_return;
+    }
     beast::tcp_stream upstream(ex);
     if (!ec) {
       upstream.expires_after(ms(cfg.upstream_connect_timeout_ms));
       co_await upstream.async_connect(endpoints, tok(ec));
     }
     if (ec) {
+      sh.metrics.upstream_error(ec == beast::error::timeout ? "timeout" : "connect");
       ev.decision = "error";
       ev.status = 502;
       ev.error = "tunnel connect failed: " + ec.message();
-      sh.setup.audit->write(ev);
+      record(sh, ev);
       co_await send_response(
           stream, error_response(502, "api_error",
                                  "promptgate could not connect to " + hp.host + ": " + ec.message(),
@@ -779,6 +961,7 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
     if (ec) co_return;
     tcp::socket client_sock = stream.release_socket();
     tcp::socket upstream_sock = upstream.release_socket();
+    conn.state->socket = &client_sock;
     if (buf.size()) {  // bytes the client sent right after the CONNECT header
       co_await net::async_write(upstream_sock, buf.data(), tok(ec));
       ev.tunnel_bytes_up += buf.size();
@@ -786,9 +969,10 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
     }
     co_await (relay_bytes(client_sock, upstream_sock, ev.tunnel_bytes_up) &&
               relay_bytes(upstream_sock, client_sock, ev.tunnel_bytes_down));
+    conn.state->socket = nullptr;
     ev.decision = "tunnel";
     ev.status = 200;
-    sh.setup.audit->write(ev);
+    record(sh, ev);
     co_return;
   }
 
@@ -797,58 +981,44 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   co_await net::async_write(stream, net::buffer(kOk), tok(ec));
   if (ec) co_return;
   TlsStream tls(std::move(stream), sh.client_tls);
+  conn.state->socket = &beast::get_lowest_layer(tls).socket();
   CertificateAuthority::set_fallback_host(tls.native_handle(), hp.host);
   beast::get_lowest_layer(tls).expires_after(ms(cfg.header_timeout_ms));
   size_t used = co_await tls.async_handshake(ssl::stream_base::server, buf.data(), tok(ec));
-  if (ec) co_return;  // a client that does not trust our CA, or that sent something else
+  if (ec) {  // a client that does not trust our CA, or that sent something other than TLS
+    sh.metrics.tls_handshake_failure("client");
+    conn.state->socket = nullptr;
+    co_return;
+  }
   buf.consume(used);
-  // The Host a client sends inside the tunnel must be the host it asked to CONNECT to; the
-  // upstream and policy are chosen by the CONNECT target.
+  // The upstream and the policy are chosen by the CONNECT target, not by the Host header.
   Target target{hp.host, hp.port, true, Destination::intercept};
   co_await serve_requests(conn, tls, buf, target);
   beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(2));
   co_await tls.async_shutdown(tok(ec));
+  conn.state->socket = nullptr;
 }
 
 // A new client connection: CONNECT (then intercept / tunnel / deny) or plain-HTTP proxying of
 // absolute-form requests.
-net::awaitable<void> serve_client(Shared& sh, tcp::socket socket) {
+net::awaitable<void> serve_client(Shared& sh, tcp::socket socket,
+                                  std::shared_ptr<ConnState> state) {
   beast::error_code ec;
-  Connection conn{sh, {}, {}};
+  Connection conn{sh, {}, {}, sh.current(), state, {}};
   auto remote = socket.remote_endpoint(ec);
   if (!ec) conn.client = remote.address().to_string() + ":" + std::to_string(remote.port());
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
+  state->socket = &stream.socket();
   beast::flat_buffer buf;
-  const ProxyConfig& cfg = sh.config();
   for (bool first = true;; first = false) {
     http::request_parser<http::buffer_body> parser;
-    parser.header_limit(cfg.max_header_bytes);
-    parser.body_limit(cfg.max_body_bytes);
-    stream.expires_after(ms(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));
-    co_await http::async_read_header(stream, buf, parser, tok(ec));
-    if (ec) {
-      if (ec == http::error::header_limit)
-        co_await send_response(stream,
-                               error_response(431, "invalid_request_error",
-                                              "promptgate: request header too large", false));
-      else if (ec == http::error::body_limit)
-        co_await send_response(
-            stream, error_response(413, "request_too_large",
-                                   "promptgate refused this request: the body is larger than the " +
-                                       std::to_string(cfg.max_body_bytes) + "-byte limit.",
-                                   false));
-      else if (ec != net::error::eof && ec != beast::error::timeout &&
-               ec != net::error::connection_reset && ec != http::error::end_of_stream)
-        co_await send_response(
-            stream, error_response(400, "invalid_request_error",
-                                   "promptgate: malformed request: " + ec.message(), false));
-      co_return;
-    }
+    if (!co_await read_request_header(conn, stream, buf, parser, first)) break;
+    const ProxyConfig& cfg = conn.cfg();
     auto& req = parser.get();
     if (req.method() == http::verb::connect) {
       co_await handle_connect(conn, stream, buf, parser);
-      co_return;
+      break;
     }
     // Absolute-form: http://host[:port]/path. https:// URLs must come through CONNECT.
     std::string_view url = req.target();
@@ -859,8 +1029,11 @@ net::awaitable<void> serve_client(Shared& sh, tcp::socket socket) {
                          "promptgate is a forward proxy: send CONNECT host:port or an absolute "
                          "http:// URL (set HTTPS_PROXY=http://<this address>)",
                          false));
-      co_return;
+      break;
     }
+    AuditEvent auth_ev = new_event(conn);
+    auth_ev.method = std::string(req.method_string());
+    if (!co_await authenticate(conn, stream, req, auth_ev)) break;
     std::string_view rest = url.substr(7);
     size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
@@ -883,7 +1056,7 @@ net::awaitable<void> serve_client(Shared& sh, tcp::socket socket) {
     if (!bad_url.empty() || target.host.empty()) {
       co_await send_response(stream, error_response(400, "invalid_request_error",
                                                     "promptgate: bad URL " + bad_url, false));
-      co_return;
+      break;
     }
     target.destination = cfg.destination_for(target.host);
     if (target.destination == Destination::deny) {
@@ -891,12 +1064,13 @@ net::awaitable<void> serve_client(Shared& sh, tcp::socket socket) {
                                                     "promptgate: requests to " + target.host +
                                                         " are not allowed by policy.",
                                                     false));
-      co_return;
+      break;
     }
     bool keep = false;
     co_await handle_request(conn, stream, buf, parser, target, path, keep);
-    if (!keep) co_return;
+    if (!keep) break;
   }
+  state->socket = nullptr;
 }
 
 void log_exception(std::exception_ptr e) {
@@ -908,11 +1082,139 @@ void log_exception(std::exception_ptr e) {
   }
 }
 
+// Builds a snapshot from the setup's loader; throws on a bad config or rule set.
+std::shared_ptr<const Snapshot> build_snapshot(Shared& sh, uint64_t generation) {
+  Loaded loaded = sh.setup.load();
+  auto snap = std::make_shared<Snapshot>();
+  snap->config = loaded.config;
+  snap->rules = loaded.rules;
+  snap->credentials = loaded.credentials;
+  snap->upstream_tls = make_upstream_tls(*loaded.config);
+  snap->generation = generation;
+  return snap;
+}
+
+// Compiles the new config and rules on a thread of its own (never an io thread), then swaps the
+// snapshot. A broken config is refused: the old one keeps serving. Serialised by reload_mu.
+struct Reloader {
+  explicit Reloader(Shared& s) : sh(s) {}
+  Shared& sh;
+  std::mutex reload_mu;
+  std::atomic<uint64_t> generation{1};
+
+  // Returns "" on success, else the error.
+  std::string reload() {
+    std::lock_guard lock(reload_mu);
+    try {
+      auto snap = build_snapshot(sh, generation + 1);
+      sh.snapshot.store(snap);
+      ++generation;
+      sh.metrics.set_config_generation(generation);
+      sh.metrics.set_rules(snap->rules->size());
+      sh.metrics.config_reload(true);
+      std::cerr << "promptgate: reloaded " << snap->config->source << " (generation " << generation
+                << ", " << snap->rules->size() << " rules)" << std::endl;
+      return {};
+    } catch (const std::exception& e) {
+      sh.metrics.config_reload(false);
+      std::cerr << "promptgate: reload refused, still serving generation " << generation << ": "
+                << e.what() << std::endl;
+      return e.what();
+    }
+  }
+};
+
+// The admin listener: /healthz (alive), /readyz (serving and not draining), /metrics,
+// POST /-/reload. Separate port, plain HTTP, meant for probes and Prometheus on a private network.
+net::awaitable<void> serve_admin(Shared& sh, Reloader& reloader, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buf;
+  for (;;) {
+    http::request<http::string_body> req;
+    beast::error_code ec;
+    stream.expires_after(std::chrono::seconds(30));
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024);
+    co_await http::async_read(stream, buf, parser, tok(ec));
+    if (ec) co_return;
+    req = parser.release();
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    std::string_view path = req.target();
+    path = path.substr(0, path.find('?'));
+    if (path == "/healthz") {
+      res.body() = "ok\n";
+    } else if (path == "/readyz") {
+      bool ready = !sh.draining && sh.current() != nullptr;
+      res.result(ready ? http::status::ok : http::status::service_unavailable);
+      res.body() = ready ? "ready\n" : "draining\n";
+    } else if (path == "/metrics") {
+      sh.metrics.set_leaf_cache(sh.setup.ca->leaf_cache_hits(), sh.setup.ca->leaf_cache_misses());
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = sh.metrics.serialize();
+    } else if (path == "/-/reload") {
+      if (req.method() != http::verb::post) {
+        res.result(http::status::method_not_allowed);
+        res.body() = "use POST\n";
+      } else {
+        // Compile on a thread of its own, so this io thread keeps serving proxy traffic.
+        auto home = co_await net::this_coro::executor;
+        std::string error;
+        co_await net::post(sh.auth_pool, net::use_awaitable);
+        error = reloader.reload();
+        co_await net::post(home, net::use_awaitable);
+        nlohmann::ordered_json body = {{"result", error.empty() ? "ok" : "error"},
+                                       {"generation", reloader.generation.load()}};
+        if (!error.empty()) body["error"] = error;
+        res.result(error.empty() ? http::status::ok : http::status::bad_request);
+        res.set(http::field::content_type, "application/json");
+        res.body() = body.dump() + "\n";
+      }
+    } else {
+      res.result(http::status::not_found);
+      res.body() = "not found: /healthz /readyz /metrics POST /-/reload\n";
+    }
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    co_await http::async_write(stream, res, tok(ec));
+    if (ec || !req.keep_alive()) co_return;
+  }
+}
+
+bool listen_on(tcp::acceptor& acceptor, const HostPort& where, const char* what) {
+  beast::error_code ec;
+  auto address = net::ip::make_address(where.host, ec);
+  if (ec) {
+    std::cerr << "promptgate: " << what << " address '" << where.host << "' is not an IP address\n";
+    return false;
+  }
+  tcp::endpoint endpoint(address, where.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::cerr << "promptgate: cannot listen on " << where.host << ":" << where.port << " (" << what
+              << "): " << ec.message() << "\n";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int run_server(ServerSetup setup) {
-  const ProxyConfig& cfg = *setup.config;
-  Shared sh{setup, make_client_tls(*setup.ca), make_upstream_tls(cfg), {}, {}};
+  Shared sh(std::move(setup));
+  Reloader reloader(sh);
+  try {
+    sh.snapshot.store(build_snapshot(sh, 1));
+  } catch (const std::exception& e) {
+    std::cerr << "promptgate run: " << e.what() << "\n";
+    return 2;
+  }
+  const ProxyConfig& cfg = *sh.current()->config;  // listen, threads: fixed for the process
+  sh.metrics.set_config_generation(1);
+  sh.metrics.set_rules(sh.current()->rules->size());
   {
     std::random_device rd;
     char prefix[16];
@@ -924,27 +1226,17 @@ int run_server(ServerSetup setup) {
   for (unsigned i = 0; i < threads; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
   net::io_context& main_ctx = *contexts[0];
 
-  beast::error_code ec;
-  auto address = net::ip::make_address(cfg.listen.host, ec);
-  if (ec) {
-    std::cerr << "promptgate: listen address '" << cfg.listen.host << "' is not an IP address\n";
-    return 2;
-  }
-  tcp::acceptor acceptor(main_ctx);
-  tcp::endpoint endpoint(address, cfg.listen.port);
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::cerr << "promptgate: cannot listen on " << cfg.listen.host << ":" << cfg.listen.port
-              << ": " << ec.message() << "\n";
-    return 2;
-  }
+  tcp::acceptor acceptor(main_ctx), admin(main_ctx);
+  if (!listen_on(acceptor, cfg.listen, "listen")) return 2;
+  if (!listen_on(admin, cfg.admin_listen, "admin_listen")) return 2;
   auto bound = acceptor.local_endpoint();
+  auto admin_bound = admin.local_endpoint();
+  std::cerr << "promptgate admin on " << admin_bound.address().to_string() << ":"
+            << admin_bound.port() << " (/metrics /healthz /readyz, POST /-/reload)" << std::endl;
   std::cerr << "promptgate listening on " << bound.address().to_string() << ":" << bound.port()
-            << " (" << threads << " threads, " << setup.rules->size() << " rules, mode "
+            << " (" << threads << " threads, " << sh.current()->rules->size() << " rules, mode "
             << to_string(cfg.mode) << ")" << std::endl;
+  sh.metrics.set_ready(true);
 
   net::co_spawn(
       main_ctx,
@@ -954,19 +1246,117 @@ int run_server(ServerSetup setup) {
           beast::error_code aec;
           net::io_context& target = *contexts[next++ % contexts.size()];
           tcp::socket socket = co_await acceptor.async_accept(target, tok(aec));
-          if (aec == net::error::operation_aborted) co_return;
+          if (aec == net::error::operation_aborted || sh.draining) co_return;
           if (aec) continue;  // e.g. EMFILE: keep serving the connections we have
-          net::co_spawn(target, serve_client(sh, std::move(socket)), log_exception);
+          const ProxyConfig& now = *sh.current()->config;
+          beast::error_code rec;
+          std::string ip = socket.remote_endpoint(rec).address().to_string();
+          auto state = std::make_shared<ConnState>();
+          state->executor = socket.get_executor();
+          state->client_ip = ip;
+          uint64_t id = 0;
+          const char* refused = nullptr;
+          {
+            std::lock_guard lock(sh.registry_mu);
+            if (sh.connections.size() >= now.max_connections)
+              refused = "max_connections";
+            else if (sh.per_client[ip] >= now.max_connections_per_client)
+              refused = "per_client";
+            if (!refused) {
+              id = sh.next_connection_id++;
+              sh.connections.emplace(id, state);
+              ++sh.per_client[ip];
+            } else if (sh.per_client[ip] == 0) {
+              sh.per_client.erase(ip);
+            }
+          }
+          if (refused) {
+            sh.metrics.connection_refused(refused);
+            socket.close(rec);
+            continue;
+          }
+          sh.metrics.connection_opened();
+          ++sh.active_connections;
+          net::co_spawn(target, serve_client(sh, std::move(socket), state),
+                        [&sh, id, ip](std::exception_ptr e) {
+                          log_exception(e);
+                          {
+                            std::lock_guard lock(sh.registry_mu);
+                            sh.connections.erase(id);
+                            if (--sh.per_client[ip] == 0) sh.per_client.erase(ip);
+                          }
+                          sh.metrics.connection_closed();
+                          --sh.active_connections;
+                        });
         }
       },
       log_exception);
 
-  net::signal_set signals(main_ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](beast::error_code, int sig) {
-    std::cerr << "promptgate: signal " << sig << ", stopping" << std::endl;
+  net::co_spawn(
+      main_ctx,
+      [&]() -> net::awaitable<void> {
+        for (;;) {
+          beast::error_code aec;
+          tcp::socket socket = co_await admin.async_accept(tok(aec));
+          if (aec == net::error::operation_aborted) co_return;
+          if (aec) continue;
+          net::co_spawn(main_ctx, serve_admin(sh, reloader, std::move(socket)), log_exception);
+        }
+      },
+      log_exception);
+
+  // SIGHUP: reload off the io threads. SIGTERM / SIGINT: drain, then exit 0.
+  net::signal_set reload_signal(main_ctx, SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    reload_signal.async_wait([&](beast::error_code ec, int) {
+      if (ec) return;
+      std::thread([&] { reloader.reload(); }).detach();
+      wait_hup();
+    });
+  };
+  wait_hup();
+
+  net::steady_timer drain_timer(main_ctx);
+  Clock::time_point drain_deadline;
+  std::function<void()> check_drained = [&] {
+    if (sh.active_connections == 0 || Clock::now() >= drain_deadline) {
+      if (sh.active_connections)
+        std::cerr << "promptgate: drain deadline reached, closing " << sh.active_connections
+                  << " connection(s)" << std::endl;
+      else
+        std::cerr << "promptgate: drained" << std::endl;
+      for (auto& c : contexts) c->stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(50));
+    drain_timer.async_wait([&](beast::error_code) { check_drained(); });
+  };
+  net::signal_set stop_signals(main_ctx, SIGINT, SIGTERM);
+  stop_signals.async_wait([&](beast::error_code ec, int sig) {
+    if (ec) return;
+    std::cerr << "promptgate: signal " << sig << ", draining (up to "
+              << sh.current()->config->drain_timeout_ms << " ms)" << std::endl;
+    sh.draining = true;
+    sh.metrics.set_ready(false);
     beast::error_code ignored;
     acceptor.close(ignored);
-    for (auto& c : contexts) c->stop();
+    reload_signal.cancel();
+    // Idle keep-alive connections hold no request: close them now. Busy ones finish their
+    // request and then close (read_request_header sees `draining`).
+    std::vector<std::shared_ptr<ConnState>> open;
+    {
+      std::lock_guard lock(sh.registry_mu);
+      for (auto& [id, st] : sh.connections) open.push_back(st);
+    }
+    for (auto& st : open)
+      net::post(st->executor, [st] {
+        if (st->idle && st->socket) {
+          beast::error_code e;
+          st->socket->close(e);
+        }
+      });
+    drain_deadline = Clock::now() + ms(sh.current()->config->drain_timeout_ms);
+    check_drained();
   });
 
   std::vector<std::thread> workers;
@@ -976,6 +1366,7 @@ int run_server(ServerSetup setup) {
   main_ctx.run();
   for (auto& c : contexts) c->stop();
   for (auto& w : workers) w.join();
+  sh.auth_pool.join();
   return 0;
 }
 

@@ -3,10 +3,12 @@
 // it arrives, blocks / redacts / logs by policy, forwards over verified TLS, and streams the
 // response back unbuffered. Beast and Asio stay inside server.cc.
 //
-//   ServerSetup setup{config, rules, key, ca, audit};
-//   return run_server(setup);   // blocks until SIGINT / SIGTERM; returns the exit status
+//   ServerSetup setup{load, key, ca, audit};   // load() builds config + rules + users; reloads
+//   call it return run_server(setup);   // blocks until SIGTERM (drains) or SIGINT; returns the
+//   exit status
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "audit_log.h"
@@ -14,19 +16,31 @@
 #include "config.h"
 #include "engine.h"
 #include "fingerprint.h"
+#include "proxy_auth.h"
 
 namespace promptgate::proxy {
 
-struct ServerSetup {
+// What a (re)load produces; everything in it is replaced together.
+struct Loaded {
   std::shared_ptr<const ProxyConfig> config;
   std::shared_ptr<const RuleSet> rules;
+  std::shared_ptr<const Credentials> credentials;  // null when authentication is off
+};
+
+struct ServerSetup {
+  // Reads the config file (plus command-line overrides), compiles the rules and loads the users
+  // file; throws with a clear message. Called at start, and again on SIGHUP or POST /-/reload,
+  // on a thread that is not serving traffic. listen, admin_listen, threads and audit_log are
+  // read at start only.
+  std::function<Loaded()> load;
   FingerprintKey key;
   std::shared_ptr<CertificateAuthority> ca;
   std::shared_ptr<AuditLog> audit;
 };
 
-// Binds config->listen, prints "promptgate listening on ADDR:PORT" to stderr, and serves with
-// one io_context per thread until SIGINT or SIGTERM.
+// Binds listen and admin_listen, prints "promptgate listening on ADDR:PORT" to stderr, and
+// serves with one io_context per thread. SIGHUP reloads; SIGTERM / SIGINT drain (readiness off,
+// no new connections, in-flight requests finish within drain_timeout) and return 0.
 int run_server(ServerSetup setup);
 
 }  // namespace promptgate::proxy

@@ -73,11 +73,9 @@ TEST_CASE("deny wins over intercept, default applies to unlisted hosts") {
 }
 
 TEST_CASE("config errors name the file, the line and what is wrong") {
-  CHECK(error_of("listen: 127.0.0.1:8080\nlisn: x\n") ==
-        "gw.yaml:2: unknown key 'lisn' in the configuration (known: actions, audit_log, "
-        "block_status, connect_to, destinations, fail_open_hosts, listen, max_body_bytes, "
-        "max_decoded_body_bytes, max_header_bytes, mode, rules, scan_headers, signed_body_hosts, "
-        "threads, timeouts, upstream_ca)");
+  std::string unknown = error_of("listen: 127.0.0.1:8080\nlisn: x\n");
+  CHECK(unknown.rfind("gw.yaml:2: unknown key 'lisn' in the configuration (known: ", 0) == 0);
+  CHECK(unknown.find("listen") != std::string::npos);
   CHECK(error_of("mode: observe\n") == "gw.yaml:1: mode must be enforce or monitor, not 'observe'");
   CHECK(error_of("listen: 127.0.0.1\n").find("gw.yaml:1: listen: expected HOST:PORT") == 0);
   CHECK(error_of("listen: 127.0.0.1:99999\n").find("gw.yaml:1: listen: bad port") == 0);
@@ -111,15 +109,15 @@ TEST_CASE("overrides by rule, category and host; the most severe action wins") {
   auto pw = finding("generic-password", Category::credential, Action::block, "messages[0]");
   auto email = finding("email-address", Category::pii, Action::block, "messages[1]");
   auto token = finding("github-pat-classic", Category::credential, Action::block, "system");
-  CHECK(action_for(c, "api.anthropic.com", pw) == Action::log);
-  CHECK(action_for(c, "api.anthropic.com", email) == Action::redact);
-  CHECK(action_for(c, "llm.internal.test", email) == Action::log);
-  CHECK(action_for(c, "api.anthropic.com", token) == Action::block);
+  CHECK(action_for(c, nullptr, "api.anthropic.com", pw) == Action::log);
+  CHECK(action_for(c, nullptr, "api.anthropic.com", email) == Action::redact);
+  CHECK(action_for(c, nullptr, "llm.internal.test", email) == Action::log);
+  CHECK(action_for(c, nullptr, "api.anthropic.com", token) == Action::block);
 
-  CHECK(decide(c, "api.anthropic.com", {}, false).verdict == Verdict::allow);
-  CHECK(decide(c, "api.anthropic.com", {pw}, false).verdict == Verdict::log);
-  CHECK(decide(c, "api.anthropic.com", {pw, email}, false).verdict == Verdict::redact);
-  auto d = decide(c, "api.anthropic.com", {pw, email, token}, false);
+  CHECK(decide(c, nullptr, "api.anthropic.com", {}, false).verdict == Verdict::allow);
+  CHECK(decide(c, nullptr, "api.anthropic.com", {pw}, false).verdict == Verdict::log);
+  CHECK(decide(c, nullptr, "api.anthropic.com", {pw, email}, false).verdict == Verdict::redact);
+  auto d = decide(c, nullptr, "api.anthropic.com", {pw, email, token}, false);
   CHECK(d.verdict == Verdict::block);
   REQUIRE(d.actions.size() == 3);
   CHECK(d.actions[1] == Action::redact);
@@ -128,7 +126,7 @@ TEST_CASE("overrides by rule, category and host; the most severe action wins") {
 TEST_CASE("a signed body cannot be redacted, so redaction becomes a block") {
   ProxyConfig c = parse_config("actions: [{category: pii, action: redact}]\n", "x");
   auto email = finding("email-address", Category::pii, Action::block, "messages[0].content");
-  auto d = decide(c, "bedrock-runtime.us-east-1.amazonaws.com", {email}, true);
+  auto d = decide(c, nullptr, "bedrock-runtime.us-east-1.amazonaws.com", {email}, true);
   CHECK(d.verdict == Verdict::block);
   CHECK(d.redaction_refused_signed);
   std::string msg = block_message({email}, d.actions, d.redaction_refused_signed);
@@ -154,4 +152,61 @@ TEST_CASE("a config file that does not mention destinations still intercepts the
   ProxyConfig own = parse_config("destinations: {intercept: [llm.corp.test]}\n", "own.yaml");
   CHECK(own.destination_for("llm.corp.test") == Destination::intercept);
   CHECK(own.destination_for("api.anthropic.com") == Destination::tunnel);
+}
+
+TEST_CASE("policy blocks by user, group and host; the first match wins") {
+  ProxyConfig c = parse_config(R"(auth:
+  users_file: /dev/null
+  groups: {security: [alice], ci: [ci-bot, ci-bot-2]}
+policies:
+  - name: security may send pii, monitored
+    groups: [security]
+    mode: monitor
+  - name: ci redacts instead of blocking
+    groups: [ci]
+    actions: [{category: credential, action: redact}]
+  - name: bob on the internal model
+    users: [bob]
+    hosts: ["*.internal.test"]
+    actions: [{category: pii, action: log}]
+)",
+                               "gw.yaml");
+  Identity alice{"alice", c.groups_of("alice")};
+  Identity ci{"ci-bot-2", c.groups_of("ci-bot-2")};
+  Identity bob{"bob", c.groups_of("bob")};
+  CHECK(alice.groups == std::vector<std::string>{"security"});
+  REQUIRE(c.policy_for(alice, "api.anthropic.com"));
+  CHECK(c.policy_for(alice, "api.anthropic.com")->mode == Mode::monitor);
+  const PolicyBlock* p = c.policy_for(ci, "api.anthropic.com");
+  REQUIRE(p);
+  CHECK(p->name == "ci redacts instead of blocking");
+  auto token = finding("github-pat-classic", Category::credential, Action::block, "system");
+  CHECK(action_for(c, p, "api.anthropic.com", token) == Action::redact);
+  CHECK(action_for(c, nullptr, "api.anthropic.com", token) == Action::block);
+  CHECK(c.policy_for(bob, "api.anthropic.com") == nullptr);
+  CHECK(c.policy_for(bob, "llm.internal.test") != nullptr);
+  CHECK(c.policy_for(Identity{}, "api.anthropic.com") == nullptr);
+}
+
+TEST_CASE("gateway settings: admin listener, CONNECT ports, private destinations, parent proxy") {
+  ProxyConfig c = parse_config(R"(admin_listen: 0.0.0.0:9191
+allowed_connect_ports: [443, 8443]
+allowed_private_hosts: ["*.corp.internal"]
+connect_to: ["api.anthropic.com:443:10.0.0.5:443"]
+upstream_proxy: http://parent.corp.internal:3128
+timeouts: {drain_ms: 5000}
+)",
+                               "gw.yaml");
+  CHECK(c.admin_listen.port == 9191);
+  CHECK(c.allowed_connect_ports == std::vector<uint16_t>{443, 8443});
+  CHECK(c.private_destination_allowed("git.corp.internal"));
+  CHECK(c.private_destination_allowed("api.anthropic.com"));  // named by connect_to
+  CHECK_FALSE(c.private_destination_allowed("example.com"));
+  REQUIRE(c.upstream_proxy);
+  CHECK(c.upstream_proxy->port == 3128);
+  CHECK(c.drain_timeout_ms == 5000);
+  ProxyConfig d = load_config("");
+  CHECK(d.admin_listen.port == 9090);
+  CHECK(d.allowed_connect_ports == std::vector<uint16_t>{443});
+  CHECK_FALSE(d.private_destination_allowed("localhost"));
 }

@@ -67,7 +67,7 @@ start_proxy() {  # start_proxy NAME [CONFIG_TEXT] -> sets proxy_port, proxy_home
   proxy_home=$work/$name/home
   audit=$work/$name/audit.jsonl
   mkdir -p "$proxy_home"
-  local args=(run --listen 127.0.0.1:0 --upstream-ca "$work/pki/upstream-ca.pem"
+  local args=(run --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --upstream-ca "$work/pki/upstream-ca.pem"
     --connect-to "api.anthropic.com:443:127.0.0.1:$fake_port" --audit-log "$audit")
   if [ -n "$config" ]; then
     printf '%s\n' "$config" > "$work/$name/promptgate.yaml"

@@ -112,7 +112,7 @@ export async function startProxy({ yaml = null, args = [], flags = true } = {}) 
     argv.push('--config', cfg);
   }
   if (flags) {
-    argv.push('--listen', '127.0.0.1:0', '--upstream-ca', env.upstreamCa,
+    argv.push('--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--upstream-ca', env.upstreamCa,
       '--connect-to', `api.anthropic.com:443:127.0.0.1:${env.fakePort}`, '--audit-log', audit);
   }
   argv.push(...args);
@@ -134,8 +134,10 @@ export async function startProxy({ yaml = null, args = [], flags = true } = {}) 
   });
   const caFile = path.join(home, 'ca.pem');
   if (!fs.existsSync(caFile)) throw new Error(`no CA at ${caFile} after start`);
+  const adminMatch = /promptgate admin on [^\s]*:(\d+)/.exec(stderr);
   const p = {
     port, home, dir, audit, proc, caFile,
+    adminPort: adminMatch ? Number(adminMatch[1]) : 0,
     ca: fs.readFileSync(caFile),
     proxyUrl: `http://127.0.0.1:${port}`,
     get stderr() { return stderr; },

@@ -518,7 +518,7 @@ test('destination policy: tunnel passes TLS end to end unscanned; deny answers 4
 
 test('upstream unreachable: 502 with the JSON error shape', T, async () => {
   const port = await closedPort();
-  const down = await startProxy({ flags: false, args: ['--listen', '127.0.0.1:0', '--upstream-ca', env.upstreamCa,
+  const down = await startProxy({ flags: false, args: ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--upstream-ca', env.upstreamCa,
     '--connect-to', `api.anthropic.com:443:127.0.0.1:${port}`, '--audit-log', '-'] });
   try {
     const r = await curlApi(down, '/v1/messages', ['--data-binary', messagesBody('hello')]);
