@@ -304,8 +304,9 @@ std::string internal_destination_refusal(const ProxyConfig& cfg, const std::stri
 }
 
 struct UpstreamFailure {
-  unsigned status = 0;  // 502 or 504
+  unsigned status = 0;  // 502 or 504 (403: an internal address refused)
   std::string message;
+  const char* kind = nullptr;  // set when the metric is still to be counted
 };
 
 net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn, const Target& t) {
@@ -325,6 +326,7 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn
   auto stream = std::make_unique<beast::tcp_stream>(ex);
   stream->expires_after(ms(cfg.upstream_connect_timeout_ms));
   co_await stream->async_connect(endpoints, tok(ec));
+  if (ec) conn.sh.metrics.upstream_error(ec == beast::error::timeout ? "timeout" : "connect");
   if (ec == beast::error::timeout)
     co_return UpstreamFailure{504, "promptgate timed out connecting to " + t.host};
   if (ec)
@@ -353,6 +355,8 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn
     std::string detail = ec.message();
     long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) detail = X509_verify_cert_error_string(verify);
+    conn.sh.metrics.upstream_error(ec == beast::error::timeout ? "timeout" : "tls");
+    conn.sh.metrics.tls_handshake_failure("upstream");
     co_return UpstreamFailure{
         ec == beast::error::timeout ? 504u : 502u,
         "promptgate could not establish verified TLS to " + t.host + ": " + detail};
@@ -384,8 +388,8 @@ net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
   up_lowest.expires_after(ms(cfg.upstream_response_timeout_ms));
   co_await http::async_write(up, req, tok(ec));
   if (ec) {
-    x.failure =
-        UpstreamFailure{502, "promptgate could not send the request upstream: " + ec.message()};
+    x.failure = UpstreamFailure{
+        502, "promptgate could not send the request upstream: " + ec.message(), "protocol"};
     co_return;
   }
   x.sent = true;
@@ -394,10 +398,12 @@ net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
   if (req.method() == http::verb::head) rp.skip(true);
   co_await http::async_read_header(up, ubuf, rp, tok(ec));
   if (ec) {
-    x.failure = ec == beast::error::timeout
-                    ? UpstreamFailure{504, "promptgate timed out waiting for the upstream"}
-                    : UpstreamFailure{502, "promptgate got no valid response from the upstream: " +
-                                               ec.message()};
+    x.failure =
+        ec == beast::error::timeout
+            ? UpstreamFailure{504, "promptgate timed out waiting for the upstream", "timeout"}
+            : UpstreamFailure{502,
+                              "promptgate got no valid response from the upstream: " + ec.message(),
+                              "protocol"};
     co_return;
   }
   x.response_started = true;
@@ -492,6 +498,7 @@ net::awaitable<void> forward_request(Connection& conn, Client& client, const Tar
   ev.upstream_status = x.upstream_status;
   ev.upstream_ms = x.upstream_ms;
   if (x.failure) {
+    if (x.failure->kind) conn.sh.metrics.upstream_error(x.failure->kind);
     conn.upstream.close();
     ev.status = x.failure->status;
     ev.error = x.failure->message;
@@ -597,18 +604,24 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     }
   };
 
-  std::vector<char> piece(64 * 1024);
+  // The body is read straight into its final buffer (sized from Content-Length when there is
+  // one) and each new piece is scanned in place: no intermediate copy.
+  size_t used = 0;
+  if (auto length = parser.content_length())
+    raw_body.resize(static_cast<size_t>(std::min<uint64_t>(*length, cfg.max_body_bytes)));
   beast::error_code ec;
   while (!parser.is_done()) {
-    req.body().data = piece.data();
-    req.body().size = piece.size();
+    if (raw_body.size() - used < 16 * 1024)
+      raw_body.resize(std::max<size_t>(2 * raw_body.size(), used + 64 * 1024));
+    req.body().data = raw_body.data() + used;
+    req.body().size = raw_body.size() - used;
     beast::get_lowest_layer(client).expires_after(ms(cfg.body_timeout_ms));
     co_await http::async_read(client, buf, parser, tok(ec));
     if (ec == http::error::need_buffer) ec = {};
-    size_t got = piece.size() - req.body().size;
+    size_t got = raw_body.size() - used - req.body().size;
     if (got) {
-      std::string_view data(piece.data(), got);
-      raw_body.append(data);
+      std::string_view data(raw_body.data() + used, got);
+      used += got;
       if (inspect) {
         if (decoder)
           decode_piece(data, false);
@@ -618,6 +631,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     }
     if (ec) break;
   }
+  raw_body.resize(used);
   ev.body_bytes = raw_body.size();
   if (ec) {
     ev.decision = "error";
