@@ -100,6 +100,8 @@ struct Shared {
 ssl::context Shared::make_client_tls(CertificateAuthority& ca) {
   SSL_CTX* ctx = ca.client_facing_context();
   SSL_CTX_up_ref(ctx);  // asio's context frees what it wraps; the CA keeps its own reference
+  // Idle connections give their TLS record buffers back (about 34 KB per connection).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   return ssl::context(ctx);
 }
 
@@ -107,6 +109,7 @@ std::shared_ptr<ssl::context> make_upstream_tls(const ProxyConfig& config) {
   auto ctx_ptr = std::make_shared<ssl::context>(ssl::context::tls_client);
   ssl::context& ctx = *ctx_ptr;
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   ctx.set_default_verify_paths();
   if (!config.upstream_ca.empty()) {
     beast::error_code ec;
@@ -864,6 +867,9 @@ net::awaitable<void> serve_requests(Connection& conn, Client& client, beast::fla
     co_await handle_request(conn, client, buf, parser, target, std::string(parser.get().target()),
                             keep);
     if (!keep) co_return;
+    // An idle keep-alive connection should not hold on to the buffers a large request grew.
+    if (buf.size() == 0) buf.shrink_to_fit();
+    if (conn.upstream.buffer.size() == 0) conn.upstream.buffer.shrink_to_fit();
   }
 }
 
