@@ -312,20 +312,44 @@ struct UpstreamFailure {
   const char* kind = nullptr;  // set when the metric is still to be counted
 };
 
+// Through a parent proxy: ask it to CONNECT to `target`; empty on success, else why not.
+net::awaitable<std::string> connect_via_parent(beast::tcp_stream& stream, const HostPort& target) {
+  std::string authority = target.host + ":" + std::to_string(target.port);
+  http::request<http::empty_body> req{http::verb::connect, authority, 11};
+  req.set(http::field::host, authority);
+  beast::error_code ec;
+  co_await http::async_write(stream, req, tok(ec));
+  if (ec) co_return "parent proxy: " + ec.message();
+  beast::flat_buffer buf;
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);  // a CONNECT answer has no body
+  co_await http::async_read_header(stream, buf, parser, tok(ec));
+  if (ec) co_return "parent proxy: " + ec.message();
+  if (parser.get().result_int() != 200)
+    co_return "parent proxy answered " + std::to_string(parser.get().result_int()) +
+        " to CONNECT " + authority;
+  if (buf.size()) co_return "parent proxy sent data before the tunnel opened";
+  co_return std::string();
+}
+
 net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn, const Target& t) {
   Upstream& up = conn.upstream;
   up.close();
   const ProxyConfig& cfg = conn.cfg();
-  HostPort where = cfg.tcp_target({t.host, t.port});
+  const HostPort target = cfg.tcp_target({t.host, t.port});
+  // With a parent proxy, the TCP connection goes to it; it resolves and reaches the target.
+  const HostPort where = cfg.upstream_proxy ? *cfg.upstream_proxy : target;
   auto ex = co_await net::this_coro::executor;
   beast::error_code ec;
   tcp::resolver resolver(ex);
   auto endpoints = co_await resolver.async_resolve(where.host, std::to_string(where.port), tok(ec));
   if (ec)
     co_return UpstreamFailure{
-        502, "promptgate could not resolve upstream host " + t.host + ": " + ec.message()};
-  if (std::string refusal = internal_destination_refusal(cfg, t.host, endpoints); !refusal.empty())
-    co_return UpstreamFailure{403, refusal};
+        502, "promptgate could not resolve upstream host " + where.host + ": " + ec.message()};
+  if (!cfg.upstream_proxy)
+    if (std::string refusal = internal_destination_refusal(cfg, t.host, endpoints);
+        !refusal.empty())
+      co_return UpstreamFailure{403, refusal};
   auto stream = std::make_unique<beast::tcp_stream>(ex);
   stream->expires_after(ms(cfg.upstream_connect_timeout_ms));
   co_await stream->async_connect(endpoints, tok(ec));
@@ -336,6 +360,13 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn
     co_return UpstreamFailure{502, "promptgate could not connect to " + t.host + ":" +
                                        std::to_string(t.port) + ": " + ec.message()};
   stream->socket().set_option(tcp::no_delay(true), ec);
+  if (cfg.upstream_proxy) {
+    stream->expires_after(ms(cfg.upstream_connect_timeout_ms));
+    if (std::string err = co_await connect_via_parent(*stream, target); !err.empty()) {
+      conn.sh.metrics.upstream_error("connect");
+      co_return UpstreamFailure{502, "promptgate could not reach " + t.host + ": " + err};
+    }
+  }
   up.host = t.host;
   up.port = t.port;
   up.tls = t.tls;
@@ -944,12 +975,13 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   }
   beast::error_code ec;
   if (dest == Destination::tunnel) {
-    HostPort where = cfg.tcp_target(hp);
+    HostPort target = cfg.tcp_target(hp);
+    HostPort where = cfg.upstream_proxy ? *cfg.upstream_proxy : target;
     auto ex = co_await net::this_coro::executor;
     tcp::resolver resolver(ex);
     auto endpoints =
         co_await resolver.async_resolve(where.host, std::to_string(where.port), tok(ec));
-    if (!ec) refusal = internal_destination_refusal(cfg, hp.host, endpoints);
+    if (!ec && !cfg.upstream_proxy) refusal = internal_destination_refusal(cfg, hp.host, endpoints);
     if (!refusal.empty()) {
       ev.decision = "deny";
       ev.status = 403;
@@ -959,20 +991,25 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
       co_return;
     }
     beast::tcp_stream upstream(ex);
+    std::string failure;
     if (!ec) {
       upstream.expires_after(ms(cfg.upstream_connect_timeout_ms));
       co_await upstream.async_connect(endpoints, tok(ec));
     }
-    if (ec) {
+    if (ec)
+      failure = ec.message();
+    else if (cfg.upstream_proxy)
+      failure = co_await connect_via_parent(upstream, target);
+    if (!failure.empty()) {
       sh.metrics.upstream_error(ec == beast::error::timeout ? "timeout" : "connect");
       ev.decision = "error";
       ev.status = 502;
-      ev.error = "tunnel connect failed: " + ec.message();
+      ev.error = "tunnel connect failed: " + failure;
       record(sh, ev);
       co_await send_response(
-          stream, error_response(502, "api_error",
-                                 "promptgate could not connect to " + hp.host + ": " + ec.message(),
-                                 false));
+          stream,
+          error_response(502, "api_error",
+                         "promptgate could not connect to " + hp.host + ": " + failure, false));
       co_return;
     }
     static constexpr std::string_view kOk = "HTTP/1.1 200 Connection established\r\n\r\n";
