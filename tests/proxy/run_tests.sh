@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Integration tests of `promptgate run`: makes a throwaway upstream PKI, starts the fake Anthropic
-# API (fake_api.mjs) and runs proxy_test.mjs (node:test), which starts its own promptgate
-# processes and drives them with curl and Node's https/tls clients.
-# usage: run_tests.sh PATH_TO_PROMPTGATE
+# API (fake_api.mjs) and runs every *_test.mjs here (node:test: proxy_test.mjs, gateway_test.mjs),
+# which start their own promptgate processes and drive them with curl and Node's https/tls clients.
+# usage: run_tests.sh PATH_TO_PROMPTGATE [TEST_FILE.mjs...]   (default: all *_test.mjs here)
 set -uo pipefail
-pg=$(realpath "${1:?usage: run_tests.sh PATH_TO_PROMPTGATE}")
+pg=$(realpath "${1:?usage: run_tests.sh PATH_TO_PROMPTGATE [TEST_FILE.mjs...]}")
+shift
 here=$(cd "$(dirname "$0")" && pwd)
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=("$here"/*_test.mjs)
 work=$(mktemp -d "${TMPDIR:-/tmp}/promptgate-proxy-test.XXXXXX")
 fake_pid=
 cleanup() {
@@ -37,7 +40,7 @@ if [ -z "$fake_port" ]; then
 fi
 
 PROMPTGATE_BIN=$pg FAKE_API_PORT=$fake_port UPSTREAM_CA=$work/pki/upstream-ca.pem RECORD_FILE=$record \
-WORKDIR=$work node --test --test-reporter=spec "$here/proxy_test.mjs"
+WORKDIR=$work node --test --test-reporter=spec "${tests[@]}"
 status=$?
 if [ -s "$work/fake-api.err" ]; then echo "--- fake API stderr:"; cat "$work/fake-api.err"; fi
 exit $status

@@ -1,0 +1,705 @@
+// Integration tests of promptgate's gateway operation (`promptgate run`): proxy authentication
+// and per-group policies, hot reload (SIGHUP and POST /-/reload) under load, the admin listener,
+// drain on SIGTERM, slow-client timeouts, per-client connection caps, CONNECT safety and the
+// Prometheus metrics after known traffic. Run through run_tests.sh (fake API, upstream PKI).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import {
+  env, sleep, marker, githubToken, secretPieces, messagesBody, recordHas, recordEntries,
+  startProxy, stopAll, waitAudit, curlApi, writeTemp, configYaml, openConnect, tlsThroughProxy,
+  TunnelAgent, request, rawExchange, rawPlain,
+} from './lib.mjs';
+
+const T = { timeout: 30000 };
+
+after(async () => {
+  await stopAll();
+});
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+// One request to the admin listener; resolves {status, headers, body}.
+function admin(p, urlPath, { method = 'GET', timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    assert.ok(p.adminPort > 0, `no admin port in stderr:\n${p.stderr}`);
+    const req = http.request({ host: '127.0.0.1', port: p.adminPort, method, path: urlPath, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`admin ${method} ${urlPath} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// Prometheus text format -> [{name, labels, value}].
+function parseMetrics(text) {
+  const out = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels = {};
+    if (m[2]) for (const l of m[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    out.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return out;
+}
+// The value of the one series `name` whose labels are exactly `labels`; undefined if absent.
+function metric(text, name, labels = {}) {
+  const want = Object.entries(labels);
+  const hits = parseMetrics(text).filter((s) => s.name === name && Object.keys(s.labels).length === want.length
+    && want.every(([k, v]) => s.labels[k] === v));
+  assert.ok(hits.length <= 1, `several series ${name}${JSON.stringify(labels)}`);
+  return hits.length ? hits[0].value : undefined;
+}
+async function scrape(p) {
+  const r = await admin(p, '/metrics');
+  assert.equal(r.status, 200, r.body);
+  return r.body;
+}
+
+// A users file (mode 600) with a line from `promptgate passwd` per user.
+function usersFile(users) {
+  const f = path.join(env.workdir, `${marker('users')}.txt`);
+  let text = '# test users\n';
+  for (const [user, secret] of Object.entries(users)) {
+    const line = execFileSync(env.bin, ['passwd', user], { input: `${secret}\n`, encoding: 'utf8' }).trim();
+    assert.match(line, new RegExp(`^${user}:pbkdf2-sha256\\$\\d+\\$`), `passwd output: ${line}`);
+    assert.ok(!line.includes(secret), 'passwd printed the secret');
+    text += line + '\n';
+  }
+  fs.writeFileSync(f, text, { mode: 0o600 });
+  fs.chmodSync(f, 0o600);
+  return f;
+}
+
+// A CONNECT with extra headers; resolves {status, headers, head, socket}.
+function connectWith(p, authority, headers = {}, { timeoutMs = 10000, localAddress } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: p.port, method: 'CONNECT', path: authority, localAddress,
+      headers: { host: authority, ...headers }, agent: false });
+    const t = setTimeout(() => { req.destroy(); reject(new Error(`CONNECT ${authority} timed out`)); }, timeoutMs);
+    req.on('connect', (res, socket, head) => {
+      clearTimeout(t);
+      resolve({ status: res.statusCode, headers: res.headers, head, socket });
+    });
+    req.on('error', (e) => { clearTimeout(t); reject(e); });
+    req.end();
+  });
+}
+// Reads what a refusing CONNECT answered (status line, headers and the error body).
+function readAll(socket, head, ms = 1000) {
+  return new Promise((resolve) => {
+    let data = head ? head.toString('utf8') : '';
+    const t = setTimeout(() => { socket.destroy(); resolve(data); }, ms);
+    socket.on('data', (d) => { data += d; });
+    socket.on('close', () => { clearTimeout(t); resolve(data); });
+    socket.on('error', () => {});
+  });
+}
+
+const basic = (user, secret) => 'Basic ' + Buffer.from(`${user}:${secret}`).toString('base64');
+const JSON_HDR = ['-H', 'content-type: application/json'];
+
+function assertNoSecret(text, secrets, what) {
+  for (const s of secrets) for (const piece of secretPieces(s)) assert.ok(!text.includes(piece), `${what} contains (part of) a secret`);
+}
+function proxyAs(p, user, secret) {
+  return { proxyUrl: `http://${encodeURIComponent(user)}:${encodeURIComponent(secret)}@127.0.0.1:${p.port}`, caFile: p.caFile };
+}
+// POSTs a Messages body through curl (a new connection); resolves curlApi's result.
+async function postMessages(p, text, curlArgs = []) {
+  const f = writeTemp('msg.json', messagesBody(text));
+  return curlApi(p, '/v1/messages', [...JSON_HDR, '--data-binary', `@${f}`, ...curlArgs]);
+}
+function waitExit(proc, ms) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve({ code: proc.exitCode, signal: proc.signalCode, at: Date.now() });
+    const t = setTimeout(() => resolve(null), ms);
+    proc.once('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, at: Date.now() }); });
+  });
+}
+async function waitFor(pred, ms, stepMs = 20) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v || Date.now() > end) return v;
+    await sleep(stepMs);
+  }
+}
+
+// ---- proxy authentication and policies by group -----------------------------------------------
+
+const secrets = {
+  alice: crypto.randomBytes(24).toString('hex'),
+  'ci-bot': crypto.randomBytes(24).toString('hex'),
+  bob: crypto.randomBytes(24).toString('hex'),
+};
+const wrongSecret = crypto.randomBytes(24).toString('hex');
+let authProxy = null;
+async function getAuthProxy() {
+  if (authProxy) return authProxy;
+  const users = usersFile(secrets);
+  authProxy = await startProxy({
+    yaml: configYaml(`auth:
+  users_file: ${users}
+  groups:
+    security: [alice]
+    ci: [ci-bot]
+policies:
+  - {name: security monitored, groups: [security], mode: monitor}
+  - {name: ci redacts, groups: [ci], actions: [{category: credential, action: redact}]}
+`),
+  });
+  return authProxy;
+}
+function assertNoAuthSecretLeak(p) {
+  const all = [...Object.values(secrets), wrongSecret];
+  const b64 = [...Object.entries(secrets).map(([u, s]) => basic(u, s).slice(6)), basic('alice', wrongSecret).slice(6)];
+  const audit = fs.existsSync(p.audit) ? fs.readFileSync(p.audit, 'utf8') : '';
+  for (const [text, what] of [[audit, 'audit log'], [p.stdout, 'stdout'], [p.stderr, 'stderr']]) {
+    assertNoSecret(text, all, what);
+    for (const b of b64) assert.ok(!text.includes(b), `${what} contains a Proxy-Authorization value`);
+  }
+}
+
+test('proxy auth: 407 without or with wrong credentials, 200 with the right ones; identity in the audit', T, async () => {
+  const p = await getAuthProxy();
+
+  const none = await connectWith(p, 'api.anthropic.com:443');
+  const noneText = await readAll(none.socket, none.head);
+  assert.equal(none.status, 407, `no credentials: ${none.status} ${noneText}`);
+  assert.equal(none.headers['proxy-authenticate'], 'Basic realm="promptgate"');
+
+  const wrong = await connectWith(p, 'api.anthropic.com:443', { 'proxy-authorization': basic('alice', wrongSecret) });
+  await readAll(wrong.socket, wrong.head);
+  assert.equal(wrong.status, 407, 'wrong secret');
+  assert.equal(wrong.headers['proxy-authenticate'], 'Basic realm="promptgate"');
+
+  const unknown = await connectWith(p, 'api.anthropic.com:443', { 'proxy-authorization': basic('mallory', secrets.alice) });
+  await readAll(unknown.socket, unknown.head);
+  assert.equal(unknown.status, 407, 'unknown user');
+
+  // Nothing reached the API without credentials: curl without them fails at the CONNECT.
+  const m0 = marker('noauth');
+  const r0 = await postMessages(p, `ECHO: ${m0}`);
+  assert.notEqual(r0.code, 0, 'curl without proxy credentials succeeded');
+  assert.equal(recordEntries(m0).length, 0, 'a request without credentials reached the API');
+
+  const m = marker('auth');
+  const r = await postMessages(proxyAs(p, 'alice', secrets.alice), `ECHO: ${m}`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.status, 200, r.body);
+  assert.match(JSON.parse(r.body).content[0].text, new RegExp(m));
+  assert.equal(recordEntries(m).length, 1);
+  const seen = recordEntries(m)[0];
+  assert.ok(!('proxy-authorization' in seen.headers), 'Proxy-Authorization was forwarded upstream');
+
+  const line = await waitAudit(p.audit, (l) => l.path === '/v1/messages' && l.user === 'alice');
+  assert.ok(line, `no audit line with "user":"alice": ${JSON.stringify(p.auditLines())}`);
+  assert.deepEqual(line.groups, ['security']);
+  assert.equal(line.status, 200);
+  const denied = p.auditLines().filter((l) => l.status === 407);
+  assert.ok(denied.some((l) => l.decision === 'deny' && l.error === 'proxy authentication missing'),
+    `no audit line for the missing credentials: ${JSON.stringify(denied)}`);
+  assert.ok(denied.some((l) => l.decision === 'deny' && l.error === 'proxy authentication invalid'),
+    `no audit line for the wrong credentials: ${JSON.stringify(denied)}`);
+
+  const text = await scrape(p);
+  assert.equal(metric(text, 'promptgate_auth_failures_total', { reason: 'missing' }), 2, 'auth failures missing (raw CONNECT + curl)');
+  assert.equal(metric(text, 'promptgate_auth_failures_total', { reason: 'invalid' }), 2, 'auth failures invalid (wrong secret + unknown user)');
+  assertNoSecret(text, Object.values(secrets), '/metrics');
+  assert.ok(!text.includes('alice'), '/metrics carries a user name');
+  assertNoAuthSecretLeak(p);
+});
+
+test('policies by group: security monitors, ci redacts, a user in no group is blocked', T, async () => {
+  const p = await getAuthProxy();
+  const toks = { alice: githubToken(), 'ci-bot': githubToken(), bob: githubToken() };
+  const ms = { alice: marker('alice'), 'ci-bot': marker('ci'), bob: marker('bob') };
+  const res = {};
+  for (const u of Object.keys(toks)) {
+    res[u] = await postMessages(proxyAs(p, u, secrets[u]), `${ms[u]} my token is ${toks[u]} ok`);
+    assert.equal(res[u].code, 0, `${u}: ${res[u].stderr}`);
+  }
+
+  // alice: monitor mode, forwarded unchanged, audit says it would have been blocked.
+  assert.equal(res.alice.status, 200, `alice (monitor): ${res.alice.body}`);
+  assert.ok(recordHas(toks.alice), 'monitor mode did not forward the body unchanged');
+  const la = await waitAudit(p.audit, (l) => l.user === 'alice' && (l.findings || []).length > 0);
+  assert.ok(la, `no audit line for alice's finding: ${JSON.stringify(p.auditLines())}`);
+  assert.equal(la.enforced, false, JSON.stringify(la));
+  assert.equal(la.policy, 'security monitored');
+  assert.equal(la.mode, 'monitor');
+  assert.equal(la.findings[0].rule, 'github-pat-classic');
+
+  // ci-bot: credential -> redact.
+  assert.equal(res['ci-bot'].status, 200, `ci-bot (redact): ${res['ci-bot'].body}`);
+  assert.ok(!recordHas(toks['ci-bot']), 'the ci-bot token reached the API');
+  const ci = recordEntries(ms['ci-bot']);
+  assert.equal(ci.length, 1);
+  assert.match(ci[0].body, /\[REDACTED:github-pat-classic\]/);
+  const lc = await waitAudit(p.audit, (l) => l.user === 'ci-bot' && (l.findings || []).length > 0);
+  assert.ok(lc, 'no audit line for ci-bot');
+  assert.equal(lc.decision, 'redact');
+  assert.equal(lc.policy, 'ci redacts');
+  assert.deepEqual(lc.groups, ['ci']);
+  assert.equal(lc.findings[0].action, 'redact');
+
+  // bob: no group, no policy: the global enforce + block.
+  assert.equal(res.bob.status, 400, `bob (no policy): ${res.bob.body}`);
+  assert.equal(JSON.parse(res.bob.body).type, 'error');
+  assert.ok(!recordHas(toks.bob), "bob's token reached the API");
+  assert.equal(recordEntries(ms.bob).length, 0);
+  const lb = await waitAudit(p.audit, (l) => l.user === 'bob' && (l.findings || []).length > 0);
+  assert.ok(lb, 'no audit line for bob');
+  assert.equal(lb.decision, 'block');
+  assert.equal(lb.enforced, true);
+  assert.equal(lb.policy, undefined);
+  assert.deepEqual(lb.groups ?? [], []);
+
+  const audit = fs.readFileSync(p.audit, 'utf8');
+  for (const [text, what] of [[audit, 'audit log'], [p.stdout, 'stdout'], [p.stderr, 'stderr'], [await scrape(p), '/metrics']]) {
+    assertNoSecret(text, Object.values(toks), what);
+  }
+  assertNoAuthSecretLeak(p);
+});
+
+// ---- hot reload --------------------------------------------------------------------------------
+
+test('hot reload: 20 SIGHUPs under continuous load, then a refused and an accepted POST /-/reload', { timeout: 60000 }, async () => {
+  const variants = [
+    { yaml: configYaml('block_status: 422\n'), status: 422 },
+    { yaml: configYaml('actions: [{category: credential, action: redact}]\n'), status: 200 },
+    { yaml: configYaml('block_status: 400\n'), status: 400 },
+  ];
+  const p = await startProxy({ yaml: configYaml('block_status: 400\n') });
+  const cfgFile = path.join(p.dir, 'promptgate.yaml');
+  assert.ok(fs.existsSync(cfgFile));
+
+  // Clients: one keep-alive connection, and one new connection per request.
+  let stop = false;
+  const failures = [];
+  const counts = { keepalive: 0, fresh: 0 };
+  const keepAgent = new TunnelAgent(p);
+  const loop = async (kind) => {
+    for (let i = 0; !stop; i++) {
+      const agent = kind === 'keepalive' ? keepAgent : new TunnelAgent(p);
+      try {
+        const r = await request(agent, { method: 'POST', path: '/v1/messages', body: messagesBody(`clean ${kind} ${i}`),
+          headers: { 'content-type': 'application/json' } });
+        if (r.status !== 200) failures.push(`${kind} #${i}: status ${r.status} ${r.body}`);
+        else counts[kind]++;
+      } catch (e) {
+        failures.push(`${kind} #${i}: ${e.message}`);
+      } finally {
+        if (kind !== 'keepalive') agent.destroy();
+      }
+    }
+  };
+  const loops = [loop('keepalive'), loop('fresh')];
+
+  const tokenStatus = async () => {
+    const tok = githubToken();
+    const r = await postMessages(p, `reload check ${tok}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!recordHas(tok), 'a token reached the API unredacted');
+    return r.status;
+  };
+  let gen = 1;
+  try {
+    assert.equal(await tokenStatus(), 400);
+    for (let i = 0; i < 20; i++) {
+      const v = variants[i % variants.length];
+      fs.writeFileSync(cfgFile, v.yaml);
+      p.proc.kill('SIGHUP');
+      gen++;
+      const re = new RegExp(`reloaded .*\\(generation ${gen},`);
+      const ok = await waitFor(() => re.test(p.stderr), 10000);
+      assert.ok(ok, `reload ${i + 1} (generation ${gen}) not reported; stderr:\n${p.stderr.slice(-2000)}`);
+      assert.equal(await tokenStatus(), v.status, `after reload ${i + 1} the token request did not get ${v.status}`);
+    }
+    await sleep(200);
+  } finally {
+    stop = true;
+    await Promise.all(loops);
+    keepAgent.destroy();
+  }
+  assert.deepEqual(failures, [], 'client requests failed during reloads');
+  assert.equal(keepAgent.connects, 1, 'the keep-alive connection did not survive the reloads');
+  assert.ok(counts.keepalive >= 10 && counts.fresh >= 10, `too little traffic during the reloads: ${JSON.stringify(counts)}`);
+  assert.ok(p.alive(), 'promptgate died during the reloads');
+  const last = variants[19 % variants.length];
+
+  // A broken config is refused; the old one keeps serving.
+  fs.writeFileSync(cfgFile, configYaml('mode: observe\n'));
+  const bad = await admin(p, '/-/reload', { method: 'POST' });
+  assert.equal(bad.status, 400, bad.body);
+  const badJson = JSON.parse(bad.body);
+  assert.equal(badJson.result, 'error', bad.body);
+  assert.equal(typeof badJson.error, 'string');
+  assert.match(badJson.error, /observe/);
+  assert.equal(await tokenStatus(), last.status, 'the refused reload changed behaviour');
+  let text = await scrape(p);
+  assert.equal(metric(text, 'promptgate_config_reloads_total', { result: 'error' }), 1);
+  assert.equal(metric(text, 'promptgate_config_reloads_total', { result: 'ok' }), 20);
+  assert.equal(metric(text, 'promptgate_config_generation'), 21);
+  assert.equal(metric(text, 'promptgate_ready'), 1);
+
+  // GET is not a reload.
+  const get = await admin(p, '/-/reload');
+  assert.equal(get.status, 405, get.body);
+
+  // A good config through POST.
+  fs.writeFileSync(cfgFile, configYaml('block_status: 451\n'));
+  const good = await admin(p, '/-/reload', { method: 'POST' });
+  assert.equal(good.status, 200, good.body);
+  const goodJson = JSON.parse(good.body);
+  assert.equal(goodJson.result, 'ok', good.body);
+  assert.equal(goodJson.generation, 22);
+  assert.equal(await tokenStatus(), 451);
+  text = await scrape(p);
+  assert.equal(metric(text, 'promptgate_config_reloads_total', { result: 'error' }), 1);
+  assert.equal(metric(text, 'promptgate_config_reloads_total', { result: 'ok' }), 21);
+  assert.equal(metric(text, 'promptgate_config_generation'), 22);
+  await p.stop();
+});
+
+test('hot reload: a keep-alive connection idle across a reload gets the new config on its next request', T, async () => {
+  const p = await startProxy({ yaml: configYaml('block_status: 400\n') });
+  const cfgFile = path.join(p.dir, 'promptgate.yaml');
+  const agent = new TunnelAgent(p);
+  const send = async () => {
+    const tok = githubToken();
+    const r = await request(agent, { method: 'POST', path: '/v1/messages', body: messagesBody(`idle reload ${tok}`),
+      headers: { 'content-type': 'application/json' } });
+    assert.ok(!recordHas(tok));
+    return r.status;
+  };
+  try {
+    assert.equal(await send(), 400);
+    await sleep(100); // the connection now waits, idle, for its next request
+    fs.writeFileSync(cfgFile, configYaml('block_status: 422\n'));
+    p.proc.kill('SIGHUP');
+    assert.ok(await waitFor(() => /reloaded .*\(generation 2,/.test(p.stderr), 10000), `no reload:\n${p.stderr}`);
+    const after = await send();
+    assert.equal(agent.connects, 1, 'the test needs one keep-alive connection');
+    assert.equal(after, 422, 'a request sent after the reload on a keep-alive connection ran on the old config');
+  } finally {
+    agent.destroy();
+    await p.stop();
+  }
+});
+
+// ---- admin listener ----------------------------------------------------------------------------
+
+test('admin: /healthz and /readyz 200, /metrics has promptgate_ready 1, unknown paths 404', T, async () => {
+  const p = await startProxy({ yaml: configYaml() });
+  const h = await admin(p, '/healthz');
+  assert.equal(h.status, 200, h.body);
+  const r = await admin(p, '/readyz');
+  assert.equal(r.status, 200, r.body);
+  const text = await scrape(p);
+  assert.equal(metric(text, 'promptgate_ready'), 1);
+  assert.equal(metric(text, 'promptgate_config_generation'), 1);
+  assert.ok(metric(text, 'promptgate_rules') > 0, 'promptgate_rules');
+  for (const result of ['ok', 'error']) assert.equal(metric(text, 'promptgate_config_reloads_total', { result }), 0);
+  const nf = await admin(p, '/nope');
+  assert.equal(nf.status, 404);
+  await p.stop();
+});
+
+// ---- drain --------------------------------------------------------------------------------------
+
+test('drain: SIGTERM mid-stream: not ready, no new connections, idle keep-alive closed, in-flight completes, exit 0', T, async () => {
+  const p = await startProxy({ yaml: configYaml('timeouts: {drain_ms: 5000}\n') });
+  // An idle keep-alive connection.
+  const idleAgent = new TunnelAgent(p);
+  const warm = await request(idleAgent, { path: '/v1/models' });
+  assert.equal(warm.status, 200);
+  await sleep(100);
+  const idle = Object.values(idleAgent.freeSockets).flat();
+  assert.equal(idle.length, 1, 'no idle keep-alive socket in the agent');
+  let idleClosedAt = 0;
+  idle[0].once('close', () => { idleClosedAt = Date.now(); });
+
+  const streamAgent = new TunnelAgent(p);
+  let sigAt = 0;
+  const stream = new Promise((resolve, reject) => {
+    const req = https.request({ host: 'api.anthropic.com', port: 443, path: '/sse?n=6&delay_ms=300', agent: streamAgent,
+      servername: 'api.anthropic.com' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        body += d;
+        if (!sigAt) { sigAt = Date.now(); p.proc.kill('SIGTERM'); }
+      });
+      res.on('end', () => resolve({ status: res.statusCode, body, complete: res.complete, at: Date.now() }));
+      res.on('aborted', () => reject(new Error(`stream aborted after ${JSON.stringify(body)}`)));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const exited = waitExit(p.proc, 10000);
+  await waitFor(() => sigAt, 5000);
+  assert.ok(sigAt, 'the stream never started');
+
+  // Not ready at once.
+  const notReady = await waitFor(async () => (await admin(p, '/readyz')).status === 503, 1000);
+  assert.ok(notReady, '/readyz did not turn 503 within 1 s of SIGTERM');
+  assert.ok(Date.now() - sigAt < 1000);
+  assert.equal(metric(await scrape(p), 'promptgate_ready'), 0);
+
+  // New connections refused.
+  const refused = await waitFor(() => new Promise((resolve) => {
+    const s = net.connect(p.port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('error', (e) => resolve(e.code === 'ECONNREFUSED'));
+  }), 1000, 50);
+  assert.ok(refused, 'the proxy still accepts connections while draining');
+
+  const s = await stream;
+  assert.equal(s.status, 200);
+  assert.ok(s.complete, 'the in-flight stream was cut');
+  assert.equal((s.body.match(/event: tick/g) || []).length, 6, `in-flight stream incomplete: ${s.body}`);
+  assert.match(s.body, /"i":5/);
+
+  const ex = await exited;
+  assert.ok(ex, `promptgate did not exit within 10 s of SIGTERM; stderr:\n${p.stderr}`);
+  assert.equal(ex.code, 0, `exit ${ex.code ?? ex.signal}; stderr:\n${p.stderr}`);
+  assert.ok(ex.at - sigAt < 5000, `exit took ${ex.at - sigAt} ms (drain_ms 5000)`);
+  assert.ok(ex.at >= s.at - 50, 'exited before the in-flight stream ended');
+  assert.ok(idleClosedAt, 'the idle keep-alive connection was not closed');
+  assert.ok(idleClosedAt - sigAt < 1000, `the idle keep-alive connection closed ${idleClosedAt - sigAt} ms after SIGTERM`);
+  idleAgent.destroy();
+  streamAgent.destroy();
+});
+
+test('drain: a request stuck past drain_ms does not hold the exit', T, async () => {
+  const p = await startProxy({ yaml: configYaml('timeouts: {drain_ms: 1500}\n') });
+  const agent = new TunnelAgent(p);
+  const m = marker('hang');
+  const hung = request(agent, { path: `/hang?ms=20000&m=${m}`, timeoutMs: 25000 }).then((r) => ({ r }), (e) => ({ e }));
+  const arrived = await waitFor(() => recordEntries(m).length > 0, 5000);
+  assert.ok(arrived, 'the hanging request did not reach the API');
+  const sigAt = Date.now();
+  p.proc.kill('SIGTERM');
+  const ex = await waitExit(p.proc, 8000);
+  assert.ok(ex, `promptgate still running 8 s after SIGTERM with drain_ms 1500; stderr:\n${p.stderr}`);
+  assert.equal(ex.code, 0, `exit ${ex.code ?? ex.signal}`);
+  const took = ex.at - sigAt;
+  assert.ok(took >= 1200 && took < 3500, `exit ${took} ms after SIGTERM (drain_ms 1500)`);
+  const h = await hung;
+  assert.ok(h.e || h.r.status !== 200, 'the stuck request got a normal answer');
+  agent.destroy();
+});
+
+// ---- slow clients -------------------------------------------------------------------------------
+
+test('slow clients: a stalled header, a dripped header and a stalled body are cut after ~1 s; others served', T, async () => {
+  const p = await startProxy({ yaml: configYaml('timeouts: {header_ms: 1000, body_ms: 1000}\n') });
+
+  // A well-behaved client, served throughout.
+  let stop = false;
+  const served = [], failures = [];
+  const agent = new TunnelAgent(p);
+  const good = (async () => {
+    for (let i = 0; !stop; i++) {
+      const t0 = Date.now();
+      try {
+        const r = await request(agent, { method: 'POST', path: '/upload', body: `good ${i}` });
+        if (r.status === 200) served.push(Date.now() - t0); else failures.push(`#${i}: ${r.status}`);
+      } catch (e) {
+        failures.push(`#${i}: ${e.message}`);
+      }
+      await sleep(100);
+    }
+  })();
+
+  const timed = async (fn) => { const t0 = Date.now(); const r = await fn(); return { ...r, ms: Date.now() - t0 }; };
+  const half = timed(async () => rawExchange(await rawPlain(p), ['CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.an'], { timeoutMs: 6000 }));
+  const head = 'CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nUser-Agent: drip\r\n\r\n';
+  const drip = timed(async () => rawExchange(await rawPlain(p), [...head], { timeoutMs: 6000, gapMs: 150 }));
+  const m = marker('slowbody');
+  const body = timed(async () => {
+    const s = await tlsThroughProxy(p, 'api.anthropic.com');
+    return rawExchange(s, [`POST /upload?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789`],
+      { timeoutMs: 6000 });
+  });
+  const [h, d, b] = await Promise.all([half, drip, body]);
+  stop = true;
+  await good;
+  agent.destroy();
+
+  for (const [r, what] of [[h, 'half header'], [d, 'dripped header'], [b, 'stalled body']]) {
+    assert.ok(!r.timedOut, `${what}: still open after 6 s`);
+    assert.ok(r.closed || r.status === 408, `${what}: neither closed nor 408: ${r.text}`);
+    assert.ok(r.status === 0 || r.status === 408, `${what}: answered ${r.status}: ${r.text}`);
+    assert.ok(r.ms >= 700 && r.ms < 3000, `${what}: cut after ${r.ms} ms (timeout 1000 ms)`);
+  }
+  assert.equal(recordEntries(m).length, 0, 'the incomplete body was forwarded');
+  assert.deepEqual(failures, [], 'the well-behaved client failed');
+  assert.ok(served.length >= 5, `the well-behaved client got only ${served.length} answers`);
+  assert.ok(Math.max(...served) < 1000, `a well-behaved request took ${Math.max(...served)} ms`);
+  assert.ok(p.alive());
+  await p.stop();
+});
+
+// ---- connection caps ----------------------------------------------------------------------------
+
+test('max_connections_per_client 3: the 4th is closed at once, a slot frees on close, other clients unaffected', T, async () => {
+  const p = await startProxy({ yaml: configYaml('max_connections_per_client: 3\n') });
+  const open = [];
+  try {
+    for (let i = 0; i < 3; i++) open.push(await rawPlain(p));
+    await sleep(200);
+    const t0 = Date.now();
+    const fourth = await rawExchange(await rawPlain(p), [], { timeoutMs: 3000 });
+    assert.ok(fourth.closed && !fourth.timedOut, 'the 4th connection was not closed');
+    assert.equal(fourth.data.length, 0, `the 4th connection got data: ${fourth.text}`);
+    assert.ok(Date.now() - t0 < 1000, `the 4th connection closed after ${Date.now() - t0} ms`);
+
+    // Another client address is not limited by 127.0.0.1's connections.
+    let other = null;
+    try {
+      other = await connectWith(p, 'api.anthropic.com:443', {}, { localAddress: '127.0.0.2' });
+    } catch (e) {
+      if (e.code !== 'EADDRNOTAVAIL') throw e;
+    }
+    if (other) { assert.equal(other.status, 200, 'a connection from 127.0.0.2 was refused'); other.socket.destroy(); }
+
+    // Closing one frees a slot.
+    open[0].destroy();
+    await sleep(300);
+    const again = await openConnect(p, 'api.anthropic.com:443');
+    assert.equal(again.status, 200, 'a new connection after closing one was refused');
+    again.socket.destroy();
+
+    const text = await scrape(p);
+    assert.equal(metric(text, 'promptgate_connections_refused_total', { reason: 'per_client' }), 1);
+    assert.equal(metric(text, 'promptgate_connections_refused_total', { reason: 'max_connections' }), 0);
+  } finally {
+    for (const s of open) s.destroy();
+    await p.stop();
+  }
+});
+
+// ---- CONNECT safety ------------------------------------------------------------------------------
+
+test('CONNECT safety: disallowed ports and internal addresses get 403 at once; connect_to hosts are allowed', T, async () => {
+  const p = await startProxy({ yaml: configYaml() }); // default: tunnel
+  const cases = [
+    ['127.0.0.1:22', /port 22/],
+    ['example.com:25', /port 25/],
+    ['127.0.0.1:443', /internal address/],
+    ['localhost:443', /internal address/],
+    ['10.1.2.3:443', /internal address/],
+    ['169.254.169.254:443', /internal address/],
+    ['[::1]:443', /internal address/],
+  ];
+  for (const [authority, why] of cases) {
+    const t0 = Date.now();
+    const r = await connectWith(p, authority, {}, { timeoutMs: 5000 });
+    const text = await readAll(r.socket, r.head);
+    assert.equal(r.status, 403, `CONNECT ${authority}: ${r.status} ${text}`);
+    assert.match(text, why, `CONNECT ${authority}: ${text}`);
+    assert.ok(Date.now() - t0 < 1000, `CONNECT ${authority} took ${Date.now() - t0} ms (a connection attempt?)`);
+    const line = await waitAudit(p.audit, (l) => l.method === 'CONNECT' && l.status === 403 && `${l.host}:${l.port}` === authority.replace(/[[\]]/g, ''));
+    assert.ok(line, `no audit line for CONNECT ${authority}: ${JSON.stringify(p.auditLines().slice(-3))}`);
+    assert.equal(line.decision, 'deny');
+  }
+  // The host named by connect_to (its target is 127.0.0.1) works.
+  const ok = await openConnect(p, 'api.anthropic.com:443');
+  assert.equal(ok.status, 200);
+  ok.socket.destroy();
+  assert.ok(p.alive());
+  await p.stop();
+});
+
+test('CONNECT safety: a connect_to mapping exempts only its own host:port from the port check', T, async () => {
+  // --connect-to names api.anthropic.com:443; api.anthropic.com:8443 is not mapped (it would go to
+  // the real host on port 8443), so allowed_connect_ports [443] must still refuse it.
+  const p = await startProxy({ yaml: configYaml() });
+  const r = await connectWith(p, 'api.anthropic.com:8443', {}, { timeoutMs: 5000 });
+  const text = await readAll(r.socket, r.head);
+  assert.equal(r.status, 403, `CONNECT api.anthropic.com:8443 (not mapped by connect_to): ${r.status} ${text}`);
+  assert.match(text, /port 8443/);
+  await p.stop();
+});
+
+test('CONNECT safety with interception: internal addresses are refused too', T, async () => {
+  const p = await startProxy({ yaml: 'destinations:\n  default: intercept\n' });
+  const r = await connectWith(p, '127.0.0.1:443');
+  const text = await readAll(r.socket, r.head);
+  assert.equal(r.status, 403, `CONNECT 127.0.0.1:443 (intercept): ${r.status} ${text}`);
+  assert.match(text, /internal address/);
+  // A name that resolves to loopback: the CONNECT is answered (the host is intercepted), the
+  // request inside is refused before any upstream connection.
+  const agent = new TunnelAgent(p);
+  try {
+    const m = marker('internal');
+    const res = await request(agent, { host: 'localhost', path: `/internal?m=${m}` });
+    assert.equal(res.status, 403, `request to intercepted localhost: ${res.status} ${res.body}`);
+    assert.match(res.body.toString(), /internal address/);
+    assert.equal(recordEntries(m).length, 0);
+  } finally {
+    agent.destroy();
+  }
+  // connect_to still wins.
+  const a2 = new TunnelAgent(p);
+  try {
+    const res = await request(a2, { path: '/v1/models' });
+    assert.equal(res.status, 200);
+  } finally {
+    a2.destroy();
+  }
+  await p.stop();
+});
+
+// ---- metrics after known traffic -----------------------------------------------------------------
+
+test('metrics after 3 clean and 2 blocked requests', T, async () => {
+  const p = await startProxy();
+  const toks = [githubToken(), githubToken()];
+  const bodies = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await postMessages(p, `clean metrics ${i} ${marker()}`);
+    assert.equal(r.status, 200, r.body);
+  }
+  for (const tok of toks) {
+    const r = await postMessages(p, `blocked metrics ${tok}`);
+    assert.equal(r.status, 400, r.body);
+  }
+  await waitFor(() => p.auditLines().filter((l) => l.path === '/v1/messages').length >= 5, 3000);
+  const lines = p.auditLines().filter((l) => l.path === '/v1/messages');
+  assert.equal(lines.length, 5);
+  for (const l of lines) bodies.push(l.body_bytes);
+  const rules = [...new Set(lines.flatMap((l) => (l.findings || []).map((f) => f.rule)))];
+  assert.deepEqual(rules, ['github-pat-classic']);
+
+  const text = await scrape(p);
+  assert.equal(metric(text, 'promptgate_requests_total', { decision: 'allow', host: 'api.anthropic.com' }), 3);
+  assert.equal(metric(text, 'promptgate_requests_total', { decision: 'block', host: 'api.anthropic.com' }), 2);
+  assert.equal(metric(text, 'promptgate_findings_total', { action: 'block', category: 'credential', rule: 'github-pat-classic' }), 2);
+  assert.ok(metric(text, 'promptgate_connections_total') >= 5, 'promptgate_connections_total');
+  const scanned = metric(text, 'promptgate_scanned_bytes_total');
+  const total = bodies.reduce((a, b) => a + b, 0);
+  assert.ok(scanned > 0 && scanned >= total, `promptgate_scanned_bytes_total ${scanned}, bodies ${total}`);
+  assert.equal(metric(text, 'promptgate_request_duration_seconds_count'), 5);
+  assert.equal(metric(text, 'promptgate_ready'), 1);
+  const audit = fs.readFileSync(p.audit, 'utf8');
+  for (const [t, what] of [[text, '/metrics'], [p.stderr, 'stderr'], [p.stdout, 'stdout'], [audit, 'audit log']]) assertNoSecret(t, toks, what);
+  await p.stop();
+});
