@@ -813,8 +813,11 @@ template <class Client>
 net::awaitable<bool> read_request_header(Connection& conn, Client& client, beast::flat_buffer& buf,
                                          http::request_parser<http::buffer_body>& parser,
                                          bool first) {
-  conn.snap = conn.sh.current();  // a request runs on the config current when it starts
-  const ProxyConfig& cfg = conn.cfg();
+  // The limits for the wait come from the config current now; `waiting` keeps it alive even if
+  // a reload replaces conn.snap below.
+  std::shared_ptr<const Snapshot> waiting = conn.sh.current();
+  conn.snap = waiting;
+  const ProxyConfig& cfg = *waiting->config;
   if (conn.sh.draining && !first) co_return false;
   parser.header_limit(cfg.max_header_bytes);
   parser.body_limit(cfg.max_body_bytes);
@@ -824,6 +827,8 @@ net::awaitable<bool> read_request_header(Connection& conn, Client& client, beast
   conn.state->idle = true;
   co_await http::async_read_header(client, buf, parser, tok(ec));
   conn.state->idle = false;
+  // A connection may have idled across a reload: the request runs on the config current now.
+  conn.snap = conn.sh.current();
   if (!ec) co_return true;
   if (ec == http::error::header_limit)
     co_await send_response(client, error_response(431, "invalid_request_error",
@@ -949,7 +954,7 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   Destination dest = cfg.destination_for(hp.host);
   ev.destination = to_string(dest);
   // CONNECT safety: only allowed ports, and no internal addresses named directly.
-  bool named_by_operator = cfg.is_connect_to_target(hp.host);
+  bool named_by_operator = cfg.tcp_target(hp).host != hp.host || cfg.tcp_target(hp).port != hp.port;
   if (dest != Destination::deny && !named_by_operator &&
       std::find(cfg.allowed_connect_ports.begin(), cfg.allowed_connect_ports.end(), hp.port) ==
           cfg.allowed_connect_ports.end()) {
