@@ -970,12 +970,16 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   if (dest == Destination::deny && refusal.empty())
     refusal = "promptgate: connections to " + hp.host +
               " are not allowed by policy. Ask your security team if you need this destination.";
-  if (!refusal.empty()) {
+  // Awaited at once, so capturing by reference is safe.
+  auto refuse = [&](const std::string& why) -> net::awaitable<void> {
     ev.decision = "deny";
     ev.status = 403;
-    ev.error = refusal;
+    ev.error = why;
     record(sh, ev);
-    co_await send_response(stream, error_response(403, "permission_error", refusal, false));
+    co_await send_response(stream, error_response(403, "permission_error", why, false));
+  };
+  if (!refusal.empty()) {
+    co_await refuse(refusal);
     co_return;
   }
   beast::error_code ec;
@@ -988,11 +992,7 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
         co_await resolver.async_resolve(where.host, std::to_string(where.port), tok(ec));
     if (!ec && !cfg.upstream_proxy) refusal = internal_destination_refusal(cfg, hp.host, endpoints);
     if (!refusal.empty()) {
-      ev.decision = "deny";
-      ev.status = 403;
-      ev.error = refusal;
-      record(sh, ev);
-      co_await send_response(stream, error_response(403, "permission_error", refusal, false));
+      co_await refuse(refusal);
       co_return;
     }
     beast::tcp_stream upstream(ex);
