@@ -192,6 +192,45 @@ Corpus prompt_corpus(size_t total_bytes, size_t bytes_per_finding, uint64_t seed
   return c;
 }
 
+Corpus session_corpus(size_t turns, uint64_t seed) {
+  Gen g(seed);
+  Corpus c;
+  nlohmann::json tools = tools_schema(g);
+  std::string system = g.prose(2500);
+  nlohmann::json messages = nlohmann::json::array();
+  for (size_t t = 0; t < turns; ++t) {
+    std::string prompt = g.prose(20 + g.below(120));
+    std::string result = g.below(2) ? g.code(30 + g.below(150)) : g.logs(20 + g.below(100));
+    if (t % 25 == 24) {
+      result.insert(g.below(result.size()), "\n" + g.secret() + "\n");
+      ++c.planted;
+    }
+    std::string tool_id = "toolu_" + g.base62(24);
+    messages.push_back({{"role", "user"}, {"content", {{{"type", "text"}, {"text", prompt}}}}});
+    messages.push_back(
+        {{"role", "assistant"},
+         {"content",
+          {{{"type", "text"}, {"text", g.prose(30)}},
+           {{"type", "tool_use"},
+            {"id", tool_id},
+            {"name", "Read"},
+            {"input", {{"file_path", "/src/app/module" + std::to_string(t) + ".cc"}}}}}}});
+    messages.push_back(
+        {{"role", "user"},
+         {"content", {{{"type", "tool_result"}, {"tool_use_id", tool_id}, {"content", result}}}}});
+    nlohmann::json body = {{"model", "claude-sonnet-4-5"},
+                           {"max_tokens", 32000},
+                           {"system", {{{"type", "text"}, {"text", system}}}},
+                           {"tools", tools},
+                           {"messages", messages},
+                           {"metadata", {{"user_id", "user_session"}}},
+                           {"stream", true}};
+    c.bodies.push_back(body.dump());
+    c.total_bytes += c.bodies.back().size();
+  }
+  return c;
+}
+
 Corpus dense_corpus(size_t total_bytes, uint64_t seed) {
   Gen g(seed);
   Corpus c;

@@ -18,6 +18,7 @@
 
 #include "decoded_text.h"
 #include "json_text.h"
+#include "known_secrets.h"
 #include "validators.h"
 
 namespace promptgate {
@@ -394,6 +395,54 @@ class Confirmer {
 
   uint32_t lookaround(const Candidate& c) const { return rules_.rules[c.rule].lookaround; }
 
+  // The organisation's known secrets in the decoded text (see known_secrets.h). Matches that end
+  // at or before `done` were decided in an earlier round; unless `final`, a match ending at the
+  // text's end waits for the next byte (it may continue). Returns the new `done`.
+  uint64_t known_secrets(const KnownSecrets& known, const DecodedText& text, uint64_t done,
+                         bool final, std::vector<KnownSecretMatch>& hits,
+                         std::vector<Finding>& out) {
+    const uint64_t reach = known.max_length() + 1;
+    uint64_t lo = std::max(text.begin(), done > reach ? done - reach : 0);
+    hits.clear();
+    known.find(text.slice(lo, text.end()), hits);
+    for (const auto& m : hits) {
+      uint64_t ss = lo + m.start, se = lo + m.end;
+      if (se <= done || (!final && se >= text.end())) continue;
+      if (ss == lo && lo > 0) continue;  // the byte before it was not in view
+      size_t seg = text.segment_at(se - 1);
+      const Segment& sg = text.segment(seg);
+      // Whole values only: never across two JSON values or a separator.
+      if (sg.kind == SegmentKind::separator || ss < sg.dec_start || se > text.content_end(seg))
+        continue;
+      std::string_view secret = text.slice(ss, se);
+      std::string fp = key_.fingerprint(secret);
+      const std::string& label = known.label(m.entry);
+      std::string rule_id = label.empty() ? "known-secret" : "known-secret:" + label;
+      if (rules_.allowed_fingerprints.count(fp) ||
+          rules_.allowed_fingerprints.count(rule_id + '\0' + fp))
+        continue;
+      Finding f;
+      f.rule_id = std::move(rule_id);
+      f.category = Category::credential;
+      f.severity = Severity::critical;
+      f.action = Action::block;
+      auto [rs, re] = text.raw_span(seg, ss, se);
+      f.start = rs;
+      f.end = re;
+      f.length = static_cast<uint32_t>(se - ss);
+      f.location = text.location(sg.node);
+      f.fingerprint = std::move(fp);
+      if (sg.kind == SegmentKind::base64_document) {
+        f.in_base64 = true;
+        f.container_start = sg.raw_start;
+        f.inner_start = ss - sg.dec_start;
+        f.inner_end = se - sg.dec_start;
+      }
+      out.push_back(std::move(f));
+    }
+    return final ? text.end() : std::max(done, text.end() > 0 ? text.end() - 1 : 0);
+  }
+
  private:
   static bool context_present(const ContextRequirement& ctx, const DecodedText& text, uint64_t ss,
                               uint64_t se) {
@@ -422,8 +471,12 @@ class Confirmer {
 
 void finalize(ScanResult& r) {
   auto& f = r.findings;
+  // On one span, the most severe rule first: a specific format (a GitHub token, critical)
+  // outranks a generic one (a token assignment, medium), and the redaction marker and the
+  // stand-in take the first finding's rule.
   std::sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
-    return std::tie(a.start, a.end, a.rule_id) < std::tie(b.start, b.end, b.rule_id);
+    return std::tie(a.start, a.end, b.severity, a.rule_id) <
+           std::tie(b.start, b.end, a.severity, b.rule_id);
   });
   f.erase(std::unique(f.begin(), f.end(),
                       [](const Finding& a, const Finding& b) {
@@ -452,6 +505,8 @@ bool looks_like_json(std::string_view input) {
 
 struct Scanner::Impl {
   FingerprintKey key;
+  std::shared_ptr<const KnownSecrets> known;
+  std::vector<KnownSecretMatch> known_hits;
   HsScratch scratch;
   DecodedText text;  // reused between block scans
   std::vector<Candidate> candidates;
@@ -471,7 +526,16 @@ Scanner::Scanner(std::shared_ptr<const RuleSet> rules, FingerprintKey key)
 
 Scanner::~Scanner() = default;
 
+void Scanner::set_known_secrets(std::shared_ptr<const KnownSecrets> known) {
+  impl_->known = std::move(known);
+}
+
 ScanResult Scanner::scan(std::string_view input, InputFormat format) {
+  return scan(input, format, {});
+}
+
+ScanResult Scanner::scan(std::string_view input, InputFormat format,
+                         std::vector<RawRange> skip_values) {
   ScanResult result;
   result.raw_bytes = input.size();
   DecodedText& text = impl_->text;
@@ -480,6 +544,7 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format) {
       format == InputFormat::json || (format == InputFormat::automatic && looks_like_json(input));
   if (as_json) {
     JsonTextExtractor json(text);
+    if (!skip_values.empty()) json.skip_values(std::move(skip_values));
     if (!json.feed(input) || !json.finish()) {
       if (format == InputFormat::automatic) {
         text.reset();
@@ -497,17 +562,18 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format) {
   result.scanned_as_json = as_json;
   result.decoded_bytes = text.end();
   const auto& ri = *rules_->impl_;
-  if (!ri.block_db) return result;
   auto& cands = impl_->candidates;
   cands.clear();
   std::string_view v = text.view();
   CandidateSink sink{&ri.expressions, &cands};
-  if (hs_scan(ri.block_db.get(), v.data(), static_cast<unsigned>(v.size()), 0, impl_->scratch.get(),
-              collect_candidate, &sink) != HS_SUCCESS)
+  if (ri.block_db && hs_scan(ri.block_db.get(), v.data(), static_cast<unsigned>(v.size()), 0,
+                             impl_->scratch.get(), collect_candidate, &sink) != HS_SUCCESS)
     throw std::runtime_error("hs_scan failed");
   result.candidates = cands.size();
   Confirmer confirmer(ri, impl_->key);
   for (const auto& c : cands) confirmer.confirm(c, text, result.findings);
+  if (impl_->known)
+    confirmer.known_secrets(*impl_->known, text, 0, true, impl_->known_hits, result.findings);
   finalize(result);
   return result;
 }
@@ -526,6 +592,9 @@ struct ScanStream::Impl {
   std::vector<Candidate> pending;
   std::vector<Candidate> fresh;
   std::unique_ptr<Confirmer> confirmer;
+  std::shared_ptr<const KnownSecrets> known;
+  std::vector<KnownSecretMatch> known_hits;
+  uint64_t known_done = 0;
   ScanResult result;
   std::string error;
 
@@ -579,8 +648,12 @@ struct ScanStream::Impl {
       }
     }
     pending.resize(kept);
+    if (known)
+      known_done =
+          confirmer->known_secrets(*known, text, known_done, final, known_hits, result.findings);
     // Keep what a pending candidate, or one still to come, may need to look at.
     uint32_t behind = rules->max_lookbehind();
+    if (known) behind = std::max<uint32_t>(behind, static_cast<uint32_t>(known->max_length() + 2));
     if (text.end() - text.begin() < 2 * static_cast<uint64_t>(behind)) return;
     uint64_t keep_from = text.end() - behind;
     for (const auto& c : pending) {
@@ -596,6 +669,7 @@ std::unique_ptr<ScanStream> Scanner::open_stream(InputFormat format) {
   impl->rules = rules_;
   impl->scanner = impl_.get();
   impl->confirmer = std::make_unique<Confirmer>(*rules_->impl_, impl_->key);
+  impl->known = impl_->known;
   if (format != InputFormat::automatic) impl->decide(format == InputFormat::json);
   if (rules_->impl_->stream_db &&
       hs_open_stream(rules_->impl_->stream_db.get(), 0, &impl->hs) != HS_SUCCESS)

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fingerprint.h"
+#include "json_text.h"
 #include "rules.h"
 
 namespace promptgate {
@@ -55,6 +56,7 @@ struct ScanResult {
 };
 
 struct CompiledRule;
+class KnownSecrets;
 
 // What Hyperscan looks for on behalf of a rule: its prefilter, its pattern, or (anchor: context)
 // its context words.
@@ -98,7 +100,13 @@ class Scanner {
   // Block mode over a whole buffer. InputFormat::automatic scans as JSON when the input parses
   // as JSON and as text otherwise.
   ScanResult scan(std::string_view input, InputFormat format);
+  // JSON only: the listed values are passed over unscanned (see transcript.h); paths and
+  // offsets of everything else are as in a full scan.
+  ScanResult scan(std::string_view input, InputFormat format, std::vector<RawRange> skip_values);
   std::unique_ptr<ScanStream> open_stream(InputFormat format);
+  // The organisation's known secrets (known_secrets.h), found as rule "known-secret:<label>"
+  // (credential, critical, block) in scans and streams opened from now on; null: none.
+  void set_known_secrets(std::shared_ptr<const KnownSecrets> known);
   const std::shared_ptr<const RuleSet>& rules() const { return rules_; }
 
  private:

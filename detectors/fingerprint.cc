@@ -58,6 +58,29 @@ FingerprintKey FingerprintKey::from_passphrase(std::string_view passphrase) {
   return k;
 }
 
+FingerprintKey FingerprintKey::load_file(const std::string& path) {
+  FingerprintKey k;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(path + ": cannot open fingerprint key");
+  ssize_t n = ::read(fd, k.key_.data(), kSize);
+  char extra = 0;
+  bool longer = n == static_cast<ssize_t>(kSize) && ::read(fd, &extra, 1) == 1;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(kSize) || longer)
+    throw std::runtime_error(path + ": fingerprint key must be " + std::to_string(kSize) +
+                             " bytes");
+  return k;
+}
+
+std::array<unsigned char, FingerprintKey::kSize> FingerprintKey::derive(
+    std::string_view purpose) const {
+  std::array<unsigned char, kSize> out{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(kSize),
+       reinterpret_cast<const unsigned char*>(purpose.data()), purpose.size(), out.data(), &len);
+  return out;
+}
+
 std::string FingerprintKey::fingerprint(std::string_view value) const {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

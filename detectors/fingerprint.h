@@ -20,8 +20,14 @@ class FingerprintKey {
   static FingerprintKey load_or_create(const std::string& dir);
   // A fixed key derived from a passphrase; for tests and for teams that share fingerprints.
   static FingerprintKey from_passphrase(std::string_view passphrase);
+  // Reads an existing key file (exactly kSize bytes) and never creates one: for tools that must
+  // use the gateway's key, not a fresh one. Throws naming the path.
+  static FingerprintKey load_file(const std::string& path);
 
   std::string fingerprint(std::string_view value) const;
+  // HMAC-SHA256(key, purpose): a subkey for one purpose, so a feature keys its own hashes
+  // (domain separation) and never needs to hold the install key itself.
+  std::array<unsigned char, kSize> derive(std::string_view purpose) const;
 
  private:
   std::array<unsigned char, kSize> key_{};

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -261,6 +262,22 @@ void JsonTextExtractor::end_string() {
   after_value_done();
 }
 
+void JsonTextExtractor::skip_values(std::vector<RawRange> ranges) {
+  skips_ = std::move(ranges);
+  skip_next_ = 0;
+}
+
+bool JsonTextExtractor::begin_skip_if_listed() {
+  while (skip_next_ < skips_.size() && skips_[skip_next_].begin < pos_) ++skip_next_;
+  if (skip_next_ == skips_.size() || skips_[skip_next_].begin != pos_ ||
+      skips_[skip_next_].end <= pos_)
+    return false;
+  begin_value_node();  // so later siblings keep their array indexes in paths
+  skip_until_ = skips_[skip_next_++].end;
+  state_ = State::skipping;
+  return true;
+}
+
 void JsonTextExtractor::after_value_done() {
   state_ = frames_.empty() ? State::done : State::after_value;
 }
@@ -337,6 +354,7 @@ void JsonTextExtractor::skip_common_structure(const char*& p, const char* end) {
                frames_.back().next_index >= 0) {
       state_ = frames_.back().is_array ? State::value : State::object_key;
     } else if ((state_ == State::value || state_ == State::object_key) && d == '"') {
+      if (state_ == State::value && skip_next_ < skips_.size() && begin_skip_if_listed()) return;
       begin_string(state_ == State::object_key);
       state_ = State::string;
       ++p;
@@ -455,6 +473,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
       }
       case State::value: {
         if (is_ws(c)) break;
+        if (skip_next_ < skips_.size() && begin_skip_if_listed()) continue;
         if (c == '"') {
           begin_string(false);
           state_ = State::string;
@@ -541,6 +560,17 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           return fail("expected ',' or the end of the container");
         }
         break;
+      }
+      case State::skipping: {
+        uint64_t n = std::min<uint64_t>(skip_until_ - pos_, static_cast<uint64_t>(end - p));
+        p += n;
+        pos_ += n;
+        if (pos_ == skip_until_) {
+          out_.append_separator("\n", pos_);
+          after_value_done();
+          skip_common_structure(p, end);
+        }
+        continue;
       }
       case State::literal:
         if (c != literal_[literal_pos_]) return fail("bad literal");

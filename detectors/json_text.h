@@ -19,6 +19,11 @@
 
 namespace promptgate {
 
+// The raw extent [begin, end) of one JSON value in an input.
+struct RawRange {
+  uint64_t begin = 0, end = 0;
+};
+
 class JsonTextExtractor {
  public:
   static constexpr size_t kMaxDepth = 512;
@@ -27,6 +32,12 @@ class JsonTextExtractor {
   ~JsonTextExtractor();
   JsonTextExtractor(const JsonTextExtractor&) = delete;
   JsonTextExtractor& operator=(const JsonTextExtractor&) = delete;
+
+  // Values to pass over without decoding or validating (incremental scanning: transcript blocks
+  // already scanned clean). Sorted, non-overlapping, each exactly one JSON value of the input
+  // (from its first to one past its last byte); a range that does not start at a value is
+  // ignored. Call before the first feed().
+  void skip_values(std::vector<RawRange> ranges);
 
   // Returns false once the input is known to be malformed; error() says why.
   bool feed(std::string_view chunk);
@@ -47,6 +58,7 @@ class JsonTextExtractor {
     unicode,
     literal,
     number,
+    skipping,
     done
   };
   enum class Media : uint8_t { unknown, text, binary };
@@ -68,6 +80,7 @@ class JsonTextExtractor {
   void flush_pending_high();
   void close_container(char c);
   void after_value_done();
+  bool begin_skip_if_listed();
 
   DecodedText& out_;
   std::string error_;
@@ -93,6 +106,10 @@ class JsonTextExtractor {
   const char* literal_ = nullptr;
   size_t literal_pos_ = 0;
   size_t number_len_ = 0;
+  // skipped values
+  std::vector<RawRange> skips_;
+  size_t skip_next_ = 0;
+  uint64_t skip_until_ = 0;
 };
 
 }  // namespace promptgate

@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char* kCategoryNames[] = {"credential", "pii", "phi", "pci"};
 constexpr const char* kSeverityNames[] = {"low", "medium", "high", "critical"};
-constexpr const char* kActionNames[] = {"log", "redact", "block"};
+constexpr const char* kActionNames[] = {"log", "tokenize", "redact", "block"};
 
 template <typename E, size_t N>
 std::optional<E> parse_enum(std::string_view s, const char* const (&names)[N]) {
@@ -93,7 +93,9 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
   r.severity = *s;
   auto act = required("action");
   auto a = parse_action(act);
-  if (!a) fail(file, line_of(n["action"]), r.id, "unknown action '" + act + "' (block|redact|log)");
+  if (!a)
+    fail(file, line_of(n["action"]), r.id,
+         "unknown action '" + act + "' (block|redact|tokenize|log)");
   r.action = *a;
   r.description = required("description");
   r.pattern = required("pattern");

@@ -19,8 +19,10 @@ namespace promptgate {
 
 enum class Category { credential, pii, phi, pci };
 enum class Severity { low, medium, high, critical };
-// Ordered by strength: when several findings apply, the largest wins.
-enum class Action { log, redact, block };
+// Ordered by strength: when several findings apply, the largest wins. `tokenize` replaces the
+// value with a reversible stand-in (see standin.h); it rewrites the request like `redact` but
+// is weaker, since the value comes back in the answer.
+enum class Action { log, tokenize, redact, block };
 // What Hyperscan searches for a rule: its pattern (or prefilter), or its context words, for
 // rules whose pattern has no rare literal but which only count near certain words.
 enum class Anchor { pattern, context };

@@ -20,5 +20,11 @@ int run_command(const Args& args);
 int ca_command(const Args& args);
 // promptgate passwd USER: hash a secret (stdin) into a line for the gateway's users file.
 int passwd_command(const Args& args);
+// promptgate secrets digest [--key-file FILE] [--format auto|env|lines|json] FILE... | -
+// promptgate secrets check [--key-file FILE] DIGEST_FILE. Exit 0: done, 2: error.
+int secrets_command(const Args& args);
+// promptgate audit verify [--strict] FILE...: check the audit log's hash chain.
+// Exit 0: intact, 1: broken (first broken line named) or warnings with --strict, 2: I/O error.
+int audit_command(const Args& args);
 
 }  // namespace promptgate

@@ -285,7 +285,10 @@ class Parser {
                 "max_connections_per_client",
                 "auth",
                 "policies",
-                "upstream_proxy"},
+                "upstream_proxy",
+                "overrides",
+                "incremental_scan",
+                "tokenize"},
                "the configuration");
     for (const auto& kv : root) {
       std::string key = kv.first.as<std::string>();
@@ -385,6 +388,38 @@ class Parser {
         } else if (key == "policies") {
           if (!v.IsSequence()) fail(v, "'policies' must be a list");
           for (const auto& p : v) c.policies.push_back(policy_block(p));
+        } else if (key == "overrides") {
+          c.overrides = overrides(v);
+        } else if (key == "tokenize") {
+          check_keys(v,
+                     {"max_conversations", "max_entries_per_conversation", "max_total_bytes",
+                      "idle_ttl_seconds"},
+                     "tokenize");
+          auto& t = c.tokenize;
+          if (v["max_conversations"])
+            t.max_conversations = static_cast<uint32_t>(
+                number(v["max_conversations"], "max_conversations", 1, 1'000'000));
+          if (v["max_entries_per_conversation"])
+            t.max_entries_per_conversation = static_cast<uint32_t>(number(
+                v["max_entries_per_conversation"], "max_entries_per_conversation", 1, 1'000'000));
+          if (v["max_total_bytes"])
+            t.max_total_bytes = number(v["max_total_bytes"], "max_total_bytes", 4096, 1ull << 36);
+          if (v["idle_ttl_seconds"])
+            t.idle_ttl_seconds = static_cast<uint32_t>(
+                number(v["idle_ttl_seconds"], "idle_ttl_seconds", 1, 30 * 86'400));
+        } else if (key == "incremental_scan") {
+          check_keys(v, {"enabled", "max_identities", "max_blocks_per_identity"},
+                     "incremental_scan");
+          auto& inc = c.incremental_scan;
+          if (v["enabled"] &&
+              (!v["enabled"].IsScalar() || !YAML::convert<bool>::decode(v["enabled"], inc.enabled)))
+            fail(v["enabled"], "'enabled' must be true or false");
+          if (v["max_identities"])
+            inc.max_identities =
+                static_cast<uint32_t>(number(v["max_identities"], "max_identities", 1, 1'000'000));
+          if (v["max_blocks_per_identity"])
+            inc.max_blocks_per_identity = static_cast<uint32_t>(
+                number(v["max_blocks_per_identity"], "max_blocks_per_identity", 1, 10'000'000));
         }
       } catch (const ConfigError& e) {
         std::string msg = e.what();
@@ -420,6 +455,40 @@ class Parser {
     return p;
   }
 
+  OverridesConfig overrides(const YAML::Node& n) const {
+    check_keys(n,
+               {"enabled", "rules", "categories", "groups", "ttl_seconds", "grant_seconds",
+                "min_justification"},
+               "overrides");
+    OverridesConfig o;
+    if (n["enabled"]) {
+      if (!n["enabled"].IsScalar() || !YAML::convert<bool>::decode(n["enabled"], o.enabled))
+        fail(n["enabled"], "'enabled' must be true or false");
+    }
+    if (n["rules"]) o.rules = list(n["rules"], "rules");
+    if (n["categories"]) {
+      if (!n["categories"].IsSequence()) fail(n["categories"], "'categories' must be a list");
+      for (const auto& item : n["categories"]) {
+        std::string cat = str(item, "categories");
+        auto parsed = parse_category(cat);
+        if (!parsed) fail(item, "category must be credential, pii, phi or pci, not '" + cat + "'");
+        o.categories.push_back(*parsed);
+      }
+    }
+    if (n["groups"]) o.groups = list(n["groups"], "groups");
+    if (n["ttl_seconds"])
+      o.ttl_seconds = static_cast<uint32_t>(number(n["ttl_seconds"], "ttl_seconds", 10, 86'400));
+    if (n["grant_seconds"])
+      o.grant_seconds =
+          static_cast<uint32_t>(number(n["grant_seconds"], "grant_seconds", 0, 7 * 86'400));
+    if (n["min_justification"])
+      o.min_justification =
+          static_cast<uint32_t>(number(n["min_justification"], "min_justification", 1, 200));
+    if (o.enabled && o.rules.empty() && o.categories.empty())
+      fail(n, "overrides are enabled but no 'rules' or 'categories' are listed");
+    return o;
+  }
+
   ActionOverride action_override(const YAML::Node& n) const {
     check_keys(n, {"rule", "category", "host", "action"}, "an action override");
     ActionOverride o;
@@ -431,10 +500,10 @@ class Parser {
         fail(n["category"], "category must be credential, pii, phi or pci, not '" + cat + "'");
     }
     if (n["host"]) o.host = str(n["host"], "host");
-    if (!n["action"]) fail(n, "an action override needs 'action: block|redact|log'");
+    if (!n["action"]) fail(n, "an action override needs 'action: block|redact|tokenize|log'");
     std::string a = str(n["action"], "action");
     auto act = parse_action(a);
-    if (!act) fail(n["action"], "action must be block, redact or log, not '" + a + "'");
+    if (!act) fail(n["action"], "action must be block, redact, tokenize or log, not '" + a + "'");
     o.action = *act;
     return o;
   }

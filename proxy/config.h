@@ -60,6 +60,36 @@ struct PolicyBlock {
   std::vector<ActionOverride> actions;
 };
 
+// Justified overrides (docs/overrides.md): a blocked request may be repeated with a single-use
+// code and a reason. A blocking finding is eligible when enabled, its rule or category is listed,
+// and the identity is in one of `groups` (any identity when empty).
+struct OverridesConfig {
+  bool enabled = false;
+  std::vector<std::string> rules;
+  std::vector<Category> categories;
+  std::vector<std::string> groups;
+  uint32_t ttl_seconds = 600;       // how long an offered code can be redeemed
+  uint32_t grant_seconds = 3600;    // how long a redeemed override covers the same values
+  uint32_t min_justification = 10;  // characters
+};
+
+// Incremental transcript scanning (docs/incremental-scanning.md): transcript blocks scanned clean
+// before, for the same identity under the same rules, are passed over.
+struct IncrementalScanConfig {
+  bool enabled = true;
+  uint32_t max_identities = 4096;
+  uint32_t max_blocks_per_identity = 8192;
+};
+
+// Action `tokenize` (docs/tokenize.md): the in-memory map of stand-ins, per conversation owner.
+// Read at start only (the map outlives reloads).
+struct TokenizeConfig {
+  uint32_t max_conversations = 1000;
+  uint32_t max_entries_per_conversation = 1000;
+  uint64_t max_total_bytes = 32ull << 20;
+  uint32_t idle_ttl_seconds = 3600;
+};
+
 // Who sent a request (proxy authentication); empty user when authentication is off.
 struct Identity {
   std::string user;
@@ -117,6 +147,9 @@ struct ProxyConfig {
   std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // group -> users
   std::vector<PolicyBlock> policies;
   std::optional<HostPort> upstream_proxy;  // parent proxy (HTTP CONNECT) for all upstream traffic
+  OverridesConfig overrides;
+  IncrementalScanConfig incremental_scan;
+  TokenizeConfig tokenize;
 
   Destination destination_for(std::string_view host) const;
   // The TCP target for host:port after --connect-to (itself when no mapping applies).

@@ -17,9 +17,15 @@ usage:
       Manage the local CA (export prints the CA certificate for NODE_EXTRA_CA_CERTS).
   promptgate passwd USER
       Hash a secret read from stdin into a line for the gateway's users file (auth.users_file).
+  promptgate secrets digest [--key-file FILE] [--format auto|env|lines|json] FILE... | -
+      Print a known-secrets digest file (keyed digests, no values) for .env files, vault
+      exports or one value per line. `promptgate secrets check FILE` verifies one.
   promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off] PATH... | -
       Scan files, directories (recursively) or stdin with the detection engine.
       Exit status: 0 nothing found, 1 findings, 2 error.
+  promptgate audit verify [--strict] FILE...
+      Check the hash chain of audit logs (rotated files oldest first). Exit status: 0 intact,
+      1 broken (the first broken line is named), 2 error.
   promptgate rules test [PATH...]   Run every rule's examples (default: the built-in packs).
   promptgate rules list [PATH...]   Print id, category, action and description of every rule.
   promptgate version
@@ -41,8 +47,10 @@ int main(int argc, char** argv) {
     if (cmd == "run") return promptgate::run_command(rest);
     if (cmd == "ca") return promptgate::ca_command(rest);
     if (cmd == "passwd") return promptgate::passwd_command(rest);
+    if (cmd == "secrets") return promptgate::secrets_command(rest);
     if (cmd == "scan") return promptgate::scan_command(rest);
     if (cmd == "rules") return promptgate::rules_command(rest);
+    if (cmd == "audit") return promptgate::audit_command(rest);
     if (cmd == "version" || cmd == "--version") {
       std::cout << "promptgate 0.1.0\n";
       return 0;

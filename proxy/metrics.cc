@@ -152,6 +152,7 @@ struct Metrics::Impl {
 
   prometheus::Counter* connections_total;
   prometheus::Counter* scanned_bytes;
+  prometheus::Counter* scan_skipped_bytes;
   prometheus::Counter* tunnel_up;
   prometheus::Counter* tunnel_down;
   prometheus::Counter* reload_ok;
@@ -162,6 +163,11 @@ struct Metrics::Impl {
   prometheus::Gauge* config_generation;
   prometheus::Gauge* rules;
   prometheus::Gauge* ready;
+  prometheus::Counter* tokenized;
+  prometheus::Counter* restored;
+  prometheus::Counter* unrestorable;
+  prometheus::Gauge* tokenize_conversations;
+  prometheus::Gauge* tokenize_entries;
 
   AtomicHistogram request_duration{"promptgate_request_duration_seconds",
                                    "Time from request headers to the end of the proxy's answer.",
@@ -217,6 +223,9 @@ struct Metrics::Impl {
 
     connections_total = counter("promptgate_connections_total", "Client connections accepted.");
     scanned_bytes = counter("promptgate_scanned_bytes_total", "Request body bytes scanned.");
+    scan_skipped_bytes =
+        counter("promptgate_scan_skipped_bytes_total",
+                "Request body bytes passed over: transcript blocks scanned clean before.");
     auto& tunnel = *family("promptgate_tunnel_bytes_total",
                            "Bytes relayed through CONNECT tunnels that are not intercepted.");
     tunnel_up = &tunnel.Add({{"direction", "up"}});
@@ -233,13 +242,24 @@ struct Metrics::Impl {
         gauge("promptgate_config_generation", "Generation of the active config (1 at start).");
     rules = gauge("promptgate_rules", "Rules in the active rule set.");
     ready = gauge("promptgate_ready", "1 when the proxy is serving, 0 otherwise.");
+    tokenized = counter("promptgate_tokenized_values_total",
+                        "Values replaced by a stand-in in requests (action tokenize).");
+    restored = counter("promptgate_restored_values_total",
+                       "Stand-ins put back to their original values in answers.");
+    unrestorable = counter("promptgate_unrestorable_values_total",
+                           "Stand-ins left as they were because the answer ended inside one.");
+    tokenize_conversations =
+        gauge("promptgate_tokenize_conversations", "Conversations holding stand-ins in memory.");
+    tokenize_entries =
+        gauge("promptgate_tokenize_entries", "Stand-in to value entries held in memory.");
 
     // The bounded label values exist at zero from the start, so rate() and alerts see them.
     for (const char* kind : {"connect", "tls", "timeout", "protocol"})
       slow_counter(kUpstreamErrors, {kind});
     for (const char* reason : {"max_connections", "per_client"}) slow_counter(kRefused, {reason});
     for (const char* side : {"client", "upstream"}) slow_counter(kTlsFailures, {side});
-    for (const char* reason : {"missing", "invalid"}) slow_counter(kAuthFailures, {reason});
+    for (const char* reason : {"missing", "invalid", "throttled"})
+      slow_counter(kAuthFailures, {reason});
   }
 
   // First use of a label set (per thread): sanitize, apply the cardinality cap, Family::Add.
@@ -320,8 +340,9 @@ void Metrics::finding(std::string_view rule, std::string_view category, std::str
   impl_->counter(kFindings, {rule, category, action}).Increment();
 }
 
-void Metrics::scanned(uint64_t bytes, double seconds) {
+void Metrics::scanned(uint64_t bytes, double seconds, uint64_t skipped_bytes) {
   impl_->scanned_bytes->Increment(static_cast<double>(bytes));
+  if (skipped_bytes) impl_->scan_skipped_bytes->Increment(static_cast<double>(skipped_bytes));
   impl_->scan_duration.observe(seconds);
 }
 
@@ -396,6 +417,17 @@ std::string Metrics::serialize() const {
   std::stable_sort(families.begin(), families.end(),
                    [](const auto& a, const auto& b) { return a.name < b.name; });
   return prometheus::TextSerializer().Serialize(families);
+}
+
+void Metrics::tokenize(uint64_t tokenized, uint64_t restored, uint64_t unrestorable) {
+  if (tokenized) impl_->tokenized->Increment(static_cast<double>(tokenized));
+  if (restored) impl_->restored->Increment(static_cast<double>(restored));
+  if (unrestorable) impl_->unrestorable->Increment(static_cast<double>(unrestorable));
+}
+
+void Metrics::set_tokenize_map(uint64_t conversations, uint64_t entries) {
+  impl_->tokenize_conversations->Set(static_cast<double>(conversations));
+  impl_->tokenize_entries->Set(static_cast<double>(entries));
 }
 
 }  // namespace promptgate::proxy

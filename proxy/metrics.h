@@ -26,8 +26,9 @@ class Metrics {
   void request(std::string_view host, std::string_view decision, double seconds);
   // promptgate_findings_total{rule,category,action}
   void finding(std::string_view rule, std::string_view category, std::string_view action);
-  // promptgate_scanned_bytes_total and promptgate_scan_duration_seconds histogram.
-  void scanned(uint64_t bytes, double seconds);
+  // promptgate_scanned_bytes_total, promptgate_scan_duration_seconds histogram, and
+  // promptgate_scan_skipped_bytes_total (transcript blocks passed over as scanned clean before).
+  void scanned(uint64_t bytes, double seconds, uint64_t skipped_bytes = 0);
   // promptgate_upstream_duration_seconds histogram (time to response header).
   void upstream_time(double seconds);
   // promptgate_upstream_errors_total{kind}: connect | tls | timeout | protocol
@@ -41,7 +42,7 @@ class Metrics {
   void tunnel_bytes(uint64_t up, uint64_t down);
   // promptgate_tls_handshake_failures_total{side="client"|"upstream"}
   void tls_handshake_failure(std::string_view side);
-  // promptgate_auth_failures_total{reason}: missing | invalid
+  // promptgate_auth_failures_total{reason}: missing | invalid | throttled
   void auth_failure(std::string_view reason);
   // promptgate_leaf_cert_cache_hits_total / _misses_total, set from the CA's own counters.
   void set_leaf_cache(uint64_t hits, uint64_t misses);
@@ -51,6 +52,11 @@ class Metrics {
   // promptgate_rules gauge (rules in the active set), promptgate_ready gauge (0/1).
   void set_rules(uint64_t count);
   void set_ready(bool ready);
+  // Action tokenize: promptgate_tokenized_values_total, promptgate_restored_values_total,
+  // promptgate_unrestorable_values_total; the stand-in map's size as
+  // promptgate_tokenize_conversations and promptgate_tokenize_entries gauges.
+  void tokenize(uint64_t tokenized, uint64_t restored, uint64_t unrestorable);
+  void set_tokenize_map(uint64_t conversations, uint64_t entries);
 
   std::string serialize() const;
 

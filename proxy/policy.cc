@@ -46,14 +46,14 @@ RequestDecision decide(const ProxyConfig& config, const PolicyBlock* policy, std
   RequestDecision d;
   for (const auto& f : findings) {
     Action a = action_for(config, policy, host, f);
-    if (a == Action::redact && body_signed) {
+    // Tokenizing rewrites the body just as redacting does, so both need an unsigned body.
+    bool rewrites = a == Action::redact || a == Action::tokenize;
+    if (rewrites && body_signed) {
       a = Action::block;
       d.redaction_refused_signed = true;
     }
     d.actions.push_back(a);
-    Verdict v = a == Action::block    ? Verdict::block
-                : a == Action::redact ? Verdict::redact
-                                      : Verdict::log;
+    Verdict v = a == Action::block ? Verdict::block : rewrites ? Verdict::redact : Verdict::log;
     d.verdict = std::max(d.verdict, v);
   }
   return d;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <list>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -375,6 +377,77 @@ std::string hash_secret_for_file(std::string_view user, std::string_view secret)
         "invalid user name: it must be 1 to " + std::to_string(kMaxUserBytes) +
         " bytes without ':', control characters or leading/trailing blanks");
   return std::string(user) + ":" + hash_secret(secret);
+}
+
+// --- LoginThrottle ---------------------------------------------------------------------------
+
+struct LoginThrottle::Impl {
+  struct Entry {
+    unsigned failures = 0;
+    Clock::time_point locked_until{};
+    std::chrono::seconds last_lockout{0};
+    std::list<std::string>::iterator order;
+  };
+  Limits limits;
+  std::function<Clock::time_point()> now;
+  mutable std::mutex mu;
+  std::unordered_map<std::string, Entry> entries;
+  std::list<std::string> order;  // most recently failed first
+};
+
+LoginThrottle::LoginThrottle(Limits limits, std::function<Clock::time_point()> now)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->limits = limits;
+  impl_->now = std::move(now);
+}
+
+LoginThrottle::~LoginThrottle() = default;
+
+std::optional<std::chrono::seconds> LoginThrottle::locked_out(std::string_view address) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->entries.find(std::string(address));
+  if (it == impl_->entries.end()) return std::nullopt;
+  auto t = impl_->now();
+  if (t >= it->second.locked_until) return std::nullopt;
+  auto left = std::chrono::ceil<std::chrono::seconds>(it->second.locked_until - t);
+  return std::max(left, std::chrono::seconds(1));
+}
+
+void LoginThrottle::failed(std::string_view address) {
+  std::lock_guard lock(impl_->mu);
+  auto& m = impl_->entries;
+  auto it = m.find(std::string(address));
+  if (it == m.end()) {
+    if (impl_->limits.max_addresses == 0) return;
+    while (m.size() >= impl_->limits.max_addresses) {
+      m.erase(impl_->order.back());
+      impl_->order.pop_back();
+    }
+    impl_->order.emplace_front(address);
+    it = m.emplace(std::string(address), Impl::Entry{}).first;
+    it->second.order = impl_->order.begin();
+  } else {
+    impl_->order.splice(impl_->order.begin(), impl_->order, it->second.order);
+  }
+  Impl::Entry& e = it->second;
+  if (++e.failures <= impl_->limits.free_failures) return;
+  e.last_lockout = e.last_lockout.count() == 0
+                       ? impl_->limits.first_lockout
+                       : std::min(e.last_lockout * 2, impl_->limits.max_lockout);
+  e.locked_until = impl_->now() + e.last_lockout;
+}
+
+void LoginThrottle::succeeded(std::string_view address) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->entries.find(std::string(address));
+  if (it == impl_->entries.end()) return;
+  impl_->order.erase(it->second.order);
+  impl_->entries.erase(it);
+}
+
+size_t LoginThrottle::tracked() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->entries.size();
 }
 
 }  // namespace promptgate::proxy

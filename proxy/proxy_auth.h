@@ -12,8 +12,10 @@
 // memory as a keyed digest so a keep-alive client is not re-hashed on every request.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -44,6 +46,37 @@ class Credentials {
 
  private:
   explicit Credentials(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Backoff for failed logins, per client address: after `free_failures` wrong secrets in a row,
+// each further failure locks the address out for twice as long as the last (1 s, 2 s, 4 s, ...
+// up to `max_lockout`); a success clears it. While locked out the proxy answers 429 without
+// checking the secret, so guessing is slow and cannot burn the gateway's CPU on PBKDF2.
+// Bounded (the least recently failed addresses are forgotten first); thread-safe.
+//
+//   if (auto wait = throttle.locked_out(ip)) answer 429 with Retry-After: *wait
+//   ... check ... ? throttle.succeeded(ip) : throttle.failed(ip);
+class LoginThrottle {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Limits {
+    unsigned free_failures = 5;
+    std::chrono::seconds first_lockout{1};
+    std::chrono::seconds max_lockout{300};
+    size_t max_addresses = 65536;
+  };
+  LoginThrottle() : LoginThrottle(Limits{}) {}
+  explicit LoginThrottle(Limits limits, std::function<Clock::time_point()> now = Clock::now);
+  ~LoginThrottle();
+  // Seconds until `address` may try again (rounded up), or nullopt when it may try now.
+  std::optional<std::chrono::seconds> locked_out(std::string_view address) const;
+  void failed(std::string_view address);
+  void succeeded(std::string_view address);
+  size_t tracked() const;
+
+ private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

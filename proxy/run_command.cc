@@ -1,8 +1,14 @@
 // promptgate run: load the config (embedded default or --config), apply flags, compile the rules,
 // load or create the CA, and serve. --check-config validates everything and exits.
+// Every flag --foo-bar may also come from the environment as PROMPTGATE_FOO_BAR (containers and
+// systemd units configure by environment); a flag on the command line wins over its variable.
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
+#include <vector>
 
 #include "certificate_authority.h"
 #include "commands.h"
@@ -20,7 +26,46 @@ constexpr const char* kRunUsage =
 Starts the intercepting proxy (default 127.0.0.1:8080, embedded default config). On first run
 it creates a local CA in $PROMPTGATE_HOME (default ~/.config/promptgate) and prints how to use it.
 SIGHUP (or POST /-/reload on the admin port) reloads the config, rules and users; SIGTERM drains.
+
+Each flag can also be set in the environment; a flag given on the command line wins:
+  PROMPTGATE_CONFIG        --config
+  PROMPTGATE_LISTEN        --listen
+  PROMPTGATE_ADMIN_LISTEN  --admin-listen
+  PROMPTGATE_MODE          --mode
+  PROMPTGATE_UPSTREAM_CA   --upstream-ca
+  PROMPTGATE_CONNECT_TO    --connect-to (several entries separated by commas)
+  PROMPTGATE_AUDIT_LOG     --audit-log
+  PROMPTGATE_THREADS       --threads
+  PROMPTGATE_HOME          where the CA, fingerprint key and rule cache live
 )";
+
+// The flags that take a value; each has an environment variable PROMPTGATE_<NAME>.
+constexpr const char* kValueFlags[] = {"--config",    "--listen",      "--admin-listen",
+                                       "--mode",      "--upstream-ca", "--connect-to",
+                                       "--audit-log", "--threads"};
+
+// "--admin-listen" -> "PROMPTGATE_ADMIN_LISTEN"
+std::string env_name_of(std::string_view flag) {
+  std::string name = "PROMPTGATE_";
+  for (char c : flag.substr(2))
+    name.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return name;
+}
+
+// PROMPTGATE_CONNECT_TO holds several mappings separated by commas (blanks around them ignored).
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    size_t first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+    if (first != std::string::npos) out.push_back(item.substr(first, last - first + 1));
+    start = end + 1;
+  }
+  return out;
+}
 }  // namespace
 
 int run_command(const Args& args) {
@@ -53,14 +98,33 @@ int run_command(const Args& args) {
     }
     if (name == "--config")
       config_path = value;
-    else if (name == "--listen" || name == "--admin-listen" || name == "--mode" ||
-             name == "--upstream-ca" || name == "--connect-to" || name == "--audit-log" ||
-             name == "--threads")
+    else if (std::find(std::begin(kValueFlags), std::end(kValueFlags), name) !=
+             std::end(kValueFlags))
       flags.push_back({name, value});
     else {
       std::cerr << "promptgate run: unknown option " << name << "\n" << kRunUsage;
       return 2;
     }
+  }
+  // The environment fills in the flags the command line did not give (an empty variable is
+  // unset). Applied before the command-line flags, which therefore win even on repeatable ones.
+  {
+    std::vector<Flag> from_env;
+    for (std::string_view flag : kValueFlags) {
+      bool on_command_line = flag == "--config"
+                                 ? !config_path.empty()
+                                 : std::any_of(flags.begin(), flags.end(),
+                                               [&](const Flag& f) { return f.name == flag; });
+      const char* value = std::getenv(env_name_of(flag).c_str());
+      if (on_command_line || !value || !*value) continue;
+      if (flag == "--config")
+        config_path = value;
+      else if (flag == "--connect-to")
+        for (auto& item : split_list(value)) from_env.push_back({std::string(flag), item});
+      else
+        from_env.push_back({std::string(flag), value});
+    }
+    flags.insert(flags.begin(), from_env.begin(), from_env.end());
   }
   // Everything a reload rebuilds: the file is read again and the flags applied again on top.
   std::string home = default_home_dir();

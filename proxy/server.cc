@@ -25,9 +25,13 @@
 
 #include "content_decoding.h"
 #include "metrics.h"
+#include "override.h"
 #include "policy.h"
 #include "proxy_auth.h"
 #include "redactor.h"
+#include "sse_restorer.h"
+#include "token_vault.h"
+#include "transcript.h"
 
 namespace promptgate::proxy {
 namespace {
@@ -61,6 +65,10 @@ struct Snapshot {
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const Credentials> credentials;  // null: no proxy authentication
   std::shared_ptr<ssl::context> upstream_tls;
+  // Transcript blocks already scanned clean under these rules; null when incremental scanning
+  // is off. A reload starts from nothing.
+  std::shared_ptr<SeenBlocks> seen_blocks;
+  std::unordered_map<std::string_view, const Rule*> rule_by_id;  // stand-ins take the rule's shape
   uint64_t generation = 0;
 };
 
@@ -86,7 +94,10 @@ struct Shared {
   std::atomic<uint64_t> next_request_id{1};
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> active_connections{0};
-  net::thread_pool auth_pool{2};  // password hashing and reload compiles, off the io threads
+  LoginThrottle login_throttle;       // backoff for wrong proxy credentials, per client address
+  std::unique_ptr<TokenVault> vault;  // action tokenize: stand-ins per conversation owner
+  OverrideBook overrides;             // justified overrides: codes and grants, across reloads
+  net::thread_pool auth_pool{2};      // password hashing and reload compiles, off the io threads
 
   std::mutex registry_mu;
   std::unordered_map<uint64_t, std::shared_ptr<ConnState>> connections;
@@ -247,6 +258,11 @@ struct Connection {
   std::shared_ptr<ConnState> state;
   Identity identity;  // from Proxy-Authorization on CONNECT (or on each plain request)
   const ProxyConfig& cfg() const { return *snap->config; }
+  // Whose conversation this is: the authenticated user, else the client's address.
+  std::string conversation_owner() const {
+    if (!identity.user.empty()) return "user:" + identity.user;
+    return "client:" + client.substr(0, client.rfind(':'));
+  }
 };
 
 // Every request and CONNECT ends here: one audit line and the matching metrics.
@@ -260,6 +276,11 @@ void record(Shared& sh, AuditEvent& ev) {
   if (ev.upstream_status) sh.metrics.upstream_time(static_cast<double>(ev.upstream_ms) / 1e3);
   if (ev.tunnel_bytes_up || ev.tunnel_bytes_down)
     sh.metrics.tunnel_bytes(ev.tunnel_bytes_up, ev.tunnel_bytes_down);
+  if (ev.tokenized || ev.restored || ev.unrestorable) {
+    sh.metrics.tokenize(ev.tokenized, ev.restored, ev.unrestorable);
+    VaultStats vs = sh.vault->stats();
+    sh.metrics.set_tokenize_map(vs.conversations, vs.entries);
+  }
 }
 
 AuditEvent new_event(Connection& conn) {
@@ -410,13 +431,27 @@ struct Exchange {
   uint64_t upstream_ms = 0;
   std::optional<UpstreamFailure> failure;
   bool client_failed = false;
+  uint64_t restored = 0, unrestorable = 0;  // action tokenize: stand-ins put back in the answer
 };
+
+// One piece of an answer's body to the client, in a chunk of its own when the answer is chunked.
+template <class Client>
+net::awaitable<void> write_body_piece(Client& out, bool chunked, std::string_view bytes,
+                                      uint32_t timeout_ms, beast::error_code& ec) {
+  if (bytes.empty()) co_return;
+  beast::get_lowest_layer(out).expires_after(ms(timeout_ms));
+  if (chunked)
+    co_await net::async_write(out, http::make_chunk(net::buffer(bytes.data(), bytes.size())),
+                              tok(ec));
+  else
+    co_await net::async_write(out, net::buffer(bytes.data(), bytes.size()), tok(ec));
+}
 
 template <class Client, class Up>
 net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
                               beast::tcp_stream& up_lowest, beast::flat_buffer& ubuf,
                               http::request<http::string_body>& req, bool client_wants_keep_alive,
-                              Exchange& x) {
+                              const std::shared_ptr<const Substitutions>& restore, Exchange& x) {
   beast::error_code ec;
   auto t0 = Clock::now();
   up_lowest.expires_after(ms(cfg.upstream_response_timeout_ms));
@@ -447,10 +482,27 @@ net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
   bool upstream_keep = res.keep_alive();
   for (auto name : {"keep-alive", "proxy-connection"}) res.erase(name);
   res.keep_alive(client_wants_keep_alive);
-  // The header goes out at once; then each piece of body is written as soon as it is read, with
-  // our own chunk framing when the response is chunked (so an SSE event is never held back).
+  // Stand-ins are put back into an SSE answer as it streams (the restorer holds back at most
+  // a stand-in's length), and into a JSON answer once it is complete. An encoded answer (we
+  // asked for identity) passes untouched.
+  std::string_view encoding = res[http::field::content_encoding];
+  const bool restoring = restore && req.method() != http::verb::head &&
+                         (encoding.empty() || beast::iequals(encoding, "identity"));
+  std::string_view content_type = res[http::field::content_type];
+  std::optional<StreamRestorer> sse;
+  std::optional<std::string> whole;  // a JSON answer, collected
+  if (restoring && content_type.substr(0, 17) == "text/event-stream") {
+    sse.emplace(restore);
+    res.erase(http::field::content_length);
+    res.chunked(true);
+  } else if (restoring && content_type.find("json") != std::string_view::npos) {
+    whole.emplace();
+  }
   Client& out = client;
-  {
+  // The header goes out at once (a collected answer: once it is complete); then each piece of
+  // body is written as soon as it is read, with our own chunk framing when the response is
+  // chunked (so an SSE event is never held back).
+  if (!whole) {
     http::response_serializer<http::buffer_body> sr{res};
     beast::get_lowest_layer(out).expires_after(ms(cfg.upstream_response_timeout_ms));
     co_await http::async_write_header(out, sr, tok(ec));
@@ -461,6 +513,7 @@ net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
   }
   const bool chunked = res.chunked();
   std::array<char, 32 * 1024> piece;
+  std::string restored_piece;
   while (!rp.is_done()) {
     res.body().data = piece.data();
     res.body().size = piece.size();
@@ -473,11 +526,46 @@ net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
     }
     size_t got = piece.size() - res.body().size;
     if (got == 0) continue;  // framing only (a chunk header)
+    std::string_view data(piece.data(), got);
+    if (whole) {
+      if (whole->size() + got > cfg.max_decoded_body_bytes) {
+        x.client_failed = true;
+        co_return;
+      }
+      whole->append(data);
+      continue;
+    }
+    // (No conditional temporaries around co_await: GCC 12 miscompiles them.)
+    if (sse) {
+      restored_piece = sse->feed(data);
+      data = restored_piece;
+    }
+    co_await write_body_piece(out, chunked, data, cfg.upstream_response_timeout_ms, ec);
+    if (ec) {
+      x.client_failed = true;
+      co_return;
+    }
+  }
+  if (sse) {
+    restored_piece = sse->finish();
+    x.restored = sse->restored();
+    x.unrestorable = sse->unrestorable();
+    co_await write_body_piece(out, chunked, restored_piece, cfg.upstream_response_timeout_ms, ec);
+    if (ec) {
+      x.client_failed = true;
+      co_return;
+    }
+  }
+  if (whole) {
+    std::string restored = restore_json_body(*whole, *restore, &x.restored);
+    res.chunked(false);
+    res.content_length(restored.size());
+    res.body().data = restored.data();
+    res.body().size = restored.size();
+    res.body().more = false;
+    http::response_serializer<http::buffer_body> sr{res};
     beast::get_lowest_layer(out).expires_after(ms(cfg.upstream_response_timeout_ms));
-    if (chunked)
-      co_await net::async_write(out, http::make_chunk(net::buffer(piece.data(), got)), tok(ec));
-    else
-      co_await net::async_write(out, net::buffer(piece.data(), got), tok(ec));
+    co_await http::async_write(out, sr, tok(ec));
     if (ec) {
       x.client_failed = true;
       co_return;
@@ -504,7 +592,8 @@ net::awaitable<void> send_response(Client& client, http::response<http::string_b
 template <class Client>
 net::awaitable<void> forward_request(Connection& conn, Client& client, const Target& target,
                                      http::request<http::string_body>& out, bool keep_alive,
-                                     AuditEvent& ev, bool& keep) {
+                                     AuditEvent& ev, bool& keep,
+                                     std::shared_ptr<const Substitutions> restore = nullptr) {
   Exchange x;
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = conn.upstream.connected_to(target);
@@ -517,10 +606,10 @@ net::awaitable<void> forward_request(Connection& conn, Client& client, const Tar
     x = Exchange{};
     if (conn.upstream.tls_stream)
       co_await exchange(conn.cfg(), client, *conn.upstream.tls_stream, conn.upstream.lowest(),
-                        conn.upstream.buffer, out, keep_alive, x);
+                        conn.upstream.buffer, out, keep_alive, restore, x);
     else
       co_await exchange(conn.cfg(), client, *conn.upstream.plain, conn.upstream.lowest(),
-                        conn.upstream.buffer, out, keep_alive, x);
+                        conn.upstream.buffer, out, keep_alive, restore, x);
     // A kept-alive upstream connection may have been closed by the server in the meantime:
     // retry once on a fresh one, as long as no response started.
     if (x.failure && reused && !x.response_started) {
@@ -531,6 +620,8 @@ net::awaitable<void> forward_request(Connection& conn, Client& client, const Tar
   }
   ev.upstream_status = x.upstream_status;
   ev.upstream_ms = x.upstream_ms;
+  ev.restored = x.restored;
+  ev.unrestorable = x.unrestorable;
   if (x.failure) {
     if (x.failure->kind) conn.sh.metrics.upstream_error(x.failure->kind);
     conn.upstream.close();
@@ -616,7 +707,11 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   uint64_t scan_us = 0;
   bool decode_failed = false, decoded_too_large = false;
   std::string decode_error;
+  // A JSON body is scanned whole once it has arrived, passing over the transcript blocks this
+  // client's earlier requests already had scanned clean; anything else as it arrives.
+  SeenBlocks* seen_blocks = format == InputFormat::json ? conn.snap->seen_blocks.get() : nullptr;
   auto scan_piece = [&](std::string_view piece) {
+    if (seen_blocks) return;
     auto t0 = Clock::now();
     if (!scan) scan = scanner.open_stream(format);
     scan->write(piece);
@@ -698,7 +793,17 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   if (inspect) {
     auto t0 = Clock::now();
     try {
-      if (scan) {
+      if (seen_blocks) {
+        TranscriptScan t =
+            scan_transcript(scanner, decoder ? std::string_view(decoded_body) : raw_body,
+                            *seen_blocks, conn.conversation_owner());
+        if (!t.result.ok()) {
+          scan_failed = true;
+          scan_error = t.result.error;
+        }
+        findings = std::move(t.result.findings);
+        ev.scan_skipped_bytes = t.skipped_bytes;
+      } else if (scan) {
         ScanResult r = scan->finish();
         if (!r.ok()) {
           scan_failed = true;
@@ -732,8 +837,9 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   }
   ev.scan_us = scan_us;
   if (inspect)
-    sh.metrics.scanned(decoder ? decoded_body.size() + path.size() : raw_body.size() + path.size(),
-                       static_cast<double>(scan_us) / 1e6);
+    sh.metrics.scanned(
+        (decoder ? decoded_body.size() : raw_body.size()) + path.size() - ev.scan_skipped_bytes,
+        static_cast<double>(scan_us) / 1e6, ev.scan_skipped_bytes);
   bool fail_open = cfg.fail_open(target.host);
   if (decode_failed && !fail_open) {
     if (decoded_too_large)
@@ -766,7 +872,8 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   RequestDecision decision = decide(cfg, policy, target.host, findings, body_signed);
   // A finding outside the body (query, header) cannot be redacted in place: block instead.
   for (size_t i = 0; i < findings.size(); ++i)
-    if (decision.actions[i] == Action::redact && !findings[i].location.empty() &&
+    if ((decision.actions[i] == Action::redact || decision.actions[i] == Action::tokenize) &&
+        !findings[i].location.empty() &&
         (findings[i].location == "query" || findings[i].location.rfind("header:", 0) == 0)) {
       decision.actions[i] = Action::block;
       decision.verdict = Verdict::block;
@@ -775,8 +882,29 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   ev.actions = decision.actions;
   ev.decision = to_string(decision.verdict);
   bool enforce = mode == Mode::enforce;
+  std::string override_offer;
+  if (decision.verdict == Verdict::block && enforce && cfg.overrides.enabled) {
+    // A justified override (docs/overrides.md): a code offered by an earlier block message,
+    // repeated with a reason, lets this block through (and is logged); else a code is offered.
+    std::string_view header = req[kOverrideHeader];
+    auto asked = header.empty()
+                     ? find_override_marker(decoder ? std::string_view(decoded_body) : raw_body)
+                     : parse_override_header(header);
+    OverrideOutcome o = apply_override(sh.overrides, cfg.overrides, conn.identity,
+                                       override_identity_key(conn.identity, conn.client), findings,
+                                       decision.actions, asked);
+    ev.override_record = o.record;
+    if (o.forward) {
+      decision.verdict = o.verdict;
+      ev.actions = decision.actions;
+      ev.decision = to_string(decision.verdict);
+    } else {
+      override_offer = std::move(o.message);
+    }
+  }
   if (decision.verdict == Verdict::block && enforce) {
     std::string msg = block_message(findings, decision.actions, decision.redaction_refused_signed);
+    msg += override_offer;  // holds a code: never copied into the audit log (ev.error)
     co_await respond(cfg.block_status, "invalid_request_error", msg, wants_keep_alive, "block");
     ev.error.clear();
     record(sh, ev);
@@ -789,13 +917,33 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   http::request<http::string_body> out{req.method(), path, 11};
   if (req.method() == http::verb::unknown) out.method_string(req.method_string());
   for (const auto& field : req)
-    if (!is_hop_by_hop(field.name_string())) out.insert(field.name_string(), field.value());
+    if (!is_hop_by_hop(field.name_string()) &&
+        !beast::iequals(field.name_string(), kOverrideHeader))
+      out.insert(field.name_string(), field.value());
   if (decision.verdict == Verdict::redact && enforce) {
     std::vector<Finding> body_findings;
-    for (size_t i = 0; i < findings.size(); ++i)
-      if (decision.actions[i] == Action::redact && findings[i].location != "query")
-        body_findings.push_back(findings[i]);
-    out.body() = redact(decoder ? std::string_view(decoded_body) : raw_body, body_findings);
+    std::vector<bool> tokenize;
+    for (size_t i = 0; i < findings.size(); ++i) {
+      Action a = decision.actions[i];
+      if ((a != Action::redact && a != Action::tokenize) || findings[i].location == "query")
+        continue;
+      body_findings.push_back(findings[i]);
+      tokenize.push_back(a == Action::tokenize);
+    }
+    std::shared_ptr<Conversation> conv;
+    if (std::find(tokenize.begin(), tokenize.end(), true) != tokenize.end())
+      conv = sh.vault->conversation(conn.conversation_owner());
+    out.body() = redact_with(
+        decoder ? std::string_view(decoded_body) : raw_body, body_findings,
+        [&](const Finding& f, std::string_view value) {
+          size_t i = static_cast<size_t>(&f - body_findings.data());
+          auto rule = conn.snap->rule_by_id.find(f.rule_id);
+          if (!tokenize[i] || rule == conn.snap->rule_by_id.end())
+            return redaction_marker(f.rule_id);
+          ++ev.tokenized;
+          return conv->standin_for(*rule->second, value);
+        },
+        format == InputFormat::json ? InputFormat::json : InputFormat::automatic);
     out.erase(http::field::content_encoding);
   } else {
     out.body() = std::move(raw_body);
@@ -803,7 +951,14 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   if (!out.body().empty() || parser.content_length() || parser.chunked())
     out.content_length(out.body().size());
   out.keep_alive(true);
-  co_await forward_request(conn, client, target, out, wants_keep_alive, ev, keep);
+  // Stand-ins this conversation was given (this turn or earlier) go back to their originals in
+  // the answer; the restorer reads plain bytes, so the answer is asked for uncompressed.
+  std::shared_ptr<const Substitutions> restore;
+  if (inspect)
+    if (auto conv = sh.vault->find(conn.conversation_owner()))
+      if (auto subs = conv->restorations(); subs && !subs->empty()) restore = std::move(subs);
+  if (restore) out.set(http::field::accept_encoding, "identity");
+  co_await forward_request(conn, client, target, out, wants_keep_alive, ev, keep, restore);
   record(sh, ev);
 }
 
@@ -863,11 +1018,32 @@ net::awaitable<bool> authenticate(Connection& conn, Client& client,
   if (!creds) co_return true;
   std::string header(req[http::field::proxy_authorization]);
   std::optional<std::string> user;
+  const std::string address = conn.client.substr(0, conn.client.rfind(':'));
   if (!header.empty()) {
+    if (auto wait = conn.sh.login_throttle.locked_out(address)) {
+      conn.sh.metrics.auth_failure("throttled");
+      ev.decision = "deny";
+      ev.status = 429;
+      ev.error = "proxy authentication throttled after repeated failures";
+      record(conn.sh, ev);
+      auto res = error_response(
+          429, "rate_limit_error",
+          "promptgate: too many wrong proxy credentials from this address; try again in " +
+              std::to_string(wait->count()) +
+              " s with the right USER:SECRET in HTTPS_PROXY (ask your gateway admin if unsure).",
+          false);
+      res.set(http::field::retry_after, std::to_string(wait->count()));
+      co_await send_response(client, std::move(res));
+      co_return false;
+    }
     auto home = co_await net::this_coro::executor;
     co_await net::post(conn.sh.auth_pool, net::use_awaitable);
     user = creds->check_basic(header);
     co_await net::post(home, net::use_awaitable);
+    if (user)
+      conn.sh.login_throttle.succeeded(address);
+    else
+      conn.sh.login_throttle.failed(address);
   }
   if (user) {
     conn.identity = Identity{*user, conn.cfg().groups_of(*user)};
@@ -1152,6 +1328,12 @@ std::shared_ptr<const Snapshot> build_snapshot(Shared& sh, uint64_t generation) 
   snap->rules = loaded.rules;
   snap->credentials = loaded.credentials;
   snap->upstream_tls = make_upstream_tls(*loaded.config);
+  for (size_t i = 0; i < loaded.rules->size(); ++i)
+    snap->rule_by_id.emplace(loaded.rules->rule(i).id, &loaded.rules->rule(i));
+  if (loaded.config->incremental_scan.enabled)
+    snap->seen_blocks = std::make_shared<SeenBlocks>(
+        SeenBlocks::Limits{loaded.config->incremental_scan.max_identities,
+                           loaded.config->incremental_scan.max_blocks_per_identity});
   snap->generation = generation;
   return snap;
 }
@@ -1275,6 +1457,9 @@ int run_server(ServerSetup setup) {
     return 2;
   }
   const ProxyConfig& cfg = *sh.current()->config;  // listen, threads: fixed for the process
+  sh.vault = std::make_unique<TokenVault>(VaultLimits{
+      cfg.tokenize.max_conversations, cfg.tokenize.max_entries_per_conversation,
+      cfg.tokenize.max_total_bytes, std::chrono::seconds(cfg.tokenize.idle_ttl_seconds)});
   sh.metrics.set_config_generation(1);
   sh.metrics.set_rules(sh.current()->rules->size());
   {

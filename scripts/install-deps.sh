@@ -9,8 +9,9 @@ packages=(
 )
 if [ "${1:-}" = "--test" ]; then
   # clang and its runtime for the libFuzzer targets; curl, Node.js and npm for the proxy
-  # integration tests and the Claude Code CLI end-to-end test.
-  packages+=(clang libclang-rt-14-dev curl)
+  # integration tests and the Claude Code CLI end-to-end test; systemd for `systemd-analyze
+  # verify` of deploy/systemd/promptgate.service.
+  packages+=(clang libclang-rt-14-dev curl systemd)
   # A machine may already have Node.js from elsewhere (e.g. NodeSource, which bundles npm and
   # conflicts with Debian's npm package): only install Debian's when the commands are missing.
   command -v node >/dev/null || packages+=(nodejs)

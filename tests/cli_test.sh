@@ -129,6 +129,97 @@ check "ca export prints the certificate" '[ $status -eq 0 ] && echo "$out" | gre
 run ca show
 check "ca show prints the fingerprint" '[ $status -eq 0 ] && echo "$out" | grep -q "sha256:"'
 
+# promptgate secrets: .env, vault JSON and one-per-line inputs to a digest file with no values.
+ks_pw='Vt7#qLm2Rx9p' ks_tok='itk_3b9f0c5e7a1d42f8b6c0e9d1' ks_quoted='sq uo:ted!9Xw' ks_short='k9Xw2'
+ks_vault='vlt-Q8r2Zx7Lm4Np' ks_bare='Bare9Pw!x2Lq'
+secrets+=("$ks_pw" "$ks_tok" "$ks_quoted" "$ks_short" "$ks_vault" "$ks_bare")
+cat > "$work/app.env" <<ENV
+# settings for the app
+export DB_PASSWORD=$ks_pw
+API_TOKEN="$ks_tok"   # quoted, with a comment
+  QUOTED = '$ks_quoted'
+PORT=5432
+NODE_ENV=production
+PIN=$ks_short
+ENV
+printf '{"request_id":"x","data":{"data":{"api_token":"%s","vault_only":"%s","n":5},"metadata":{}}}\n' \
+  "$ks_tok" "$ks_vault" > "$work/vault.json"
+entries() { grep -vc '^#\|^promptgate' "$@"; }
+run secrets digest "$work/app.env"
+check "secrets digest .env exits 0 with a header and 3 entries" '[ $status -eq 0 ] && echo "$out" | head -1 | grep -Eq "^promptgate-known-secrets v1 key-id=[0-9a-f]{16}$" && [ $(echo "$out" | entries) -eq 3 ]'
+check "secrets digest labels entries with the variable names" 'echo "$out" | grep -Eq "^12 [0-9a-f]{8} [0-9a-f]{32} DB_PASSWORD$" && echo "$out" | grep -q " API_TOKEN$" && echo "$out" | grep -q " QUOTED$"'
+check "secrets digest names skipped values, never shows them" 'echo "$err" | grep -q "skipped 2 shorter than 8 bytes: PORT (line 5), PIN (line 7)" && echo "$err" | grep -q "only of letters or only of digits.*NODE_ENV"'
+cp "$work/out" "$work/app.ks"
+run secrets check "$work/app.ks"
+check "secrets check accepts the digest file" '[ $status -eq 0 ] && echo "$out" | grep -q "OK, 3 known secrets, lengths 12..28"'
+run secrets digest "$work/app.env" "$work/vault.json"
+cp "$work/out" "$work/merged.ks"
+check "secrets digest merges .env and vault JSON, deduplicated" '[ $status -eq 0 ] && [ $(echo "$out" | entries) -eq 4 ] && echo "$out" | grep -q " API_TOKEN,api_token$" && echo "$err" | grep -q "1 values that are not JSON strings"'
+run secrets digest "$work/vault.json" "$work/app.env"
+check "secrets digest output does not depend on input order (labels aside)" '[ "$(cut -d" " -f1-3 "$work/out" | sort)" = "$(cut -d" " -f1-3 "$work/merged.ks" | sort)" ]'
+printf '%s\n' "$ks_bare" | "$pg" secrets digest --format lines - > "$work/out" 2>> "$all_output"; status=$?
+cat "$work/out" >> "$all_output"
+check "secrets digest reads stdin with --format lines" '[ $status -eq 0 ] && [ $(entries "$work/out") -eq 1 ]'
+run secrets digest - < "$work/app.env"
+check "secrets digest from stdin needs --format" '[ $status -eq 2 ] && echo "$err" | grep -q "needs --format"'
+cp "$work/app.env" "$work/app.conf"
+run secrets digest "$work/app.conf"
+check "secrets digest refuses a file of unknown format" '[ $status -eq 2 ] && echo "$err" | grep -q "cannot tell the format of .*app.conf"'
+printf 'GOOD=%s\n%s\n' "$ks_pw" "$ks_bare" > "$work/bad.env"
+run secrets digest "$work/bad.env"
+check "secrets digest: a malformed .env names file and line, prints no digest" '[ $status -eq 2 ] && echo "$err" | grep -q "bad.env: line 2: expected KEY=VALUE" && [ -z "$out" ]'
+printf '{"data": {"a": "%s", "b": %s}}' "$ks_vault" "$ks_bare" > "$work/bad.json"
+run secrets digest "$work/bad.json"
+check "secrets digest: malformed JSON names file and line only" '[ $status -eq 2 ] && echo "$err" | grep -q "bad.json: line 1: invalid JSON$"'
+head -c 32 /dev/urandom > "$work/other.key"
+run secrets digest --key-file "$work/other.key" "$work/app.env"
+cp "$work/out" "$work/other.ks"
+run secrets check "$work/other.ks"
+check "a digest file made under another key is refused, naming it" '[ $status -eq 2 ] && echo "$err" | grep -q "other.ks:1: made under another fingerprint key"'
+run secrets check --key-file "$work/other.key" "$work/other.ks"
+check "... and accepted with its own key" '[ $status -eq 0 ]'
+head -c 16 /dev/urandom > "$work/short.key"
+run secrets digest --key-file "$work/short.key" "$work/app.env"
+check "a key file of the wrong size is refused" '[ $status -eq 2 ] && echo "$err" | grep -q "short.key: fingerprint key must be 32 bytes"'
+PROMPTGATE_HOME=$work/no-home run secrets digest "$work/app.env"
+check "secrets digest never creates a key" '[ $status -eq 2 ] && echo "$err" | grep -q "no fingerprint key" && [ ! -e "$work/no-home" ]'
+run secrets digest --bogus "$work/app.env"
+check "secrets: bad option exits 2" '[ $status -eq 2 ]'
+run secrets
+check "secrets with no subcommand exits 2" '[ $status -eq 2 ]'
+
+# promptgate audit verify: a chain written independently here (Python), then tampered with.
+python3 - "$work/audit.jsonl" <<'PY'
+import hashlib, json, sys
+prev, lines = "0" * 64, []
+for seq in range(1, 6):
+    event = {"time": "2026-01-01T00:00:0%dZ" % seq, "request_id": "r%d" % seq, "decision": "allow",
+             "seq": seq, "prev": prev}
+    if seq == 1:
+        event["chain"] = "start"
+    line = json.dumps(event, separators=(",", ":"))
+    prev = hashlib.sha256(line.encode()).hexdigest()
+    lines.append(line)
+open(sys.argv[1], "w").write("".join(l + "\n" for l in lines))
+PY
+run audit verify "$work/audit.jsonl"
+check "audit verify: intact chain exits 0" '[ $status -eq 0 ] && echo "$out" | grep -q "audit.jsonl: 5 events, chain intact"'
+sed 's/"r3"/"r9"/' "$work/audit.jsonl" > "$work/audit-edited.jsonl"
+run audit verify "$work/audit-edited.jsonl"
+check "audit verify: an edited line exits 1 naming it" '[ $status -eq 1 ] && echo "$out" | grep -q "audit-edited.jsonl:3: chain broken: line 3 was edited"'
+sed '2d' "$work/audit.jsonl" > "$work/audit-deleted.jsonl"
+run audit verify "$work/audit-deleted.jsonl"
+check "audit verify: a deleted line exits 1" '[ $status -eq 1 ] && echo "$out" | grep -q "audit-deleted.jsonl:2: chain broken: .*deleted"'
+head -c -20 "$work/audit.jsonl" > "$work/audit-torn.jsonl"
+run audit verify "$work/audit-torn.jsonl"
+check "audit verify: a torn last line is a warning" '[ $status -eq 0 ] && echo "$err" | grep -q "audit-torn.jsonl:5: warning: torn last line"'
+run audit verify --strict "$work/audit-torn.jsonl"
+check "audit verify --strict: warnings fail" '[ $status -eq 1 ]'
+run audit verify "$work/no-such-audit.jsonl"
+check "audit verify: a missing file exits 2" '[ $status -eq 2 ] && echo "$err" | grep -q "no-such-audit.jsonl"'
+run audit verify
+check "audit verify without a file exits 2" '[ $status -eq 2 ]'
+
 for s in "${secrets[@]}"; do
   check "secret never printed" '! grep -qF -- "$s" "$all_output"'
 done

@@ -296,3 +296,43 @@ TEST_CASE("proxy auth: concurrent checks", "[proxy_auth]") {
   CHECK(wrong == 0);
   CHECK(creds->cached_pairs() == 2);
 }
+
+TEST_CASE("login backoff: free failures, then doubling lockouts, cleared by a success",
+          "[proxy_auth]") {
+  using namespace std::chrono_literals;
+  LoginThrottle::Clock::time_point t{};
+  LoginThrottle throttle(LoginThrottle::Limits{3, 1s, 8s, 100}, [&] { return t; });
+  for (int i = 0; i < 3; ++i) {
+    CHECK(!throttle.locked_out("10.0.0.1"));
+    throttle.failed("10.0.0.1");
+  }
+  CHECK(!throttle.locked_out("10.0.0.1"));  // three free failures
+  throttle.failed("10.0.0.1");
+  REQUIRE(throttle.locked_out("10.0.0.1"));
+  CHECK(*throttle.locked_out("10.0.0.1") == 1s);
+  CHECK(!throttle.locked_out("10.0.0.2"));  // per address
+  t += 1s;
+  CHECK(!throttle.locked_out("10.0.0.1"));
+  throttle.failed("10.0.0.1");
+  CHECK(*throttle.locked_out("10.0.0.1") == 2s);
+  t += 2s;
+  throttle.failed("10.0.0.1");
+  CHECK(*throttle.locked_out("10.0.0.1") == 4s);
+  t += 4s;
+  throttle.failed("10.0.0.1");
+  t += 8s;
+  throttle.failed("10.0.0.1");
+  CHECK(*throttle.locked_out("10.0.0.1") == 8s);  // capped
+  throttle.succeeded("10.0.0.1");
+  CHECK(!throttle.locked_out("10.0.0.1"));
+  CHECK(throttle.tracked() == 0);
+}
+
+TEST_CASE("login backoff remembers a bounded number of addresses", "[proxy_auth]") {
+  LoginThrottle throttle(
+      LoginThrottle::Limits{0, std::chrono::seconds(60), std::chrono::seconds(60), 3});
+  for (int i = 0; i < 10; ++i) throttle.failed("192.0.2." + std::to_string(i));
+  CHECK(throttle.tracked() == 3);
+  CHECK(throttle.locked_out("192.0.2.9"));
+  CHECK(!throttle.locked_out("192.0.2.0"));  // forgotten first
+}

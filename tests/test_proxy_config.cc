@@ -210,3 +210,28 @@ timeouts: {drain_ms: 5000}
   CHECK(d.allowed_connect_ports == std::vector<uint16_t>{443});
   CHECK_FALSE(d.private_destination_allowed("localhost"));
 }
+
+TEST_CASE("tokenize rewrites like redact, is weaker, and is refused on a signed body") {
+  CHECK(parse_action("tokenize") == Action::tokenize);
+  CHECK(std::string(to_string(Action::tokenize)) == "tokenize");
+  CHECK(Action::log < Action::tokenize);
+  CHECK(Action::tokenize < Action::redact);
+  ProxyConfig c = parse_config(R"(actions:
+  - {category: credential, action: tokenize}
+  - {category: pii, action: redact}
+)",
+                               "x");
+  auto token = finding("github-pat-classic", Category::credential, Action::block, "system");
+  auto email = finding("email-address", Category::pii, Action::block, "messages[0]");
+  auto d = decide(c, nullptr, "api.anthropic.com", {token}, false);
+  CHECK(d.verdict == Verdict::redact);
+  CHECK(d.actions == std::vector<Action>{Action::tokenize});
+  // Each finding keeps its own action: one tokenized, one redacted.
+  d = decide(c, nullptr, "api.anthropic.com", {token, email}, false);
+  CHECK(d.verdict == Verdict::redact);
+  CHECK(d.actions == std::vector<Action>{Action::tokenize, Action::redact});
+  d = decide(c, nullptr, "bedrock-runtime.us-east-1.amazonaws.com", {token}, true);
+  CHECK(d.verdict == Verdict::block);
+  CHECK(d.redaction_refused_signed);
+  CHECK(d.actions == std::vector<Action>{Action::block});
+}

@@ -89,3 +89,71 @@ TEST_CASE("plain text redaction") {
   std::string text = "a " + token + " b";
   CHECK(redact(text, s.scan(text, InputFormat::text).findings) == "a [REDACTED:test-github-pat] b");
 }
+
+TEST_CASE("redact_with: the callback gets the decoded value; its result is escaped") {
+  Scanner s(test_rules(), test_key());
+  std::string token = github_token(25);
+  std::string key = aws_key_id(26);
+  std::string escaped_key = "\\u0041" + key.substr(1);  // the model reads 'A'
+  nlohmann::json body = {{"messages", {{{"role", "user"}, {"content", "t " + token + " k X"}}}}};
+  std::string raw = body.dump();
+  raw.replace(raw.find(" X"), 2, " " + escaped_key);
+  auto r = s.scan(raw, InputFormat::json);
+  REQUIRE(r.findings.size() == 2);
+  std::vector<std::string> seen;
+  std::vector<size_t> indexes;
+  std::string out = redact_with(
+      raw, r.findings,
+      [&](const Finding& f, std::string_view value) {
+        seen.emplace_back(value);
+        indexes.push_back(static_cast<size_t>(&f - r.findings.data()));
+        return f.rule_id == "test-aws-key-id" ? std::string("q\"uote\\d") : std::string("T1");
+      },
+      InputFormat::json);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == token);
+  CHECK(seen[1] == key);  // unescaped
+  CHECK(indexes == std::vector<size_t>{0, 1});
+  auto parsed = nlohmann::json::parse(out);
+  CHECK(parsed["messages"][0]["content"] == "t T1 k q\"uote\\d");
+}
+
+TEST_CASE("redact_with in a base64 document and in plain text") {
+  Scanner s(test_rules(), test_key());
+  std::string token = github_token(27);
+  std::string doc = "GH_TOKEN=" + token + "\n";
+  nlohmann::json body = {
+      {"messages",
+       {{{"role", "user"},
+         {"content",
+          {{{"type", "document"},
+            {"source",
+             {{"type", "base64"}, {"media_type", "text/plain"}, {"data", base64(doc)}}}}}}}}}};
+  std::string raw = body.dump();
+  auto r = s.scan(raw, InputFormat::json);
+  REQUIRE(r.findings.size() == 1);
+  std::string got;
+  std::string out = redact_with(raw, r.findings, [&](const Finding&, std::string_view v) {
+    got = v;
+    return std::string("ghp_standin");
+  });
+  CHECK(got == token);
+  std::string data = nlohmann::json::parse(out)["messages"][0]["content"][0]["source"]["data"];
+  CHECK(data == base64("GH_TOKEN=ghp_standin\n"));
+
+  std::string text = "a " + token + " \\n b";
+  auto t = s.scan(text, InputFormat::text);
+  REQUIRE(t.findings.size() == 1);
+  CHECK(redact_with(text, t.findings, [](const Finding&, std::string_view v) {
+          return "<" + std::string(v.substr(0, 4)) + ">";
+        }) == "a <ghp_> \\n b");
+}
+
+TEST_CASE("json_escape and json_unescape") {
+  std::string out;
+  CHECK(json_unescape(R"(a\"b\\c\/d\n\u00e9\ud83d\ude00)", out));
+  CHECK(out == "a\"b\\c/d\n\xC3\xA9\xF0\x9F\x98\x80");
+  CHECK_FALSE(json_unescape(R"(bad\q)", out));
+  CHECK_FALSE(json_unescape("trailing\\", out));
+  CHECK(json_escape("q\"b\\n\n\x01") == R"(q\"b\\n\n\u0001)");
+}

@@ -159,10 +159,27 @@ check "(d) redact: the fake API received the marker" 'in_record "[REDACTED:githu
 check "(d) redact: the token never reached the fake API" '! in_record "$token_d" && ! in_record "${token_d:4:12}"'
 check "(d) audit log: redact" 'grep -q "\"decision\":\"redact\"" "$audit"'
 
-for f in a b c d; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
+# (e) tokenize: the model only ever sees a stand-in of the same shape; the stand-in in its Write
+# tool call is restored in the stream, so the file the CLI writes holds the real token.
+start_proxy tokenize 'destinations:
+  default: tunnel
+  intercept: [api.anthropic.com]
+actions:
+  - {category: credential, action: tokenize}'
+token_e=$(gh_token)
+target_e=$project/deploy.env
+claude "$work/e.out" --allowedTools Write -p "please write the file $target_e with: GITHUB_TOKEN=$token_e"
+check "(e) tokenize: the CLI exits 0" '[ $status -eq 0 ]'
+check "(e) tokenize: the file the CLI's Write tool wrote holds the real token" 'grep -qxF "GITHUB_TOKEN=$token_e" "$target_e"'
+check "(e) tokenize: the fake API saw a ghp_ stand-in instead" 'grep -Eq "GITHUB_TOKEN=ghp_[A-Za-z0-9]{36}" "$record"'
+check "(e) tokenize: the token never reached the fake API (prompt, tool call, tool result)" '! in_record "$token_e" && ! in_record "${token_e:4:12}"'
+check "(e) tokenize: the CLI sent the tool result back (second turn answered)" 'grep -q "I read the file." "$work/e.out"'
+check "(e) audit: tokenized and restored, no token" 'grep -q "\"tokenized\":" "$audit" && grep -q "\"restored\":" "$audit" && ! grep -qF "${token_e:4:12}" "$audit"'
+
+for f in a b c d e; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
 
 echo "claude_cli_e2e: $passed passed, $failed failed"
 if [ $failed -ne 0 ]; then
-  for f in a b c d; do [ -f "$work/$f.out" ] && { echo "--- CLI output ($f):"; tail -20 "$work/$f.out"; }; done
+  for f in a b c d e; do [ -f "$work/$f.out" ] && { echo "--- CLI output ($f):"; tail -20 "$work/$f.out"; }; done
   exit 1
 fi

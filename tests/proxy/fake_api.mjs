@@ -109,6 +109,22 @@ function reply(req) {
       stop_reason: 'tool_use',
     };
   }
+  // "please write the file PATH with: CONTENT" -> a Write tool call (tokenize round trips).
+  const write = /please write the file (\S+) with: ([\s\S]*)$/.exec(lastText);
+  if (write && !anyToolResult && toolNames.includes('Write')) {
+    return {
+      content: [{ type: 'tool_use', id: newId('toolu'), name: 'Write', input: { file_path: write[1], content: write[2].trim() } }],
+      stop_reason: 'tool_use',
+    };
+  }
+  // "TOOLECHO: text" -> a tool call whose input carries the text (for API clients).
+  const toolEcho = lastText.indexOf('TOOLECHO:');
+  if (toolEcho >= 0) {
+    return {
+      content: [{ type: 'tool_use', id: newId('toolu'), name: 'echo', input: { text: lastText.slice(toolEcho + 9).trim() } }],
+      stop_reason: 'tool_use',
+    };
+  }
   const echo = lastText.indexOf('ECHO:');
   if (echo >= 0) {
     return { content: [{ type: 'text', text: 'fake model says: ' + lastText.slice(echo + 5).trim() }], stop_reason: 'end_turn' };
@@ -138,6 +154,14 @@ async function messages(req, res, body) {
   }
   const headerDelay = Number(req.headers['x-fake-delay-ms']);
   const delay = Number.isFinite(headerDelay) && headerDelay >= 0 ? headerDelay : args.delayMs;
+  // x-fake-chunk: N splits every text and tool-input delta into N-character pieces.
+  const chunk = Math.max(0, Math.floor(Number(req.headers['x-fake-chunk']) || 0));
+  const pieces = (text, fallback) => {
+    if (!chunk) return fallback;
+    const out = [];
+    for (let i = 0; i < text.length; i += chunk) out.push(text.slice(i, i + chunk));
+    return out.length ? out : [''];
+  };
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
   const events = [];
   const ev = (type, data) => events.push([type, { type, ...data }]);
@@ -152,15 +176,15 @@ async function messages(req, res, body) {
       const words = block.text.split(/(?<= )/);
       const parts = [];
       for (let i = 0; i < words.length; i += 3) parts.push(words.slice(i, i + 3).join(''));
-      for (const text of parts) ev('content_block_delta', { index, delta: { type: 'text_delta', text } });
+      for (const text of pieces(block.text, parts)) ev('content_block_delta', { index, delta: { type: 'text_delta', text } });
     } else if (block.type === 'tool_use') {
       ev('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
       if (index === 0) ev('ping', {});
       const json = JSON.stringify(block.input);
       const cut = Math.max(1, Math.floor(json.length / 2));
       ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
-      ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(0, cut) } });
-      ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(cut) } });
+      for (const partial_json of pieces(json, [json.slice(0, cut), json.slice(cut)]))
+        ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json } });
     }
     ev('content_block_stop', { index });
   });

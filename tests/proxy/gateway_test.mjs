@@ -224,6 +224,32 @@ test('proxy auth: 407 without or with wrong credentials, 200 with the right ones
   assertNoAuthSecretLeak(p);
 });
 
+test('login backoff: after 5 wrong secrets the address gets 429 with Retry-After, even with the right one, then recovers', T, async () => {
+  // A proxy of its own: every test client is 127.0.0.1, and this one gets locked out.
+  const p = await startProxy({ yaml: configYaml(`auth:\n  users_file: ${usersFile(secrets)}\n`) });
+  for (let i = 0; i < 5; i++) {
+    const wrong = await connectWith(p, 'api.anthropic.com:443', { 'proxy-authorization': basic('alice', wrongSecret) });
+    await readAll(wrong.socket, wrong.head);
+    assert.equal(wrong.status, 407, `wrong secret #${i + 1}`);
+  }
+  const sixth = await connectWith(p, 'api.anthropic.com:443', { 'proxy-authorization': basic('alice', wrongSecret) });
+  await readAll(sixth.socket, sixth.head);
+  assert.equal(sixth.status, 407, 'the sixth failure is still checked (and starts the lockout)');
+  const locked = await connectWith(p, 'api.anthropic.com:443', { 'proxy-authorization': basic('alice', secrets.alice) });
+  const lockedText = await readAll(locked.socket, locked.head);
+  assert.equal(locked.status, 429, `locked out: ${locked.status} ${lockedText}`);
+  assert.equal(locked.headers['retry-after'], '1');
+  assert.match(lockedText, /too many wrong proxy credentials/);
+  await sleep(1100);
+  const ok = await connectWith(p, 'api.anthropic.com:443', { 'proxy-authorization': basic('alice', secrets.alice) });
+  assert.equal(ok.status, 200, 'the right secret works once the lockout is over');
+  ok.socket.destroy();
+  const text = await scrape(p);
+  assert.equal(metric(text, 'promptgate_auth_failures_total', { reason: 'throttled' }), 1);
+  assert.equal(metric(text, 'promptgate_auth_failures_total', { reason: 'invalid' }), 6);
+  assertNoAuthSecretLeak(p);
+});
+
 test('policies by group: security monitors, ci redacts, a user in no group is blocked', T, async () => {
   const p = await getAuthProxy();
   const toks = { alice: githubToken(), 'ci-bot': githubToken(), bob: githubToken() };

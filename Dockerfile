@@ -1,0 +1,58 @@
+# syntax=docker/dockerfile:1
+# promptgate container image: a build stage with the toolchain, a runtime stage with only the
+# shared libraries the binary links (checked by tests/deploy/deploy_test.sh against `ldd`).
+#
+#   docker build -t promptgate:0.1.0 .
+#   docker run --rm -p 8080:8080 -p 9090:9090 -v promptgate-home:/var/lib/promptgate promptgate:0.1.0
+#
+# Configuration is by environment (each `promptgate run` flag has a PROMPTGATE_* equivalent, see
+# `promptgate run --help`) and mounted files: the config at /etc/promptgate/promptgate.yaml, the CA (ca.pem, ca-key.pem)
+# and fingerprint.key in /var/lib/promptgate. See docs/gateway.md.
+
+FROM debian:12 AS build
+WORKDIR /src
+# Dependencies first, so that editing the sources does not invalidate this layer.
+COPY scripts/install-deps.sh scripts/install-deps.sh
+RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY CMakeLists.txt ./
+COPY detectors detectors
+COPY proxy proxy
+COPY rules rules
+COPY tests tests
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMPTGATE_BENCH=OFF \
+ && cmake --build build -j "$(nproc)" --target promptgate \
+ && build/promptgate rules test rules/ > /dev/null \
+ && strip --strip-debug -o /promptgate build/promptgate
+
+FROM debian:12-slim AS runtime
+# Runtime libraries only (no compiler, no -dev packages). Hyperscan is amd64-only in Debian.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates libhyperscan5 libre2-9 libyaml-cpp0.7 libssl3 libbrotli1 libzstd1 zlib1g \
+      libprometheus-cpp-core1.0 \
+ && rm -rf /var/lib/apt/lists/*
+# A dedicated user with a fixed uid, so that mounted files can be owned by it (chown 10001).
+RUN groupadd --system --gid 10001 promptgate \
+ && useradd --system --uid 10001 --gid promptgate --home-dir /var/lib/promptgate \
+      --shell /usr/sbin/nologin promptgate \
+ && install -d -o promptgate -g promptgate -m 0700 /var/lib/promptgate \
+ && install -d -m 0755 /etc/promptgate
+COPY --from=build /promptgate /usr/local/bin/promptgate
+COPY deploy/container/promptgate.yaml /etc/promptgate/promptgate.yaml
+# Inside a container the proxy must listen on all interfaces; these override the config file's
+# listen and admin_listen (pass -e to change them). The CA and the fingerprint key are created
+# in PROMPTGATE_HOME on first start unless mounted there.
+ENV PROMPTGATE_HOME=/var/lib/promptgate \
+    PROMPTGATE_CONFIG=/etc/promptgate/promptgate.yaml \
+    PROMPTGATE_LISTEN=0.0.0.0:8080 \
+    PROMPTGATE_ADMIN_LISTEN=0.0.0.0:9090
+USER 10001:10001
+WORKDIR /var/lib/promptgate
+VOLUME ["/var/lib/promptgate"]
+EXPOSE 8080 9090
+# No curl in the image: bash's /dev/tcp asks the admin listener for /healthz.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PROMPTGATE_ADMIN_LISTEN##*:} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
+# SIGTERM drains (timeouts.drain_ms, 30 s by default): give `docker stop -t 40` room for it.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/promptgate", "run"]

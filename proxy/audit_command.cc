@@ -1,0 +1,80 @@
+// promptgate audit verify [--strict] FILE...: checks the hash chain of audit logs (rotated files
+// oldest first, checked as one chain). Exit 0: intact (warnings on stderr), 1: broken (the first
+// broken line is named), 2: usage or I/O error. --strict also fails on warnings (chain starts
+// and restarts, torn or unchained lines). See docs/audit.md.
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "audit_log.h"
+#include "commands.h"
+
+namespace promptgate {
+
+namespace {
+constexpr const char* kAuditUsage = "usage: promptgate audit verify [--strict] FILE...\n";
+}  // namespace
+
+int audit_command(const Args& args) {
+  if (args.empty() || args[0] != "verify") {
+    std::cerr << kAuditUsage;
+    return 2;
+  }
+  bool strict = false;
+  std::vector<std::string> files;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--strict")
+      strict = true;
+    else if (args[i].size() > 1 && args[i][0] == '-')
+      return std::cerr << "promptgate audit: unknown option '" << args[i] << "'\n"
+                       << kAuditUsage,
+             2;
+    else
+      files.push_back(args[i]);
+  }
+  if (files.empty()) {
+    std::cerr << kAuditUsage;
+    return 2;
+  }
+
+  proxy::AuditChainVerifier verifier;
+  bool warned = false;
+  for (const auto& name : files) {
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (name != "-") {
+      file.open(name, std::ios::binary);
+      if (!file) {
+        std::cerr << "promptgate audit: " << name << ": cannot open\n";
+        return 2;
+      }
+      in = &file;
+    }
+    auto r = verifier.check(*in);
+    if (in->bad()) {
+      std::cerr << "promptgate audit: " << name << ": read error\n";
+      return 2;
+    }
+    for (const auto& w : r.warnings)
+      std::cerr << name << ":" << w.line << ": warning: " << w.message << "\n";
+    warned = warned || !r.warnings.empty();
+    if (r.error) {
+      std::cout << name << ":" << r.error->line << ": chain broken: " << r.error->message << "\n";
+      return 1;
+    }
+    std::cout << name << ": " << r.events << " events, chain intact";
+    if (r.last_seq) std::cout << " (seq " << r.first_seq << ".." << r.last_seq << ")";
+    std::cout << "\n";
+    if (!r.last_hash.empty())
+      std::cout << "  last line sha256 " << r.last_hash
+                << " (keep it elsewhere to detect a later truncation)\n";
+  }
+  if (strict && warned) {
+    std::cout << "warnings found and --strict given\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace promptgate

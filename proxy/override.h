@@ -1,0 +1,142 @@
+// Justified overrides (docs/overrides.md). When every blocking finding of a request is eligible
+// (config `overrides`), the block message offers a single-use code bound to the identity and the
+// blocking findings' fingerprints. The user repeats the request with
+//     promptgate-override: CODE because <justification>
+// as a line of the prompt (or the X-Promptgate-Override header); the code is redeemed and, for
+// `grant_seconds`, requests of that identity whose blocking findings are all covered by the
+// redeemed fingerprints are forwarded (agents resend the whole conversation on every turn, so
+// the value comes back on each of them). Everything is recorded in the audit log.
+//
+// In the proxy, after decide() and before answering a block (enforce mode):
+//   OverrideBook book;                                       // one per process (survives reloads)
+//   auto marker = header.empty() ? find_override_marker(body) : parse_override_header(header);
+//   OverrideOutcome o = apply_override(book, cfg.overrides, identity,
+//                                      override_identity_key(identity, client), findings,
+//                                      decision.actions, marker);
+//   ev.override_record = o.record;
+//   if (o.forward) { decision.verdict = o.verdict; /* forward */ } else { msg += o.message; }
+// `body` is the request body after Content-Encoding decoding. Remove the X-Promptgate-Override
+// header before forwarding; the block message carries the code, so it must not reach the log.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "audit_log.h"
+#include "config.h"
+#include "engine.h"
+#include "policy.h"
+
+namespace promptgate::proxy {
+
+inline constexpr std::string_view kOverrideMarker = "promptgate-override:";
+inline constexpr std::string_view kOverrideHeader = "X-Promptgate-Override";
+inline constexpr size_t kOverrideCodeLength = 10;
+
+// What the user wrote. `code` is normalised (upper case, O->0, I/L->1, no '-'); empty when the
+// token after the marker is not a well-formed code (`code_malformed`).
+struct OverrideRequest {
+  std::string code;
+  bool code_malformed = false;
+  std::string justification;  // trimmed, capped at kMaxJustificationBytes; may be empty
+};
+
+// The last marker line in `text`: a request body as sent (JSON; a line may end at an escaped
+// "\n" and the justification is unescaped) or plain text. Occurrences not at the start of a line
+// or a JSON string, and the placeholder form of the block message ("<code>"), are skipped.
+std::optional<OverrideRequest> find_override_marker(std::string_view text);
+// The X-Promptgate-Override header value: "CODE because <justification>".
+std::optional<OverrideRequest> parse_override_header(std::string_view value);
+
+// Normalises a typed code; nullopt when it is not kOverrideCodeLength symbols of the alphabet.
+std::optional<std::string> normalize_override_code(std::string_view typed);
+// First 8 hex digits of SHA-256 of the normalised code: how logs refer to a code.
+std::string override_code_id(std::string_view code);
+// Characters (UTF-8 code points) of the justification, for min_justification.
+size_t justification_length(std::string_view text);
+
+// Who a code is bound to: the authenticated user, or the client address without port.
+std::string override_identity_key(const Identity& who, std::string_view client_address_port);
+
+bool override_eligible(const OverridesConfig& config, const Identity& who, const Finding& finding);
+
+// Issued codes and redeemed grants. Bounded (the oldest entries are evicted), thread-safe; only
+// blocked and overriding requests touch it. Codes are stored as SHA-256, never in clear.
+class OverrideBook {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  explicit OverrideBook(size_t max_entries = 10'000, Clock clock = &std::chrono::steady_clock::now);
+
+  // A new random code (Crockford base32, kOverrideCodeLength symbols) for `identity`, covering
+  // `fingerprints`, redeemable for `ttl`.
+  std::string issue(const std::string& identity, std::vector<std::string> fingerprints,
+                    std::chrono::seconds ttl);
+
+  enum class Redeem { ok, unknown, expired, used, wrong_identity, not_covered, no_justification };
+  // Consumes the code when it is valid for `identity`, covers every fingerprint of `needed` and
+  // the justification has at least `min_justification` characters; then `needed` stays allowed
+  // for `identity` for `grant` (see granted()). A refused code is not consumed.
+  Redeem redeem(const std::string& identity, const std::string& code,
+                const std::vector<std::string>& needed, const std::string& justification,
+                size_t min_justification, std::chrono::seconds grant);
+
+  struct Grant {
+    std::string code_id;
+    std::string justification;
+    std::vector<std::string> fingerprints;
+  };
+  // A live grant of `identity` covering every fingerprint of `needed`.
+  std::optional<Grant> granted(const std::string& identity,
+                               const std::vector<std::string>& needed) const;
+
+  size_t codes() const;
+
+ private:
+  struct Code {
+    std::string identity;
+    std::vector<std::string> fingerprints;  // sorted
+    std::chrono::steady_clock::time_point expires;
+    bool used = false;
+  };
+  struct GrantEntry {
+    std::string identity;
+    Grant grant;  // fingerprints sorted
+    std::chrono::steady_clock::time_point expires;
+  };
+  mutable std::mutex mu_;
+  size_t max_entries_;
+  Clock clock_;
+  std::unordered_map<std::string, Code> codes_;  // by SHA-256 of the code
+  std::deque<std::string> code_order_;           // oldest first
+  std::deque<GrantEntry> grants_;                // oldest first
+};
+const char* to_string(OverrideBook::Redeem r);
+
+// The sentence appended to a block message that offers `code`.
+std::string override_instructions(const std::string& code, std::chrono::seconds ttl,
+                                  size_t min_justification);
+
+struct OverrideOutcome {
+  bool forward = false;              // every blocking finding is overridden: its action is now log
+  Verdict verdict = Verdict::block;  // the request's verdict after the override
+  std::string message;               // to append to the block message when !forward (may be empty)
+  std::optional<OverrideRecord> record;  // for AuditEvent::override_record
+};
+
+// The whole override step for a request whose verdict is block. Changes `actions` (block -> log)
+// only when it forwards. Issues a code when none was offered, the user's marker was not valid or
+// not enough, and every blocking finding is eligible.
+OverrideOutcome apply_override(OverrideBook& book, const OverridesConfig& config,
+                               const Identity& who, const std::string& identity_key,
+                               const std::vector<Finding>& findings, std::vector<Action>& actions,
+                               const std::optional<OverrideRequest>& request);
+
+}  // namespace promptgate::proxy

@@ -1,0 +1,228 @@
+// `promptgate secrets`: turns the organisation's own secret values (.env files, vault exports,
+// one value per line) into a known-secrets digest file for the gateway, and checks such a file
+// against this install's key. Values live only in this process's memory, are wiped after use,
+// and are never printed: messages name files, lines and variable names only.
+#include <openssl/crypto.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "commands.h"
+#include "known_secrets.h"
+
+namespace promptgate {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: promptgate secrets digest [--key-file FILE] [--format auto|env|lines|json]\n"
+    "                                 [--keep-plain] FILE... | -\n"
+    "         Print a known-secrets digest file (no values) for the values in FILEs.\n"
+    "       promptgate secrets check [--key-file FILE] DIGEST_FILE\n"
+    "         Check that a digest file is well formed and made under this key.\n"
+    "  --key-file FILE  the gateway's fingerprint key (default $PROMPTGATE_HOME/fingerprint.key)\n"
+    "  --format         env: KEY=VALUE lines; lines: one value per line; json: a vault export\n"
+    "                   ({\"data\":{\"data\":{...}}}) or a flat object of strings. auto (default)\n"
+    "                   goes by the file name: *.json, .env, .env.*, *.env.\n"
+    "  --keep-plain     also digest values made only of letters or only of digits\n"
+    "Exit status: 0 done, 2 error.\n";
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  throw std::invalid_argument(msg);
+}
+
+struct Options {
+  std::string key_file;
+  std::string format = "auto";
+  bool keep_plain = false;
+  std::vector<std::string> paths;
+};
+
+Options parse(const Args& args, size_t from) {
+  Options o;
+  for (size_t i = from; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) usage_error(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--key-file") {
+      o.key_file = value();
+    } else if (a == "--format") {
+      o.format = value();
+      if (o.format != "auto" && o.format != "env" && o.format != "lines" && o.format != "json")
+        usage_error("--format must be auto, env, lines or json");
+    } else if (a == "--keep-plain") {
+      o.keep_plain = true;
+    } else if (a == "-" || a.empty() || a[0] != '-') {
+      o.paths.push_back(a);
+    } else {
+      usage_error("unknown option " + a);
+    }
+  }
+  return o;
+}
+
+FingerprintKey key_for(const Options& o) {
+  std::string path = o.key_file;
+  if (path.empty()) {
+    path = default_home_dir() + "/fingerprint.key";
+    // A fresh key would make digests that no gateway can use: never create one here.
+    if (!std::filesystem::exists(path))
+      throw std::runtime_error(path +
+                               ": no fingerprint key. Digests must be made with the gateway's "
+                               "key: pass it with --key-file, or set PROMPTGATE_HOME to its "
+                               "directory");
+  }
+  return FingerprintKey::load_file(path);
+}
+
+SecretInputFormat format_for(const std::string& format, const std::string& path) {
+  if (format == "env") return SecretInputFormat::env;
+  if (format == "lines") return SecretInputFormat::lines;
+  if (format == "json") return SecretInputFormat::json;
+  std::string name = std::filesystem::path(path).filename().string();
+  auto ends_with = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".json")) return SecretInputFormat::json;
+  if (name == ".env" || name.rfind(".env.", 0) == 0 || ends_with(".env"))
+    return SecretInputFormat::env;
+  usage_error("cannot tell the format of " + path + "; pass --format env, lines or json");
+}
+
+// Reads a whole input; the caller wipes it.
+std::string read_input(const std::string& path) {
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return text;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(path + ": cannot read");
+  return text;
+}
+
+// "PORT, DEBUG (line 7)": where skipped values came from, never what they were.
+class SkipList {
+ public:
+  void add(std::string_view label, size_t line) {
+    ++count_;
+    if (count_ > 10) return;
+    if (!where_.empty()) where_ += ", ";
+    if (!label.empty()) where_ += label;
+    if (line)
+      where_ +=
+          label.empty() ? "line " + std::to_string(line) : " (line " + std::to_string(line) + ")";
+  }
+  size_t count() const { return count_; }
+  std::string describe() const { return where_ + (count_ > 10 ? ", ..." : ""); }
+
+ private:
+  size_t count_ = 0;
+  std::string where_;
+};
+
+int digest(const Options& o) {
+  if (o.paths.empty()) usage_error("secrets digest needs a FILE or - for stdin");
+  if (o.format == "auto")
+    for (const auto& p : o.paths)
+      if (p == "-") usage_error("reading stdin needs --format env, lines or json");
+  FingerprintKey key = key_for(o);
+  KnownSecretsDigester digester(key);
+  size_t values = 0, duplicates = 0;
+  for (const auto& path : o.paths) {
+    std::string name = path == "-" ? "stdin" : path;
+    SecretInputFormat format = format_for(o.format, path);
+    std::string text = read_input(path);
+    SkipList too_short, too_long, edge_space, plain;
+    SecretInputStats stats;
+    try {
+      stats = read_secret_input(text, format,
+                                [&](std::string_view value, std::string_view label, size_t line) {
+                                  switch (digester.add(value, label, o.keep_plain)) {
+                                    case KnownSecretsDigester::Outcome::added:
+                                      break;
+                                    case KnownSecretsDigester::Outcome::duplicate:
+                                      ++duplicates;
+                                      break;
+                                    case KnownSecretsDigester::Outcome::too_short:
+                                      too_short.add(label, line);
+                                      break;
+                                    case KnownSecretsDigester::Outcome::too_long:
+                                      too_long.add(label, line);
+                                      break;
+                                    case KnownSecretsDigester::Outcome::edge_whitespace:
+                                      edge_space.add(label, line);
+                                      break;
+                                    case KnownSecretsDigester::Outcome::plain:
+                                      plain.add(label, line);
+                                      break;
+                                  }
+                                });
+    } catch (const std::runtime_error& e) {
+      OPENSSL_cleanse(text.data(), text.size());
+      throw std::runtime_error(name + ": " + e.what());
+    }
+    OPENSSL_cleanse(text.data(), text.size());
+    values += stats.values;
+    auto report = [&](const SkipList& list, const std::string& why) {
+      if (list.count())
+        std::cerr << "promptgate secrets: " << name << ": skipped " << list.count() << " " << why
+                  << ": " << list.describe() << "\n";
+    };
+    report(too_short, "shorter than " + std::to_string(KnownSecrets::kMinLength) + " bytes");
+    report(too_long, "longer than " + std::to_string(KnownSecrets::kMaxLength) + " bytes");
+    report(edge_space, "starting or ending with whitespace");
+    report(plain,
+           "made only of letters or only of digits (they would match ordinary text; "
+           "--keep-plain keeps them)");
+    if (stats.non_string)
+      std::cerr << "promptgate secrets: " << name << ": skipped " << stats.non_string
+                << " values that are not JSON strings\n";
+  }
+  std::cout << digester.file_text() << std::flush;
+  if (!std::cout) throw std::runtime_error("cannot write to stdout");
+  std::cerr << "promptgate secrets: " << digester.size() << " known secrets from " << values
+            << " values (" << duplicates << " duplicates), key-id " << KnownSecrets::key_id(key)
+            << "\n";
+  return 0;
+}
+
+int check(const Options& o) {
+  if (o.paths.size() != 1) usage_error("secrets check needs one DIGEST_FILE");
+  FingerprintKey key = key_for(o);
+  auto known = KnownSecrets::load(o.paths.front(), key);
+  std::cout << o.paths.front() << ": OK, " << known->size() << " known secrets";
+  if (known->size())
+    std::cout << ", lengths " << known->min_length() << ".." << known->max_length();
+  std::cout << ", key-id " << KnownSecrets::key_id(key) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int secrets_command(const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    (args.empty() ? std::cerr : std::cout) << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  try {
+    Options o = parse(args, 1);
+    if (args[0] == "digest") return digest(o);
+    if (args[0] == "check") return check(o);
+    usage_error("unknown subcommand '" + args[0] + "'");
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "promptgate secrets: " << e.what() << "\n" << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "promptgate secrets: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace promptgate
