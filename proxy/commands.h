@@ -9,7 +9,8 @@ namespace promptgate {
 
 using Args = std::vector<std::string>;
 
-// promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off] PATH... | -
+// promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off]
+//                 [--known-secrets FILE] PATH... | -
 // Exit 0: nothing found, 1: findings, 2: error.
 int scan_command(const Args& args);
 // promptgate rules test [PATH...] | promptgate rules list [PATH...]

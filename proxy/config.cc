@@ -288,7 +288,8 @@ class Parser {
                 "upstream_proxy",
                 "overrides",
                 "incremental_scan",
-                "tokenize"},
+                "tokenize",
+                "known_secrets"},
                "the configuration");
     for (const auto& kv : root) {
       std::string key = kv.first.as<std::string>();
@@ -390,6 +391,8 @@ class Parser {
           for (const auto& p : v) c.policies.push_back(policy_block(p));
         } else if (key == "overrides") {
           c.overrides = overrides(v);
+        } else if (key == "known_secrets") {
+          c.known_secrets = v.IsNull() ? "" : str(v, "known_secrets");
         } else if (key == "tokenize") {
           check_keys(v,
                      {"max_conversations", "max_entries_per_conversation", "max_total_bytes",

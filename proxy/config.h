@@ -104,6 +104,8 @@ struct ProxyConfig {
   std::string upstream_ca;  // extra CA file trusted for upstream, on top of the system store
   std::vector<ConnectTo> connect_to;
   std::vector<std::string> rules{"builtin"};
+  // The organisation's known secrets as keyed digests (docs/known-secrets.md); empty: none.
+  std::string known_secrets;
   unsigned threads = 0;  // io_context threads; 0 = one per core
 
   // Destination policy for CONNECT and absolute-form requests.

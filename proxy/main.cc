@@ -20,7 +20,8 @@ usage:
   promptgate secrets digest [--key-file FILE] [--format auto|env|lines|json] FILE... | -
       Print a known-secrets digest file (keyed digests, no values) for .env files, vault
       exports or one value per line. `promptgate secrets check FILE` verifies one.
-  promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off] PATH... | -
+  promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off]
+                  [--known-secrets FILE] PATH... | -
       Scan files, directories (recursively) or stdin with the detection engine.
       Exit status: 0 nothing found, 1 findings, 2 error.
   promptgate audit verify [--strict] FILE...

@@ -161,6 +161,9 @@ int run_command(const Args& args) {
     proxy::Loaded loaded;
     loaded.rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
     if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
+    if (!cfg.known_secrets.empty())
+      loaded.known_secrets =
+          KnownSecrets::load(cfg.known_secrets, FingerprintKey::load_file(home + "/fingerprint.key"));
     loaded.config = std::make_shared<const proxy::ProxyConfig>(std::move(cfg));
     return loaded;
   };
@@ -172,6 +175,8 @@ int run_command(const Args& args) {
                 << cfg.listen.host << ":" << cfg.listen.port << ", mode "
                 << proxy::to_string(cfg.mode);
       if (first.credentials) std::cout << ", " << first.credentials->users() << " users";
+      if (first.known_secrets)
+        std::cout << ", " << first.known_secrets->size() << " known secrets";
       std::cout << ")\n";
       return 0;
     }

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "engine.h"
+#include "known_secrets.h"
 
 namespace promptgate {
 namespace {
@@ -27,6 +28,7 @@ struct ScanOptions {
   OutputFormat format = OutputFormat::jsonl;
   InputFormat json = InputFormat::automatic;
   std::vector<std::string> paths;
+  std::string known_secrets;  // digest file (docs/known-secrets.md)
 };
 
 struct FileFindings {
@@ -50,6 +52,8 @@ ScanOptions parse(const Args& args) {
     };
     if (a == "--rules") {
       o.rules.push_back({value()});
+    } else if (a == "--known-secrets") {
+      o.known_secrets = value();
     } else if (a == "--format") {
       const auto& v = value();
       if (v == "jsonl")
@@ -246,7 +250,16 @@ int scan_command(const Args& args) {
     std::cerr << "promptgate: " << e.what() << "\n";
     return 2;
   }
-  Scanner scanner(rules, FingerprintKey::load_or_create(default_home_dir()));
+  FingerprintKey key = FingerprintKey::load_or_create(default_home_dir());
+  Scanner scanner(rules, key);
+  if (!opts.known_secrets.empty()) {
+    try {
+      scanner.set_known_secrets(KnownSecrets::load(opts.known_secrets, key));
+    } catch (const std::exception& e) {
+      std::cerr << "promptgate: " << e.what() << "\n";
+      return 2;
+    }
+  }
 
   std::vector<std::string> paths;
   for (const auto& p : opts.paths) collect_paths(p, paths);

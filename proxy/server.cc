@@ -64,6 +64,7 @@ struct Snapshot {
   std::shared_ptr<const ProxyConfig> config;
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const Credentials> credentials;  // null: no proxy authentication
+  std::shared_ptr<const KnownSecrets> known_secrets;
   std::shared_ptr<ssl::context> upstream_tls;
   // Transcript blocks already scanned clean under these rules; null when incremental scanning
   // is off. A reload starts from nothing.
@@ -136,10 +137,17 @@ std::shared_ptr<ssl::context> make_upstream_tls(const ProxyConfig& config) {
 }
 
 // The engine's scanner for this thread, rebuilt if the rule set changed.
-Scanner& thread_scanner(const Shared& sh, const std::shared_ptr<const RuleSet>& rules) {
+Scanner& thread_scanner(const Shared& sh, const Snapshot& snap) {
   thread_local std::unique_ptr<Scanner> scanner;
-  if (!scanner || scanner->rules() != rules)
-    scanner = std::make_unique<Scanner>(rules, sh.setup.key);
+  thread_local const KnownSecrets* known = nullptr;
+  if (!scanner || scanner->rules() != snap.rules) {
+    scanner = std::make_unique<Scanner>(snap.rules, sh.setup.key);
+    known = nullptr;
+  }
+  if (known != snap.known_secrets.get()) {
+    scanner->set_known_secrets(snap.known_secrets);
+    known = snap.known_secrets.get();
+  }
   return *scanner;
 }
 
@@ -702,7 +710,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   std::string_view content_type = req[http::field::content_type];
   InputFormat format = content_type.find("json") != std::string_view::npos ? InputFormat::json
                                                                            : InputFormat::automatic;
-  Scanner& scanner = thread_scanner(sh, conn.snap->rules);
+  Scanner& scanner = thread_scanner(sh, *conn.snap);
   std::unique_ptr<ScanStream> scan;
   uint64_t scan_us = 0;
   bool decode_failed = false, decoded_too_large = false;
@@ -1327,6 +1335,7 @@ std::shared_ptr<const Snapshot> build_snapshot(Shared& sh, uint64_t generation) 
   snap->config = loaded.config;
   snap->rules = loaded.rules;
   snap->credentials = loaded.credentials;
+  snap->known_secrets = loaded.known_secrets;
   snap->upstream_tls = make_upstream_tls(*loaded.config);
   for (size_t i = 0; i < loaded.rules->size(); ++i)
     snap->rule_by_id.emplace(loaded.rules->rule(i).id, &loaded.rules->rule(i));

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "engine.h"
 #include "fingerprint.h"
+#include "known_secrets.h"
 #include "proxy_auth.h"
 
 namespace promptgate::proxy {
@@ -25,6 +26,7 @@ struct Loaded {
   std::shared_ptr<const ProxyConfig> config;
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const Credentials> credentials;  // null when authentication is off
+  std::shared_ptr<const KnownSecrets> known_secrets;  // null when none are configured
 };
 
 struct ServerSetup {

@@ -13,7 +13,9 @@
 #include <set>
 #include <thread>
 
+#include "engine.h"
 #include "known_secrets.h"
+#include "synthetic.h"
 
 using namespace promptgate;
 
@@ -434,4 +436,48 @@ TEST_CASE("known secrets: the boundary set is exactly the documented one, on eve
     CHECK(find_all(*ks, long_text).size() == (expected ? 1u : 0u));
     CHECK(find_all(*ks, short_text).size() == (expected ? 1u : 0u));
   }
+}
+
+// --- through the scanner ----------------------------------------------------------------------
+
+TEST_CASE("the scanner finds known secrets in block and stream mode, at every chunk boundary",
+          "[known_secrets]") {
+  const std::string value = "Tr0ub4dor&3x!";  // synthetic
+  auto known = KnownSecrets::parse(digest_file({{value, "DB_PASSWORD"}}), "test", key_a());
+  Scanner scanner(testing::builtin_rules(), key_a());
+  scanner.set_known_secrets(known);
+  const std::string text = "connect with postgres://app:" + value + "@db/app please, not " +
+                           value + "zz or x" + value;
+  const size_t at = text.find(value);
+  auto known_findings = [](const ScanResult& r) {
+    std::vector<Finding> out;
+    for (const auto& f : r.findings)
+      if (f.rule_id.rfind("known-secret", 0) == 0) out.push_back(f);
+    return out;
+  };
+  ScanResult block = scanner.scan(text, InputFormat::text);
+  auto kf = known_findings(block);
+  REQUIRE(kf.size() == 1);  // not inside "...zz" nor "x..."
+  CHECK(kf[0].rule_id == "known-secret:DB_PASSWORD");
+  CHECK(kf[0].category == Category::credential);
+  CHECK(kf[0].start == at);
+  CHECK(kf[0].end == at + value.size());
+  for (size_t cut = 1; cut < text.size(); ++cut) {
+    auto stream = scanner.open_stream(InputFormat::text);
+    stream->write(std::string_view(text).substr(0, cut));
+    stream->write(std::string_view(text).substr(cut));
+    auto sf = known_findings(stream->finish());
+    INFO("cut at " << cut);
+    REQUIRE(sf.size() == 1);
+    CHECK(sf[0].start == at);
+  }
+  // In JSON, the value as the model reads it: here its '&' is a \u0026 escape.
+  std::string json = R"({"messages":[{"role":"user","content":"pw Tr0ub4dor\u00263x! ok"}]})";
+  auto jf = known_findings(scanner.scan(json, InputFormat::json));
+  REQUIRE(jf.size() == 1);
+  CHECK(jf[0].location == "messages[0].content");
+  CHECK(json.substr(jf[0].start, jf[0].end - jf[0].start) == R"(Tr0ub4dor\u00263x!)");
+  // No known secrets set: nothing of the kind.
+  Scanner plain(testing::builtin_rules(), key_a());
+  CHECK(known_findings(plain.scan(text, InputFormat::text)).empty());
 }
