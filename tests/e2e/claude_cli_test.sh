@@ -3,7 +3,9 @@
 # through `promptgate run` (HTTPS_PROXY, NODE_EXTRA_CA_CERTS) to the fake Anthropic API
 # (tests/proxy/fake_api.mjs, reached with --connect-to api.anthropic.com:443:127.0.0.1:PORT).
 # Cases: a clean prompt, a prompt with a synthetic GitHub token (blocked), a tool_result carrying a
-# credential read from a file (blocked), and redact mode (the upstream sees [REDACTED:...]).
+# credential read from a file (blocked), redact mode (the upstream sees [REDACTED:...]), tokenize
+# (the model sees a stand-in; the CLI's Write tool writes the real value) and a justified override
+# (the block message's code repeated with a reason).
 # usage: claude_cli_test.sh PATH_TO_PROMPTGATE
 set -uo pipefail
 pg=$(realpath "${1:?usage: claude_cli_test.sh PATH_TO_PROMPTGATE}")
@@ -175,6 +177,24 @@ check "(e) tokenize: the fake API saw a ghp_ stand-in instead" 'grep -Eq "GITHUB
 check "(e) tokenize: the token never reached the fake API (prompt, tool call, tool result)" '! in_record "$token_e" && ! in_record "${token_e:4:12}"'
 check "(e) tokenize: the CLI sent the tool result back (second turn answered)" 'grep -q "I read the file." "$work/e.out"'
 check "(e) audit: tokenized and restored, no token" 'grep -q "\"tokenized\":" "$audit" && grep -q "\"restored\":" "$audit" && ! grep -qF "${token_e:4:12}" "$audit"'
+
+# (f) justified override: the block message offers a code; the developer repeats the prompt with
+# "promptgate-override: CODE because <reason>" and it goes through, the reason in the audit log.
+start_proxy override 'destinations:
+  default: tunnel
+  intercept: [api.anthropic.com]
+overrides:
+  enabled: true
+  categories: [credential]
+  grant_seconds: 0'
+token_f=$(gh_token)
+claude "$work/f1.out" -p "ECHO: rotate $token_f today"
+code_f=$(sed -n 's/.*promptgate-override: \([0-9A-Z]\{10\}\) because <your reason>.*/\1/p' "$work/f1.out" | head -1)
+check "(f) override: the block message shown by the CLI offers a code" '[ -n "$code_f" ] && grep -q "API Error: 400" "$work/f1.out"'
+claude "$work/f.out" -p "ECHO: rotate $token_f today
+promptgate-override: $code_f because the e2e test rotates this synthetic token"
+check "(f) override: the repeated prompt with the code and a reason goes through" '[ $status -eq 0 ] && grep -q "fake model says: rotate" "$work/f.out"'
+check "(f) override: the audit log records the reason and not the code" 'grep -q "\"status\":\"redeemed\"" "$audit" && grep -q "rotates this synthetic token" "$audit" && ! grep -qF "$code_f" "$audit"'
 
 for f in a b c d e; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
 
