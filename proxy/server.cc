@@ -579,7 +579,7 @@ net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
       co_return;
     }
   }
-  if (chunked) {
+  if (chunked && !whole) {  // a collected answer went out with a Content-Length instead
     co_await net::async_write(out, http::make_chunk_last(), tok(ec));
     if (ec) {
       x.client_failed = true;

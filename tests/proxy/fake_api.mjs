@@ -148,9 +148,15 @@ async function messages(req, res, body) {
   const id = newId('msg');
   const headers = { 'request-id': newId('req'), 'anthropic-organization-id': '00000000-0000-0000-0000-000000000000' };
   if (!parsed.stream) {
-    return sendJson(res, 200, {
-      id, type: 'message', role: 'assistant', model, content, stop_reason, stop_sequence: null, usage: usage(12),
-    }, headers);
+    const message = { id, type: 'message', role: 'assistant', model, content, stop_reason, stop_sequence: null, usage: usage(12) };
+    if (req.headers['x-fake-chunked']) {
+      // As a CDN may send it: chunked, in two pieces.
+      const data = JSON.stringify(message);
+      res.writeHead(200, { 'content-type': 'application/json', ...headers });
+      res.write(data.slice(0, 20));
+      return res.end(data.slice(20));
+    }
+    return sendJson(res, 200, message, headers);
   }
   const headerDelay = Number(req.headers['x-fake-delay-ms']);
   const delay = Number.isFinite(headerDelay) && headerDelay >= 0 ? headerDelay : args.delayMs;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
   githubToken, startProxy, stopAll, waitAudit, curlApi, writeTemp, configYaml, recordText,
+  TunnelAgent, request,
 } from './lib.mjs';
 
 const T = { timeout: 120000 };
@@ -93,6 +94,23 @@ test('tokenize: the API sees a same-shape stand-in, the client gets its value ba
   assert.equal(metricValue(metrics, 'promptgate_restored_values_total'), 3);
   assert.ok(!metrics.includes(token) && !metrics.includes(standins[0]));
   for (const text of [pg.stdout, pg.stderr]) assert.ok(!text.includes(token) && !text.includes(standins[0]));
+});
+
+test('tokenize: a chunked JSON answer is restored and the keep-alive connection stays usable', T, async () => {
+  const pg = await startProxy({ yaml: tokenizeConfig() });
+  const agent = new TunnelAgent(pg);
+  try {
+    const token = githubToken();
+    for (let i = 0; i < 3; i++) {
+      const body = JSON.stringify({ model: 'claude-test-1', max_tokens: 64, messages: [{ role: 'user', content: `ECHO: ${i} ${token}` }] });
+      const r = await request(agent, { method: 'POST', path: '/v1/messages', body, headers: { 'content-type': 'application/json', 'x-fake-chunked': '1' } });
+      assert.equal(r.status, 200, r.body.toString());
+      assert.equal(JSON.parse(r.body).content[0].text, `fake model says: ${i} ${token}`);
+    }
+    assert.equal(agent.connects, 1, 'the connection was not reused');
+  } finally {
+    agent.destroy();
+  }
 });
 
 test('tokenize: stand-ins restored in SSE text and tool-input deltas split into pieces of 1..12 and 40 bytes', T, async () => {
