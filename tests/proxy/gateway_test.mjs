@@ -10,6 +10,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import dns from 'node:dns/promises';
 import { execFileSync } from 'node:child_process';
 import {
   env, sleep, marker, githubToken, secretPieces, messagesBody, recordHas, recordEntries,
@@ -18,6 +19,15 @@ import {
 } from './lib.mjs';
 
 const T = { timeout: 30000 };
+
+// A name that resolves to loopback. A bare container or chroot may have no /etc/hosts, and then
+// 'localhost' does not resolve at all: the name cases are skipped there, with a note.
+let localhostResolves = true;
+try {
+  await dns.lookup('localhost');
+} catch {
+  localhostResolves = false;
+}
 
 after(async () => {
   await stopAll();
@@ -630,7 +640,7 @@ test('CONNECT safety: disallowed ports and internal addresses get 403 at once; c
     ['127.0.0.1:22', /port 22/],
     ['example.com:25', /port 25/],
     ['127.0.0.1:443', /internal address/],
-    ['localhost:443', /internal address/],
+    ...(localhostResolves ? [['localhost:443', /internal address/]] : []),
     ['10.1.2.3:443', /internal address/],
     ['169.254.169.254:443', /internal address/],
     ['[::1]:443', /internal address/],
@@ -674,7 +684,8 @@ test('CONNECT safety with interception: internal addresses are refused too', T, 
   // A name that resolves to loopback: the CONNECT is answered (the host is intercepted), the
   // request inside is refused before any upstream connection.
   const agent = new TunnelAgent(p);
-  try {
+  if (!localhostResolves) console.log('# skipped: localhost does not resolve here (no /etc/hosts)');
+  else try {
     const m = marker('internal');
     const res = await request(agent, { host: 'localhost', path: `/internal?m=${m}` });
     assert.equal(res.status, 403, `request to intercepted localhost: ${res.status} ${res.body}`);
