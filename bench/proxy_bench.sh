@@ -17,158 +17,29 @@
 # pack's cost. Keys and certificates live in a temp dir that is removed at exit.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$(cd "${1:-$ROOT/build}" && pwd)
-PG=$BUILD/promptgate
-PL=$BUILD/bench/proxy_load
+# shellcheck source=bench/lib/proxy_common.sh
+source "$(dirname "$0")/lib/proxy_common.sh"
+pb_init "${1:-}"
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 SIZES=${SIZES:-"4096 102400 1048576"}
 CONCS=${CONCS:-"1 32"}
 IDLE=${IDLE:-200}
 WAYS=${WAYS:-"direct promptgate promptgate-tiny squid mitmdump"}
-UP_PORT=443
 PG_PORT=18480
 PGT_PORT=18481
 SQUID_PORT=18482
 MITM_PORT=18483
 
-for f in "$PG" "$PL"; do
-  [[ -x $f ]] || { echo "proxy_bench: $f missing; build first (cmake --build build)" >&2; exit 2; }
-done
-[[ $(id -u) == 0 ]] || { echo "proxy_bench: run as root (upstream on port 443)" >&2; exit 2; }
-if ! command -v taskset >/dev/null || ! command -v openssl >/dev/null; then
-  echo "proxy_bench: needs taskset and openssl" >&2
-  exit 2
-fi
-have() {
-  case $1 in
-    squid) command -v squid >/dev/null && [[ -x /usr/lib/squid/security_file_certgen ]] ;;
-    mitmdump) command -v mitmdump >/dev/null && command -v unshare >/dev/null ;;
-    *) true ;;
-  esac
-}
 ways=()
 for w in $WAYS; do
-  if have "$w"; then ways+=("$w"); else echo "proxy_bench: $w not installed, skipped" >&2; fi
+  if pb_have "$w"; then ways+=("$w"); else echo "proxy_bench: $w not installed, skipped" >&2; fi
 done
+pb_check_ports "$UP_PORT" $PG_PORT $PGT_PORT $SQUID_PORT $MITM_PORT
+pb_upstream_pki
 
-T=$(mktemp -d /tmp/proxy_bench.XXXXXX)
-chmod 755 "$T"  # Squid drops to user proxy and must reach its files
-# Run copies, so a rebuild during the run changes nothing.
-mkdir "$T/bin"
-cp "$PG" "$PL" "$T/bin/"
-PG=$T/bin/promptgate
-PL=$T/bin/proxy_load
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-wait_port() {  # port, pid, name
-  for _ in $(seq 150); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "proxy_bench: $3 did not start; its log:" >&2
-  cat "$T/$3.log" >&2 || true
-  exit 1
-}
-for p in $UP_PORT $PG_PORT $PGT_PORT $SQUID_PORT $MITM_PORT; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "proxy_bench: port $p is in use" >&2
-    exit 1
-  fi
-done
-
-# --- throwaway PKI: the upstream's CA and server certificate, Squid's bumping CA ----------------
-ec_ca() {  # dir, name
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -keyout "$1/ca.key" -out "$1/ca.crt" -subj "/CN=$2" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-    2>/dev/null
-}
-mkdir -p "$T/up" "$T/squid" "$T/mitm" "$T/pg" "$T/pgt"
-ec_ca "$T/up" "proxy bench upstream CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/up/server.key" \
-  -out "$T/up/server.csr" -subj "/CN=api.anthropic.com" 2>/dev/null
-printf '%s\n' "subjectAltName=DNS:api.anthropic.com,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
-  "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$T/up/ext.cnf"
-openssl x509 -req -in "$T/up/server.csr" -CA "$T/up/ca.crt" -CAkey "$T/up/ca.key" \
-  -CAcreateserial -days 2 -extfile "$T/up/ext.cnf" -out "$T/up/server.crt" 2>/dev/null
-UPCA=$T/up/ca.crt
-printf '127.0.0.1 localhost\n127.0.0.1 api.anthropic.com\n' >"$T/hosts"
-
-# --- the upstream, core 1 ------------------------------------------------------------------------
-taskset -c 1 "$PL" serve --listen 127.0.0.1:$UP_PORT --cert "$T/up/server.crt" \
-  --key "$T/up/server.key" >"$T/upstream.log" 2>&1 &
-UP_PID=$!
-PIDS+=("$UP_PID")
-wait_port $UP_PORT $UP_PID upstream
-
-# --- the proxies, core 0 -------------------------------------------------------------------------
-declare -A PID PORT CA
-PORT[direct]=0
-CA[direct]=$UPCA
-start_promptgate() {  # way, port, home, extra args...
-  local way=$1 port=$2 home=$3
-  shift 3
-  PROMPTGATE_HOME=$home taskset -c 0 "$PG" run "$@" --listen 127.0.0.1:"$port" \
-    --upstream-ca "$UPCA" --connect-to api.anthropic.com:443:127.0.0.1:$UP_PORT --audit-log "" \
-    --threads 1 >"$T/$way.log" 2>&1 &
-  PID[$way]=$!
-  PIDS+=("${PID[$way]}")
-  PORT[$way]=$port
-  CA[$way]=$home/ca.pem
-  wait_port "$port" "${PID[$way]}" "$way"
-}
-start_squid() {
-  local S=$T/squid
-  ec_ca "$S" "squid bench CA"
-  cat "$S/ca.crt" "$S/ca.key" >"$S/ca.pem"
-  /usr/lib/squid/security_file_certgen -c -s "$S/ssl_db" -M 4MB >/dev/null
-  cat >"$S/squid.conf" <<EOF
-http_port 127.0.0.1:$SQUID_PORT ssl-bump generate-host-certificates=on dynamic_cert_mem_cache_size=4MB tls-cert=$S/ca.pem
-sslcrtd_program /usr/lib/squid/security_file_certgen -s $S/ssl_db -M 4MB
-sslcrtd_children 2 startup=1 idle=1
-ssl_bump bump all
-tls_outgoing_options cafile=$UPCA
-hosts_file $T/hosts
-http_access allow all
-server_pconn_for_nonretriable allow all
-cache deny all
-access_log none
-cache_store_log none
-cache_log $S/cache.log
-pid_filename $S/squid.pid
-coredump_dir $S
-cache_effective_user proxy
-pinger_enable off
-shutdown_lifetime 1 seconds
-EOF
-  chown -R proxy:proxy "$S"
-  taskset -c 0 squid -N -f "$S/squid.conf" >"$T/squid.log" 2>&1 &
-  PID[squid]=$!
-  PIDS+=("${PID[squid]}")
-  PORT[squid]=$SQUID_PORT
-  CA[squid]=$S/ca.crt
-  wait_port $SQUID_PORT "${PID[squid]}" squid
-}
-start_mitmdump() {
-  # A private /etc/hosts (mount namespace) maps api.anthropic.com to the upstream on :443.
-  taskset -c 0 unshare --mount sh -c "mount --bind '$T/hosts' /etc/hosts && exec mitmdump \
-    --listen-host 127.0.0.1 --listen-port $MITM_PORT --set confdir='$T/mitm' \
-    --set ssl_verify_upstream_trusted_ca='$UPCA' --set flow_detail=0 -q" >"$T/mitmdump.log" 2>&1 &
-  PID[mitmdump]=$!
-  PIDS+=("${PID[mitmdump]}")
-  PORT[mitmdump]=$MITM_PORT
-  CA[mitmdump]=$T/mitm/mitmproxy-ca-cert.pem
-  wait_port $MITM_PORT "${PID[mitmdump]}" mitmdump
-}
+# The upstream, core 1; the proxies, core 0.
+pb_start_upstream 1
 cat >"$T/tiny.yaml" <<'EOF'
 pack: bench-tiny
 rules:
@@ -186,20 +57,15 @@ printf '%s\n' "rules: [$T/tiny.yaml]" "destinations: {default: tunnel, intercept
   >"$T/tiny-config.yaml"
 for w in "${ways[@]}"; do
   case $w in
-    promptgate) start_promptgate promptgate $PG_PORT "$T/pg" ;;
-    promptgate-tiny) start_promptgate promptgate-tiny $PGT_PORT "$T/pgt" --config "$T/tiny-config.yaml" ;;
-    squid) start_squid ;;
-    mitmdump) start_mitmdump ;;
+    promptgate) pb_start_promptgate promptgate $PG_PORT "$T/pg" 0 1 ;;
+    promptgate-tiny) pb_start_promptgate promptgate-tiny $PGT_PORT "$T/pgt" 0 1 --config "$T/tiny-config.yaml" ;;
+    squid) pb_start_squid 0 ;;
+    mitmdump) pb_start_mitmdump 0 ;;
   esac
 done
 
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 declare -A R
-
-echo "# proxy_bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# promptgate: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(
-  git -C "$ROOT" status --porcelain proxy detectors 2>/dev/null | grep -q . && echo ' + uncommitted changes in proxy/ or detectors/')"
-echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+pb_header proxy_bench
 echo
 
 # --- idle intercepted connections: RSS growth per connection (fresh proxies, before any load) ---

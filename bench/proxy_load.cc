@@ -1,5 +1,5 @@
 // proxy_load: the load client and the fast local TLS upstream of the proxy benchmark
-// (bench/proxy_bench.sh). One binary, four modes:
+// (bench/proxy_bench.sh, bench/gateway_scale_bench.sh). One binary, five modes:
 //
 //   proxy_load serve --listen 127.0.0.1:443 --cert C --key K
 //       HTTP/1.1 keep-alive TLS server: reads each request body, answers a small JSON 200.
@@ -12,12 +12,25 @@
 //   proxy_load idle --ca CA --proxy ADDR --pid PID [--idle 200] [--idle-requests 1]
 //       Opens that many intercepted connections (handshake, one 4 KB request or as many as
 //       --idle-requests says, then idle) and prints the proxy's VmRSS growth per connection.
+//   proxy_load scale --ca CA --proxy ADDR --pid PID --connections N [--open-parallel 100]
+//                    [--body-bytes N] [--warmup S] [--duration S] [--rate R]
+//       Many connections at once. Opens N intercepted keep-alive connections, at most
+//       --open-parallel handshakes in flight (each sends one request, then idles), and reads the
+//       proxy's VmRSS before and after. Then drives requests over all N as fast as answers come
+//       back (closed loop: requests/s, p50/p99, CPU per request); then, with --rate, paced at R
+//       requests/s in total, each connection at a fixed period N/R with a random phase (latency
+//       below saturation).
 //   proxy_load body --body-bytes N
 //       Writes the request body to stdout (to check it is clean: `promptgate scan -`).
 //
-// Output of load and idle is one line of key=value pairs for the script to parse.
+// Every connection open (TCP, CONNECT, TLS) gives up after --connect-timeout seconds (30), and
+// every request after --request-timeout (120), so a stalled proxy shows up as errors, not a hang.
+// The soft open-file limit is raised to the hard one at start.
+//
+// Output of load, idle and scale is one line of key=value pairs for the script to parse.
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +47,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -59,6 +73,10 @@ constexpr const char* kUsage =
                        [--duration S | --requests N] [--pid PID]
        proxy_load idle --ca FILE --proxy ADDR:PORT --pid PID [--idle N] [--idle-requests N]
                        [--host NAME]
+       proxy_load scale --ca FILE --proxy ADDR:PORT --pid PID --connections N
+                        [--open-parallel N] [--body-bytes N] [--warmup S] [--duration S]
+                        [--rate R]
+       common: [--connect-timeout S] [--request-timeout S]
        proxy_load body [--body-bytes N]
 )";
 
@@ -78,8 +96,29 @@ struct Options {
   uint64_t requests = 0;  // > 0: measure this many requests instead of a duration
   int pid = 0;            // the process whose CPU / RSS is measured
   unsigned idle = 200;
-  unsigned idle_requests = 1;  // requests sent on each idle connection before it idles
+  unsigned idle_requests = 1;    // requests sent on each idle connection before it idles
+  unsigned connections = 1000;   // scale: connections held open at once
+  unsigned open_parallel = 100;  // scale: opens in flight; more overflows accept backlogs
+  double rate = 0;               // scale: paced phase, requests/s over all connections; 0 = none
+  double connect_timeout = 30;   // seconds for TCP + CONNECT + TLS handshake
+  double request_timeout = 120;  // seconds for one request and its answer
 };
+
+Clock::duration seconds_to_duration(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+// The soft RLIMIT_NOFILE raised to the hard limit (N connections need N descriptors).
+rlim_t raise_open_file_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
 
 std::pair<std::string, std::string> split_host_port(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -184,6 +223,8 @@ net::awaitable<std::unique_ptr<TlsStream>> open_connection(const Options& o, ssl
   tcp::resolver resolver(ex);
   auto endpoints = co_await resolver.async_resolve(addr, port, net::use_awaitable);
   beast::tcp_stream stream(ex);
+  // The expiry covers every operation until the handshake is done (it moves with the stream).
+  stream.expires_after(seconds_to_duration(o.connect_timeout));
   co_await stream.async_connect(endpoints, net::use_awaitable);
   stream.socket().set_option(tcp::no_delay(true));
   if (!o.proxy.empty()) {
@@ -201,7 +242,25 @@ net::awaitable<std::unique_ptr<TlsStream>> open_connection(const Options& o, ssl
   SSL_set_tlsext_host_name(tls->native_handle(), o.host.c_str());
   SSL_set1_host(tls->native_handle(), o.host.c_str());
   co_await tls->async_handshake(ssl::stream_base::client, net::use_awaitable);
+  beast::get_lowest_layer(*tls).expires_never();
   co_return tls;
+}
+
+// One request on an open connection; the answer's status, and whether it allows keep-alive.
+struct Answer {
+  unsigned status = 0;
+  bool keep_alive = false;
+  std::string body;
+};
+net::awaitable<Answer> round_trip(const Options& o, TlsStream& tls, beast::flat_buffer& buf,
+                                  const http::request<http::string_body>& req) {
+  auto& tcp_layer = beast::get_lowest_layer(tls);
+  tcp_layer.expires_after(seconds_to_duration(o.request_timeout));
+  co_await http::async_write(tls, req, net::use_awaitable);
+  http::response<http::string_body> res;
+  co_await http::async_read(tls, buf, res, net::use_awaitable);
+  tcp_layer.expires_never();
+  co_return Answer{res.result_int(), res.keep_alive(), std::move(res.body())};
 }
 
 http::request<http::string_body> make_request(const Options& o, std::string body) {
@@ -262,17 +321,15 @@ net::awaitable<void> load_connection(LoadState& st) {
     try {
       while (!st.stopping) {
         auto t0 = Clock::now();
-        co_await http::async_write(*tls, st.req, net::use_awaitable);
-        http::response<http::string_body> res;
-        co_await http::async_read(*tls, buf, res, net::use_awaitable);
+        Answer res = co_await round_trip(st.o, *tls, buf, st.req);
         auto t1 = Clock::now();
-        if (res.result_int() != 200) {
-          note_error(st, "HTTP " + std::to_string(res.result_int()) + ": " + res.body());
+        if (res.status != 200) {
+          note_error(st, "HTTP " + std::to_string(res.status) + ": " + res.body);
         } else if (t1 >= st.measure_start && !st.stopping) {
           st.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
           if (st.o.requests && st.latencies_ms.size() >= st.o.requests) finish_window(st);
         }
-        if (!res.keep_alive()) break;
+        if (!res.keep_alive) break;
       }
     } catch (const std::exception& e) {
       if (!st.stopping) note_error(st, std::string("request: ") + e.what());
@@ -295,9 +352,7 @@ int run_load(const Options& o) {
   auto req = make_request(o, make_body(o.body_bytes));
   auto start = Clock::now();
   LoadState st{o, ctx, req, {}, {}, false, {}, 0, {}, 0, 0, {}};
-  auto secs = [](double s) {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-  };
+  auto secs = seconds_to_duration;
   st.measure_start = start + secs(o.warmup);
   st.measure_end = o.requests ? Clock::time_point::max() : st.measure_start + secs(o.duration);
   for (unsigned i = 0; i < o.concurrency; ++i)
@@ -365,11 +420,8 @@ int run_idle(const Options& o) {
     auto tls = co_await open_connection(o, ctx);
     beast::flat_buffer buf;
     for (unsigned i = 0; i < requests; ++i) {
-      co_await http::async_write(*tls, req, net::use_awaitable);
-      http::response<http::string_body> res;
-      co_await http::async_read(*tls, buf, res, net::use_awaitable);
-      if (res.result_int() != 200)
-        throw std::runtime_error("HTTP " + std::to_string(res.result_int()));
+      Answer res = co_await round_trip(o, *tls, buf, req);
+      if (res.status != 200) throw std::runtime_error("HTTP " + std::to_string(res.status));
     }
     co_return tls;
   };
@@ -404,6 +456,258 @@ int run_idle(const Options& o) {
   }
   std::printf("idle_conns=%u rss_before_kb=%ld rss_after_kb=%ld kb_per_conn=%.1f\n", o.idle, before,
               after, static_cast<double>(after - before) / o.idle);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many connections at once
+
+struct ScaleConn {
+  std::unique_ptr<TlsStream> tls;  // null: failed to open, or closed after an error
+  beast::flat_buffer buf;
+};
+
+// One measured phase over all connections. Completions count while the window is open.
+struct Phase {
+  Clock::time_point measure_start = Clock::time_point::max();  // set when the window opens
+  double warmup_seconds = 0;
+  bool stopping = false;
+  Clock::time_point actual_end;
+  std::vector<double> latencies_ms;
+  uint64_t errors = 0;
+  uint64_t reopened = 0;
+  std::string first_error;
+  unsigned running = 0;   // drivers not yet returned
+  unsigned answered = 0;  // connections with at least one answer in this phase
+  double cpu_start = 0, cpu_end = 0;
+};
+
+void phase_error(Phase& ph, const std::string& what) {
+  ++ph.errors;
+  if (ph.first_error.empty()) ph.first_error = what;
+}
+
+struct Scale {
+  const Options& o;
+  ssl::context& ctx;
+  const http::request<http::string_body>& req;
+  std::vector<ScaleConn> conns;  // sized once: drivers hold references into it
+};
+
+net::awaitable<void> sleep_for(Clock::duration d) {
+  net::steady_timer t(co_await net::this_coro::executor, d);
+  co_await t.async_wait(net::use_awaitable);
+}
+
+// Opens connections from the shared cursor until none is left; each sends one request.
+net::awaitable<void> open_worker(Scale& sc, size_t& cursor, unsigned& workers_done,
+                                 uint64_t& failed, std::string& first_error) {
+  while (cursor < sc.conns.size()) {
+    ScaleConn& c = sc.conns[cursor++];
+    try {
+      c.tls = co_await open_connection(sc.o, sc.ctx);
+      Answer a = co_await round_trip(sc.o, *c.tls, c.buf, sc.req);
+      if (a.status != 200) throw std::runtime_error("HTTP " + std::to_string(a.status));
+      if (!a.keep_alive) throw std::runtime_error("closed after the first request");
+    } catch (const std::exception& e) {
+      ++failed;
+      c.tls.reset();
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  ++workers_done;
+}
+
+// Drives one connection through a phase. A zero period: the next request as soon as the answer
+// is in (closed loop). Otherwise one request per period from `next` on; a connection that falls
+// behind sends at once but does not burst to catch up. A broken connection is reopened.
+net::awaitable<void> drive(Scale& sc, ScaleConn& c, Phase& ph, Clock::duration period,
+                           Clock::time_point next) {
+  bool answered = false;
+  while (!ph.stopping) {
+    if (period.count()) {
+      auto now = Clock::now();
+      if (next > now) co_await sleep_for(next - now);
+      if (ph.stopping) break;
+      next = std::max(next + period, Clock::now());
+    }
+    if (!c.tls) {
+      bool reopened = false;
+      try {
+        c.tls = co_await open_connection(sc.o, sc.ctx);
+        c.buf.clear();
+        ++ph.reopened;
+        reopened = true;
+      } catch (const std::exception& e) {
+        phase_error(ph, std::string("reconnect: ") + e.what());
+      }
+      if (!reopened) {
+        co_await sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+    }
+    try {
+      auto t0 = Clock::now();
+      Answer a = co_await round_trip(sc.o, *c.tls, c.buf, sc.req);
+      auto t1 = Clock::now();
+      if (!answered) {
+        answered = true;
+        ++ph.answered;
+      }
+      if (a.status != 200)
+        phase_error(ph, "HTTP " + std::to_string(a.status) + ": " + a.body.substr(0, 200));
+      else if (t1 >= ph.measure_start && !ph.stopping)
+        ph.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      if (!a.keep_alive) c.tls.reset();
+    } catch (const std::exception& e) {
+      if (!ph.stopping) phase_error(ph, std::string("request: ") + e.what());
+      c.tls.reset();
+    }
+  }
+  --ph.running;
+}
+
+// Runs one phase: warm-up, measured window (CPU of --pid read at both ends), then waits for
+// the requests in flight to finish so the next phase starts from idle connections. In the closed
+// loop the warm-up also lasts until every connection has had an answer: with N connections
+// starting at once, the first wave of answers is not the steady state.
+net::awaitable<void> run_phase(Scale& sc, Phase& ph, double rate, long& rss_at_end_kb) {
+  const Options& o = sc.o;
+  auto ex = co_await net::this_coro::executor;
+  auto start = Clock::now();
+  ph.latencies_ms.reserve(1 << 20);
+  size_t open = 0;
+  for (auto& c : sc.conns) open += c.tls ? 1 : 0;
+  Clock::duration period{};
+  if (rate > 0) period = seconds_to_duration(static_cast<double>(open) / rate);
+  std::mt19937_64 rng(20261124);
+  for (auto& c : sc.conns) {
+    if (!c.tls) continue;
+    ++ph.running;
+    auto phase_offset = std::uniform_int_distribution<Clock::rep>(0, period.count())(rng);
+    net::co_spawn(ex, drive(sc, c, ph, period, start + Clock::duration(phase_offset)),
+                  net::detached);
+  }
+  co_await sleep_for(seconds_to_duration(o.warmup));
+  auto warm_cap = Clock::now() + seconds_to_duration(o.request_timeout);
+  while (rate <= 0 && ph.answered < ph.running && Clock::now() < warm_cap)
+    co_await sleep_for(std::chrono::milliseconds(20));
+  ph.measure_start = Clock::now();
+  ph.warmup_seconds = std::chrono::duration<double>(ph.measure_start - start).count();
+  if (o.pid) ph.cpu_start = process_cpu_seconds(o.pid);
+  co_await sleep_for(seconds_to_duration(o.duration));
+  ph.stopping = true;
+  ph.actual_end = Clock::now();
+  if (o.pid) {
+    ph.cpu_end = process_cpu_seconds(o.pid);
+    rss_at_end_kb = vm_rss_kb(o.pid);
+  }
+  auto give_up = Clock::now() + seconds_to_duration(o.request_timeout + 10);
+  while (ph.running && Clock::now() < give_up) co_await sleep_for(std::chrono::milliseconds(20));
+  if (ph.running)
+    phase_error(ph, std::to_string(ph.running) + " connections stuck after the phase");
+}
+
+void print_phase(const char* prefix, Phase& ph, const Options& o) {
+  double seconds = std::chrono::duration<double>(ph.actual_end - ph.measure_start).count();
+  size_t n = ph.latencies_ms.size();
+  double p50 = percentile(ph.latencies_ms, 0.50);
+  double p99 = percentile(ph.latencies_ms, 0.99);
+  std::printf(" %swarmup_s=%.1f", prefix, ph.warmup_seconds);
+  std::printf(
+      " %srequests=%zu %srps=%.1f %sp50_ms=%.3f %sp99_ms=%.3f %serrors=%llu %sreopened=%llu",
+      prefix, n, prefix, static_cast<double>(n) / seconds, prefix, p50, prefix, p99, prefix,
+      static_cast<unsigned long long>(ph.errors), prefix,
+      static_cast<unsigned long long>(ph.reopened));
+  if (o.pid) {
+    double cpu = ph.cpu_end - ph.cpu_start;
+    std::printf(" %scpu_ms_per_req=%.4f %scpu_util=%.3f", prefix,
+                n ? cpu * 1000 / static_cast<double>(n) : 0, prefix, cpu / seconds);
+  }
+  if (ph.errors)
+    std::cerr << "proxy_load scale: " << (*prefix ? prefix : "load_") << "errors " << ph.errors
+              << "; first: " << ph.first_error << "\n";
+}
+
+int run_scale(const Options& o) {
+  rlim_t files = raise_open_file_limit();
+  if (files < o.connections + 64) {
+    std::cerr << "proxy_load scale: open-file limit " << files << " is too low for "
+              << o.connections << " connections (raise ulimit -n)\n";
+    return 2;
+  }
+  net::io_context io(1);
+  ssl::context ctx = client_context(o);
+  auto req = make_request(o, make_body(o.body_bytes));
+  Scale sc{o, ctx, req, std::vector<ScaleConn>(o.connections)};
+  long rss_before = -1, rss_open = -1, rss_load = -1, rss_paced = -1;
+  double open_seconds = 0, open_cpu = 0;  // wall time, and the proxy's CPU seconds, to open
+  uint64_t open_failed = 0;
+  std::string open_error, fatal;
+  Phase load, paced;
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        try {
+          // Warm-up: mint the leaf, grow pools, load the rules' scratch; then the baseline.
+          for (int i = 0; i < 4; ++i) {
+            ScaleConn c;
+            c.tls = co_await open_connection(o, ctx);
+            co_await round_trip(o, *c.tls, c.buf, req);
+          }
+          co_await sleep_for(std::chrono::seconds(1));
+          if (o.pid) rss_before = vm_rss_kb(o.pid);
+          if (o.pid) open_cpu = process_cpu_seconds(o.pid);
+          auto t0 = Clock::now();
+          size_t cursor = 0;
+          unsigned workers = std::max(1u, std::min(o.open_parallel, o.connections)), done = 0;
+          for (unsigned i = 0; i < workers; ++i)
+            net::co_spawn(io, open_worker(sc, cursor, done, open_failed, open_error),
+                          net::detached);
+          while (done < workers) co_await sleep_for(std::chrono::milliseconds(10));
+          open_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+          if (o.pid) open_cpu = process_cpu_seconds(o.pid) - open_cpu;
+          co_await sleep_for(std::chrono::seconds(1));
+          if (o.pid) rss_open = vm_rss_kb(o.pid);
+          if (open_failed == o.connections) throw std::runtime_error("no connection opened");
+          co_await run_phase(sc, load, 0, rss_load);
+          if (o.rate > 0) co_await run_phase(sc, paced, o.rate, rss_paced);
+        } catch (const std::exception& e) {
+          fatal = e.what();
+        }
+        io.stop();
+      },
+      net::detached);
+  io.run();
+  if (!fatal.empty()) {
+    std::cerr << "proxy_load scale: " << fatal << "\n";
+    if (!open_error.empty())
+      std::cerr << "proxy_load scale: first open error: " << open_error << "\n";
+    return 1;
+  }
+  uint64_t opened = o.connections - open_failed;
+  auto per_conn = [&](long after) {
+    return after < 0 || rss_before < 0 ? 0.0
+                                       : static_cast<double>(after - rss_before) /
+                                             static_cast<double>(std::max<uint64_t>(1, opened));
+  };
+  std::printf(
+      "connections=%u open_ok=%llu open_failed=%llu open_s=%.2f open_cpu_ms_per_conn=%.3f "
+      "body_bytes=%zu rss_before_kb=%ld rss_open_kb=%ld kb_per_conn=%.1f rss_load_kb=%ld "
+      "kb_per_conn_load=%.1f",
+      o.connections, static_cast<unsigned long long>(opened),
+      static_cast<unsigned long long>(open_failed), open_seconds,
+      open_cpu * 1000 / static_cast<double>(std::max<uint64_t>(1, opened)), req.body().size(),
+      rss_before, rss_open, per_conn(rss_open), rss_load, per_conn(rss_load));
+  print_phase("", load, o);
+  if (o.rate > 0) {
+    std::printf(" paced_rate=%.1f", o.rate);
+    print_phase("paced_", paced, o);
+  }
+  std::printf("\n");
+  if (open_failed)
+    std::cerr << "proxy_load scale: " << open_failed << " of " << o.connections
+              << " connections failed to open; first: " << open_error << "\n";
   return 0;
 }
 
@@ -484,6 +788,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   o.mode = argv[1];
+  raise_open_file_limit();  // serve and scale hold thousands of sockets
   try {
     for (int i = 2; i < argc; ++i) {
       std::string a = argv[i];
@@ -521,12 +826,23 @@ int main(int argc, char** argv) {
         o.idle = static_cast<unsigned>(std::stoul(v));
       else if (a == "--idle-requests")
         o.idle_requests = static_cast<unsigned>(std::stoul(v));
+      else if (a == "--connections")
+        o.connections = static_cast<unsigned>(std::stoul(v));
+      else if (a == "--open-parallel")
+        o.open_parallel = static_cast<unsigned>(std::stoul(v));
+      else if (a == "--rate")
+        o.rate = std::stod(v);
+      else if (a == "--connect-timeout")
+        o.connect_timeout = std::stod(v);
+      else if (a == "--request-timeout")
+        o.request_timeout = std::stod(v);
       else
         throw std::runtime_error("unknown option " + a);
     }
     if (o.mode == "serve") return run_serve(o);
     if (o.mode == "load") return run_load(o);
     if (o.mode == "idle") return run_idle(o);
+    if (o.mode == "scale") return run_scale(o);
     if (o.mode == "body") {
       std::cout << make_body(o.body_bytes);
       return 0;

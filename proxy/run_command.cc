@@ -2,6 +2,8 @@
 // load or create the CA, and serve. --check-config validates everything and exits.
 // Every flag --foo-bar may also come from the environment as PROMPTGATE_FOO_BAR (containers and
 // systemd units configure by environment); a flag on the command line wins over its variable.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -18,6 +20,25 @@
 namespace promptgate {
 
 namespace {
+
+// Each proxied connection holds two descriptors (client and upstream). The usual soft limit of
+// 1024 would refuse connections long before max_connections, so raise it to the hard limit, and
+// say so when even that is short.
+void raise_open_file_limit(uint32_t max_connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  const rlim_t wanted = 2 * static_cast<rlim_t>(max_connections) + 256;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted)
+    std::cerr << "promptgate: warning: the open-file limit (" << lim.rlim_cur
+              << ") is below what max_connections " << max_connections << " needs (" << wanted
+              << "); raise it (ulimit -n, LimitNOFILE=) or lower max_connections\n";
+}
+
 constexpr const char* kRunUsage =
     R"(usage: promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
                       [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
@@ -162,8 +183,8 @@ int run_command(const Args& args) {
     loaded.rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
     if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
     if (!cfg.known_secrets.empty())
-      loaded.known_secrets =
-          KnownSecrets::load(cfg.known_secrets, FingerprintKey::load_file(home + "/fingerprint.key"));
+      loaded.known_secrets = KnownSecrets::load(
+          cfg.known_secrets, FingerprintKey::load_file(home + "/fingerprint.key"));
     loaded.config = std::make_shared<const proxy::ProxyConfig>(std::move(cfg));
     return loaded;
   };
@@ -175,11 +196,11 @@ int run_command(const Args& args) {
                 << cfg.listen.host << ":" << cfg.listen.port << ", mode "
                 << proxy::to_string(cfg.mode);
       if (first.credentials) std::cout << ", " << first.credentials->users() << " users";
-      if (first.known_secrets)
-        std::cout << ", " << first.known_secrets->size() << " known secrets";
+      if (first.known_secrets) std::cout << ", " << first.known_secrets->size() << " known secrets";
       std::cout << ")\n";
       return 0;
     }
+    raise_open_file_limit(cfg.max_connections);
     auto ca = proxy::CertificateAuthority::load_or_create(home);
     auto key = FingerprintKey::load_or_create(home);
     auto audit = std::make_shared<proxy::AuditLog>(cfg.audit_log);
