@@ -372,28 +372,30 @@ class Confirmer {
          rules_.allowed_fingerprints.count(r.id + '\0' + fp)))
       return;
 
-    Finding f;
-    f.rule_id = r.id;
-    f.category = r.category;
-    f.severity = r.severity;
-    f.action = r.action;
+    out.push_back(
+        located(Finding{r.id, r.category, r.severity, r.action}, text, seg, ss, se, std::move(fp)));
+  }
+
+  uint32_t lookaround(const Candidate& c) const { return rules_.rules[c.rule].lookaround; }
+
+  // Where a confirmed secret [ss, se) of segment `seg` sits in the raw input, and its path.
+  static Finding located(Finding f, const DecodedText& text, size_t seg, uint64_t ss, uint64_t se,
+                         std::string fingerprint) {
     const Segment& sg = text.segment(seg);
     auto [rs, re] = text.raw_span(seg, ss, se);
     f.start = rs;
     f.end = re;
     f.length = static_cast<uint32_t>(se - ss);
     f.location = text.location(sg.node);
-    f.fingerprint = std::move(fp);
+    f.fingerprint = std::move(fingerprint);
     if (sg.kind == SegmentKind::base64_document) {
       f.in_base64 = true;
       f.container_start = sg.raw_start;
       f.inner_start = ss - sg.dec_start;
       f.inner_end = se - sg.dec_start;
     }
-    out.push_back(std::move(f));
+    return f;
   }
-
-  uint32_t lookaround(const Candidate& c) const { return rules_.rules[c.rule].lookaround; }
 
   // The organisation's known secrets in the decoded text (see known_secrets.h). Matches that end
   // at or before `done` were decided in an earlier round; unless `final`, a match ending at the
@@ -421,24 +423,9 @@ class Confirmer {
       if (rules_.allowed_fingerprints.count(fp) ||
           rules_.allowed_fingerprints.count(rule_id + '\0' + fp))
         continue;
-      Finding f;
-      f.rule_id = std::move(rule_id);
-      f.category = Category::credential;
-      f.severity = Severity::critical;
-      f.action = Action::block;
-      auto [rs, re] = text.raw_span(seg, ss, se);
-      f.start = rs;
-      f.end = re;
-      f.length = static_cast<uint32_t>(se - ss);
-      f.location = text.location(sg.node);
-      f.fingerprint = std::move(fp);
-      if (sg.kind == SegmentKind::base64_document) {
-        f.in_base64 = true;
-        f.container_start = sg.raw_start;
-        f.inner_start = ss - sg.dec_start;
-        f.inner_end = se - sg.dec_start;
-      }
-      out.push_back(std::move(f));
+      out.push_back(located(
+          Finding{std::move(rule_id), Category::credential, Severity::critical, Action::block},
+          text, seg, ss, se, std::move(fp)));
     }
     return final ? text.end() : std::max(done, text.end() > 0 ? text.end() - 1 : 0);
   }
