@@ -145,7 +145,10 @@ fi
 # The HEALTHCHECK command, run here against a real admin listener.
 hc=$(sed -n 's/^  CMD \(\[.*\]\)$/\1/p' "$df")
 port=$(( (RANDOM % 20000) + 30000 ))
-PROMPTGATE_ADMIN_LISTEN=127.0.0.1:$port pgrun run --listen 127.0.0.1:0 > "$work/hc.out" 2> "$work/hc.err" &
+# (Started directly, not through pgrun: $! of a backgrounded function is a subshell, and killing
+# it at exit would leave the proxy running.)
+PROMPTGATE_ADMIN_LISTEN=127.0.0.1:$port PROMPTGATE_HOME="$work/home" "$pg" run --listen 127.0.0.1:0 \
+  > "$work/hc.out" 2> "$work/hc.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q "promptgate listening on" "$work/hc.err" && break; sleep 0.1; done
 run_hc() { node -e 'const {spawnSync}=require("child_process"); const a=JSON.parse(process.argv[1]);
