@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 
+#include "capturing_reporter.h"
 #include "corpus.h"
 #include "engine.h"
 
@@ -24,20 +25,7 @@ namespace {
 
 using promptgate::bench::Corpus;
 
-std::map<std::string, double> g_mbps;
-
-class CapturingReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& r : runs) {
-      auto it = r.counters.find("bytes_per_second");
-      std::string name = r.benchmark_name();
-      name = name.substr(0, name.find("/min_time"));
-      if (it != r.counters.end()) g_mbps[name] = it->second.value / 1e6;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-};
+using promptgate::bench::CapturingReporter;
 
 void run_over(benchmark::State& state, const Corpus& c,
               const std::function<void(const std::string&)>& fn) {
@@ -170,11 +158,13 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   EVP_CIPHER_CTX_free(aes);
 
-  double pg = g_mbps["a/promptgate_json"], rs = g_mbps["a/re2set"], mc = g_mbps["a/memchr"],
-         ag = g_mbps["a/aes128gcm"];
+  double pg = reporter.mbps["a/promptgate_json"], rs = reporter.mbps["a/re2set"],
+         mc = reporter.mbps["a/memchr"], ag = reporter.mbps["a/aes128gcm"];
   std::printf("dense (b): promptgate_mbps=%.0f re2set_mbps=%.0f ratio_re2set=%.1f\n",
-              g_mbps["b/promptgate_text"], g_mbps["b/re2set"],
-              g_mbps["b/re2set"] > 0 ? g_mbps["b/promptgate_text"] / g_mbps["b/re2set"] : 0);
+              reporter.mbps["b/promptgate_text"], reporter.mbps["b/re2set"],
+              reporter.mbps["b/re2set"] > 0
+                  ? reporter.mbps["b/promptgate_text"] / reporter.mbps["b/re2set"]
+                  : 0);
   std::printf(
       "bench: promptgate_mbps=%.0f re2set_mbps=%.0f memchr_mbps=%.0f aesgcm_mbps=%.0f "
       "ratio_re2set=%.1f ratio_aesgcm=%.2f\n",

@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 
+#include "capturing_reporter.h"
 #include "corpus.h"
 #include "engine.h"
 #include "json_text.h"
@@ -24,20 +25,7 @@ namespace {
 
 using promptgate::bench::Corpus;
 
-std::map<std::string, double> g_mbps;
-
-class CapturingReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& r : runs) {
-      auto it = r.counters.find("bytes_per_second");
-      std::string name = r.benchmark_name();
-      name = name.substr(0, name.find("/min_time"));
-      if (it != r.counters.end()) g_mbps[name] = it->second.value / 1e6;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-};
+using promptgate::bench::CapturingReporter;
 
 // Synthetic values shaped like what organisations keep in .env files and vaults: passwords of
 // 8-24 bytes, internal tokens of 20-64, a few long ones up to 256. None is real.
@@ -169,10 +157,11 @@ int main(int argc, char** argv) {
 
   // Added cost relative to the scan: time(find) / time(scan) for the same request. The decoded
   // text is a little shorter than the raw body, so time is compared per request, not per byte.
-  double scan = g_mbps["scan_json"];
+  double scan = reporter.mbps["scan_json"];
   for (size_t n : set_sizes) {
     std::string suffix = "/" + std::to_string(n);
-    double dec = g_mbps["find_decoded" + suffix], raw_mbps = g_mbps["find_raw" + suffix];
+    double dec = reporter.mbps["find_decoded" + suffix],
+           raw_mbps = reporter.mbps["find_raw" + suffix];
     double scan_s = static_cast<double>(raw.total_bytes) / (scan * 1e6);
     double dec_s = static_cast<double>(decoded.total_bytes) / (dec * 1e6);
     double raw_s = static_cast<double>(raw.total_bytes) / (raw_mbps * 1e6);

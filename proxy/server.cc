@@ -266,11 +266,9 @@ struct Connection {
   std::shared_ptr<ConnState> state;
   Identity identity;  // from Proxy-Authorization on CONNECT (or on each plain request)
   const ProxyConfig& cfg() const { return *snap->config; }
-  // Whose conversation this is: the authenticated user, else the client's address.
-  std::string conversation_owner() const {
-    if (!identity.user.empty()) return "user:" + identity.user;
-    return "client:" + client.substr(0, client.rfind(':'));
-  }
+  // Whose conversation this is: the authenticated user, else the client's address. One key
+  // for every per-client memory (seen blocks, stand-ins, override codes).
+  std::string conversation_owner() const { return override_identity_key(identity, client); }
 };
 
 // Every request and CONNECT ends here: one audit line and the matching metrics.
@@ -898,9 +896,9 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     auto asked = header.empty()
                      ? find_override_marker(decoder ? std::string_view(decoded_body) : raw_body)
                      : parse_override_header(header);
-    OverrideOutcome o = apply_override(sh.overrides, cfg.overrides, conn.identity,
-                                       override_identity_key(conn.identity, conn.client), findings,
-                                       decision.actions, asked);
+    OverrideOutcome o =
+        apply_override(sh.overrides, cfg.overrides, conn.identity, conn.conversation_owner(),
+                       findings, decision.actions, asked);
     ev.override_record = o.record;
     if (o.forward) {
       decision.verdict = o.verdict;
