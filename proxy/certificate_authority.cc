@@ -25,25 +25,17 @@
 #include <optional>
 #include <unordered_map>
 
+#include "openssl_handles.h"
+
 namespace promptgate::proxy {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
-using CtxPtr = std::unique_ptr<SSL_CTX, Deleter<SSL_CTX_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
-using GenNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
-using GenNamePtr = std::unique_ptr<GENERAL_NAME, Deleter<GENERAL_NAME_free>>;
+using NamePtr = X509NamePtr;
+using CtxPtr = SslCtxPtr;
+using BnPtr = OpenSslPtr<BIGNUM, BN_free>;
+using ExtPtr = OpenSslPtr<X509_EXTENSION, X509_EXTENSION_free>;
+using GenNamesPtr = OpenSslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
+using GenNamePtr = OpenSslPtr<GENERAL_NAME, GENERAL_NAME_free>;
 
 constexpr int kCaValidityDays = 3652;
 // Well under the 397-day ceiling browsers enforce; leaves are cheap to re-mint.

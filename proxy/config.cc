@@ -379,8 +379,9 @@ class Parser {
           while (!url.empty() && url.back() == '/') url.pop_back();
           c.upstream_proxy = parse_host_port(url, "upstream_proxy");
         } else if (key == "auth") {
-          check_keys(v, {"users_file", "groups"}, "auth");
+          check_keys(v, {"users_file", "client_ca", "groups"}, "auth");
           if (v["users_file"]) c.users_file = str(v["users_file"], "users_file");
+          if (v["client_ca"]) c.client_ca = str(v["client_ca"], "client_ca");
           if (v["groups"]) {
             if (!v["groups"].IsMap()) fail(v["groups"], "'groups' must map a group to its users");
             for (const auto& g : v["groups"])

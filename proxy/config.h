@@ -146,6 +146,8 @@ struct ProxyConfig {
   std::vector<std::string> allowed_private_hosts;
   bool allow_private_destinations = false;
   std::string users_file;  // proxy authentication (Basic); empty: off
+  // CA bundle for client TLS certificates on intercepted connections (mTLS); empty: off.
+  std::string client_ca;
   std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // group -> users
   std::vector<PolicyBlock> policies;
   std::optional<HostPort> upstream_proxy;  // parent proxy (HTTP CONNECT) for all upstream traffic

@@ -42,7 +42,7 @@ class Metrics {
   void tunnel_bytes(uint64_t up, uint64_t down);
   // promptgate_tls_handshake_failures_total{side="client"|"upstream"}
   void tls_handshake_failure(std::string_view side);
-  // promptgate_auth_failures_total{reason}: missing | invalid | throttled
+  // promptgate_auth_failures_total{reason}: missing | invalid | throttled | certificate
   void auth_failure(std::string_view reason);
   // promptgate_leaf_cert_cache_hits_total / _misses_total, set from the CA's own counters.
   void set_leaf_cache(uint64_t hits, uint64_t misses);

@@ -182,6 +182,8 @@ int run_command(const Args& args) {
     proxy::Loaded loaded;
     loaded.rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
     if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
+    if (!cfg.client_ca.empty())
+      loaded.client_certificates = proxy::ClientCertificateTrust::load(cfg.client_ca);
     if (!cfg.known_secrets.empty())
       loaded.known_secrets = KnownSecrets::load(
           cfg.known_secrets, FingerprintKey::load_file(home + "/fingerprint.key"));
@@ -196,6 +198,8 @@ int run_command(const Args& args) {
                 << cfg.listen.host << ":" << cfg.listen.port << ", mode "
                 << proxy::to_string(cfg.mode);
       if (first.credentials) std::cout << ", " << first.credentials->users() << " users";
+      if (first.client_certificates)
+        std::cout << ", " << first.client_certificates->certificates() << " client CA certificates";
       if (first.known_secrets) std::cout << ", " << first.known_secrets->size() << " known secrets";
       std::cout << ")\n";
       return 0;

@@ -64,6 +64,7 @@ struct Snapshot {
   std::shared_ptr<const ProxyConfig> config;
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const Credentials> credentials;  // null: no proxy authentication
+  std::shared_ptr<const ClientCertificateTrust> client_certificates;  // null: no mTLS
   std::shared_ptr<const KnownSecrets> known_secrets;
   std::shared_ptr<ssl::context> upstream_tls;
   // Transcript blocks already scanned clean under these rules; null when incremental scanning
@@ -265,6 +266,9 @@ struct Connection {
   std::shared_ptr<const Snapshot> snap;  // refreshed at the start of every request
   std::shared_ptr<ConnState> state;
   Identity identity;  // from Proxy-Authorization on CONNECT (or on each plain request)
+  // A CONNECT without proxy credentials to an intercepted host, let through because the client
+  // may identify itself with a certificate in the TLS handshake that follows (which then must).
+  bool certificate_required = false;
   const ProxyConfig& cfg() const { return *snap->config; }
   // Whose conversation this is: the authenticated user, else the client's address. One key
   // for every per-client memory (seen blocks, stand-ins, override codes).
@@ -1015,14 +1019,18 @@ net::awaitable<bool> read_request_header(Connection& conn, Client& client, beast
   co_return false;
 }
 
-// Proxy authentication (when a users file is configured): sets conn.identity, or answers 407.
-// PBKDF2 is slow on purpose, so the check runs on a small pool, off the connection's thread.
+// Proxy authentication (when a users file or a client CA is configured): sets conn.identity,
+// or answers 407. PBKDF2 is slow on purpose, so the check runs on a small pool, off the
+// connection's thread. `certificate_may_follow`: a CONNECT to an intercepted host, where a
+// client certificate in the TLS handshake can stand in for missing credentials.
 template <class Client>
 net::awaitable<bool> authenticate(Connection& conn, Client& client,
-                                  const http::request_header<>& req, AuditEvent& ev) {
+                                  const http::request_header<>& req, AuditEvent& ev,
+                                  bool certificate_may_follow = false) {
   const auto& creds = conn.snap->credentials;
-  if (!creds) co_return true;
-  std::string header(req[http::field::proxy_authorization]);
+  const auto& client_certs = conn.snap->client_certificates;
+  if (!creds && !client_certs) co_return true;
+  std::string header(creds ? std::string(req[http::field::proxy_authorization]) : std::string());
   std::optional<std::string> user;
   const std::string address = conn.client.substr(0, conn.client.rfind(':'));
   if (!header.empty()) {
@@ -1057,17 +1065,23 @@ net::awaitable<bool> authenticate(Connection& conn, Client& client,
     ev.groups = conn.identity.groups;
     co_return true;
   }
+  if (header.empty() && certificate_may_follow && client_certs) {
+    conn.certificate_required = true;
+    co_return true;
+  }
   const char* reason = header.empty() ? "missing" : "invalid";
   conn.sh.metrics.auth_failure(reason);
   ev.decision = "deny";
   ev.status = 407;
   ev.error = std::string("proxy authentication ") + reason;
   record(conn.sh, ev);
-  auto res =
-      error_response(407, "authentication_error",
-                     "promptgate: proxy authentication required. Put your gateway "
-                     "credentials in the proxy URL: HTTPS_PROXY=http://USER:SECRET@host:port",
-                     false);
+  std::string how =
+      creds ? "Put your gateway credentials in the proxy URL: "
+              "HTTPS_PROXY=http://USER:SECRET@host:port"
+            : "This gateway identifies users by client certificate, which only works for "
+              "intercepted hosts (the model APIs); this destination is not one of them.";
+  auto res = error_response(407, "authentication_error",
+                            "promptgate: proxy authentication required. " + how, false);
   res.set(http::field::proxy_authenticate, "Basic realm=\"promptgate\"");
   co_await send_response(client, std::move(res));
   co_return false;
@@ -1118,7 +1132,6 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   const ProxyConfig& cfg = conn.cfg();
   AuditEvent ev = new_event(conn);
   ev.method = "CONNECT";
-  if (!co_await authenticate(conn, stream, parser.get(), ev)) co_return;
   HostPort hp;
   std::string refusal;
   try {
@@ -1126,6 +1139,9 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   } catch (const std::exception& e) {
     refusal = e.what();
   }
+  bool certificate_may_follow =
+      refusal.empty() && cfg.destination_for(hp.host) == Destination::intercept;
+  if (!co_await authenticate(conn, stream, parser.get(), ev, certificate_may_follow)) co_return;
   if (!refusal.empty()) {
     co_await send_response(
         stream, error_response(400, "invalid_request_error", "promptgate: " + refusal, false));
@@ -1227,13 +1243,28 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   TlsStream tls(std::move(stream), sh.client_tls);
   conn.state->socket = &beast::get_lowest_layer(tls).socket();
   CertificateAuthority::set_fallback_host(tls.native_handle(), hp.host);
+  if (conn.certificate_required) conn.snap->client_certificates->require_on(tls.native_handle());
   beast::get_lowest_layer(tls).expires_after(ms(cfg.header_timeout_ms));
   size_t used = co_await tls.async_handshake(ssl::stream_base::server, buf.data(), tok(ec));
+  CertificateIdentity from_certificate;
+  if (conn.certificate_required) {
+    from_certificate = ClientCertificateTrust::identity_of(tls.native_handle());
+    if (!ec && from_certificate.user.empty()) ec = net::error::access_denied;
+    if (ec) {  // no certificate, or one we do not trust: nothing was read, nothing forwarded
+      if (from_certificate.refusal.empty()) from_certificate.refusal = ec.message();
+      sh.metrics.auth_failure("certificate");
+      ev.decision = "deny";
+      ev.error = "client certificate authentication failed: " + from_certificate.refusal;
+      record(sh, ev);
+    }
+  }
   if (ec) {  // a client that does not trust our CA, or that sent something other than TLS
     sh.metrics.tls_handshake_failure("client");
     conn.state->socket = nullptr;
     co_return;
   }
+  if (conn.certificate_required)
+    conn.identity = Identity{from_certificate.user, cfg.groups_of(from_certificate.user)};
   buf.consume(used);
   // The upstream and the policy are chosen by the CONNECT target, not by the Host header.
   Target target{hp.host, hp.port, true, Destination::intercept};
@@ -1333,6 +1364,7 @@ std::shared_ptr<const Snapshot> build_snapshot(Shared& sh, uint64_t generation) 
   snap->config = loaded.config;
   snap->rules = loaded.rules;
   snap->credentials = loaded.credentials;
+  snap->client_certificates = loaded.client_certificates;
   snap->known_secrets = loaded.known_secrets;
   snap->upstream_tls = make_upstream_tls(*loaded.config);
   for (size_t i = 0; i < loaded.rules->size(); ++i)

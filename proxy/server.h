@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "fingerprint.h"
 #include "known_secrets.h"
+#include "client_certificates.h"
 #include "proxy_auth.h"
 
 namespace promptgate::proxy {
@@ -26,6 +27,7 @@ struct Loaded {
   std::shared_ptr<const ProxyConfig> config;
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const Credentials> credentials;  // null when authentication is off
+  std::shared_ptr<const ClientCertificateTrust> client_certificates;  // null: no mTLS
   std::shared_ptr<const KnownSecrets> known_secrets;  // null when none are configured
 };
 

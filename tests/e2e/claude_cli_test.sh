@@ -5,7 +5,8 @@
 # Cases: a clean prompt, a prompt with a synthetic GitHub token (blocked), a tool_result carrying a
 # credential read from a file (blocked), redact mode (the upstream sees [REDACTED:...]), tokenize
 # (the model sees a stand-in; the CLI's Write tool writes the real value) and a justified override
-# (the block message's code repeated with a reason).
+# (the block message's code repeated with a reason) and a client certificate (mTLS) as the
+# developer's identity.
 # usage: claude_cli_test.sh PATH_TO_PROMPTGATE
 set -uo pipefail
 pg=$(realpath "${1:?usage: claude_cli_test.sh PATH_TO_PROMPTGATE}")
@@ -87,6 +88,7 @@ mkdir -p "$project" "$work/claude-home"
 # An Anthropic-looking key that matches no rule (the proxy never scans the client's own
 # x-api-key header anyway).
 api_key=sk-ant-api03-promptgate-e2e-not-a-real-key
+claude_env=()  # extra environment for the next claude calls (case g)
 claude() {  # claude OUTFILE ARGS... ; sets status
   local out=$1; shift
   (cd "$project" && env -u NO_PROXY -u no_proxy -u HTTP_PROXY -u http_proxy -u ANTHROPIC_BASE_URL \
@@ -95,7 +97,7 @@ claude() {  # claude OUTFILE ARGS... ; sets status
     HTTPS_PROXY="http://127.0.0.1:$proxy_port" https_proxy="http://127.0.0.1:$proxy_port" \
     NODE_EXTRA_CA_CERTS="$proxy_home/ca.pem" ANTHROPIC_API_KEY="$api_key" \
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 DISABLE_TELEMETRY=1 \
-    DISABLE_ERROR_REPORTING=1 CLAUDE_CODE_MAX_RETRIES=0 \
+    DISABLE_ERROR_REPORTING=1 CLAUDE_CODE_MAX_RETRIES=0 "${claude_env[@]}" \
     timeout 180 "$claude_bin" "$@" < /dev/null > "$out" 2>&1)
   status=$?
 }
@@ -195,6 +197,35 @@ claude "$work/f.out" -p "ECHO: rotate $token_f today
 promptgate-override: $code_f because the e2e test rotates this synthetic token"
 check "(f) override: the repeated prompt with the code and a reason goes through" '[ $status -eq 0 ] && grep -q "fake model says: rotate" "$work/f.out"'
 check "(f) override: the audit log records the reason and not the code" 'grep -q "\"status\":\"redeemed\"" "$audit" && grep -q "rotates this synthetic token" "$audit" && ! grep -qF "$code_f" "$audit"'
+
+# (g) client certificates: the gateway identifies the developer by the certificate the CLI
+# presents (CLAUDE_CODE_CLIENT_CERT / CLAUDE_CODE_CLIENT_KEY), with no proxy credentials; without
+# one the CLI gets nothing through.
+(cd "$work/pki" &&
+  openssl ecparam -name prime256v1 -genkey -noout -out client-ca-key.pem &&
+  openssl req -x509 -new -key client-ca-key.pem -sha256 -days 30 -subj "/CN=e2e client CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" -out client-ca.pem &&
+  openssl ecparam -name prime256v1 -genkey -noout -out dev-key.pem &&
+  openssl req -new -key dev-key.pem -subj "/CN=dev-e2e" -out dev.csr &&
+  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' > dev.ext &&
+  openssl x509 -req -in dev.csr -CA client-ca.pem -CAkey client-ca-key.pem -CAcreateserial -days 30 \
+    -sha256 -extfile dev.ext -out dev.pem) > "$work/client-pki.log" 2>&1 ||
+  { echo "FAIL: could not make the client certificate"; cat "$work/client-pki.log"; exit 1; }
+start_proxy mtls "destinations:
+  default: tunnel
+  intercept: [api.anthropic.com]
+auth:
+  client_ca: $work/pki/client-ca.pem
+  groups:
+    developers: [dev-e2e]"
+claude_env=(CLAUDE_CODE_CLIENT_CERT="$work/pki/dev.pem" CLAUDE_CODE_CLIENT_KEY="$work/pki/dev-key.pem")
+claude "$work/g.out" -p "ECHO: hello with a client certificate"
+check "(g) mTLS: the CLI with a client certificate gets its answer" '[ $status -eq 0 ] && grep -q "fake model says: hello with a client certificate" "$work/g.out"'
+check "(g) mTLS: the audit line names the certificate's user and group" 'grep "/v1/messages" "$audit" | grep "\"user\":\"dev-e2e\"" | grep -q "\"developers\""'
+claude_env=()
+claude "$work/g2.out" -p "ECHO: hello without a certificate"
+check "(g) mTLS: without a certificate the CLI fails and nothing reaches the API" '[ $status -ne 0 ] && ! in_record "hello without a certificate"'
+check "(g) mTLS: the refusal is in the audit log" 'grep -q "client certificate authentication failed: no client certificate" "$audit"'
 
 for f in a b c d e; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
 

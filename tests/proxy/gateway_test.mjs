@@ -1,5 +1,5 @@
 // Integration tests of promptgate's gateway operation (`promptgate run`): proxy authentication
-// and per-group policies, hot reload (SIGHUP and POST /-/reload) under load, the admin listener,
+// (Basic and client certificates) and per-group policies, hot reload (SIGHUP and POST /-/reload) under load, the admin listener,
 // drain on SIGTERM, slow-client timeouts, per-client connection caps, CONNECT safety and the
 // Prometheus metrics after known traffic. Run through run_tests.sh (fake API, upstream PKI).
 import { test, before, after } from 'node:test';
@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import dns from 'node:dns/promises';
@@ -310,6 +311,163 @@ test('policies by group: security monitors, ci redacts, a user in no group is bl
     assertNoSecret(text, Object.values(toks), what);
   }
   assertNoAuthSecretLeak(p);
+});
+
+// ---- client certificates (mTLS on the intercepted connection) ---------------------------------
+
+// A throwaway client PKI made with the openssl CLI: the company's client CA, certificates for
+// alice (group ci) and bob, one from a CA the gateway does not trust, and one that allows only
+// server authentication.
+let clientPki = null;
+function makeClientPki() {
+  if (clientPki) return clientPki;
+  const dir = fs.mkdtempSync(path.join(env.workdir, 'client-pki-'));
+  const f = (n) => path.join(dir, n);
+  const ossl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const makeCa = (name, cn) => {
+    ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f(`${name}-key.pem`));
+    ossl('req', '-x509', '-new', '-key', f(`${name}-key.pem`), '-sha256', '-days', '30', '-subj', `/CN=${cn}`,
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', f(`${name}.pem`));
+  };
+  const makeLeaf = (name, cn, ca, eku = 'clientAuth') => {
+    ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f(`${name}-key.pem`));
+    ossl('req', '-new', '-key', f(`${name}-key.pem`), '-subj', `/CN=${cn}/O=test`, '-out', f(`${name}.csr`));
+    fs.writeFileSync(f(`${name}.ext`), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${eku}\n`);
+    ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}-key.pem`), '-CAcreateserial',
+      '-days', '30', '-sha256', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`));
+  };
+  makeCa('client-ca', 'promptgate test client CA');
+  makeCa('rogue-ca', 'some other CA');
+  makeLeaf('alice', 'alice', 'client-ca');
+  makeLeaf('bob', 'bob', 'client-ca');
+  makeLeaf('mallory', 'alice', 'rogue-ca');
+  makeLeaf('server-only', 'alice', 'client-ca', 'serverAuth');
+  const cert = (n) => ({ cert: f(`${n}.pem`), key: f(`${n}-key.pem`) });
+  clientPki = { dir, ca: f('client-ca.pem'), alice: cert('alice'), bob: cert('bob'), mallory: cert('mallory'), serverOnly: cert('server-only') };
+  return clientPki;
+}
+const certArgs = (c) => ['--cert', c.cert, '--key', c.key];
+
+test('client certificates: a certificate from the client CA identifies the user; none, an untrusted one or a server-only one is refused before any request', T, async () => {
+  const pki = makeClientPki();
+  const p = await startProxy({
+    yaml: configYaml(`auth:
+  client_ca: ${pki.ca}
+  groups:
+    ci: [alice]
+policies:
+  - {name: ci redacts, groups: [ci], actions: [{category: credential, action: redact}]}
+`),
+  });
+
+  // alice (group ci): identified by her certificate, with no proxy credentials; her policy applies.
+  const aliceToken = githubToken();
+  const ma = marker('certalice');
+  const ra = await postMessages(p, `${ma} ECHO: token ${aliceToken}`, certArgs(pki.alice));
+  assert.equal(ra.code, 0, ra.stderr);
+  assert.equal(ra.status, 200, ra.body);
+  assert.equal(recordEntries(ma).length, 1);
+  assert.match(recordEntries(ma)[0].body, /\[REDACTED:github-pat-classic\]/);
+  assert.ok(!recordHas(aliceToken), "alice's token reached the API");
+  const la = await waitAudit(p.audit, (l) => l.user === 'alice' && l.path === '/v1/messages');
+  assert.ok(la, `no audit line for alice: ${JSON.stringify(p.auditLines())}`);
+  assert.deepEqual(la.groups, ['ci']);
+  assert.equal(la.policy, 'ci redacts');
+  assert.equal(la.decision, 'redact');
+
+  // bob (no group): the global block applies.
+  const bobToken = githubToken();
+  const mb = marker('certbob');
+  const rb = await postMessages(p, `${mb} token ${bobToken}`, certArgs(pki.bob));
+  assert.equal(rb.status, 400, rb.body);
+  assert.equal(recordEntries(mb).length, 0);
+  assert.ok(await waitAudit(p.audit, (l) => l.user === 'bob' && l.decision === 'block'), 'no block line for bob');
+
+  // Refused: no certificate, a certificate from another CA, a certificate not meant for clients.
+  // The handshake fails, so no request is read and nothing reaches the API.
+  const refusals = [['no certificate', []], ['untrusted CA', certArgs(pki.mallory)], ['server-only', certArgs(pki.serverOnly)]];
+  for (const [what, args] of refusals) {
+    const m = marker('certno');
+    const r = await postMessages(p, `ECHO: ${m}`, args);
+    assert.notEqual(r.code, 0, `${what}: curl succeeded (${r.status} ${r.body})`);
+    assert.equal(recordEntries(m).length, 0, `${what}: the request reached the API`);
+  }
+  const denied = await waitFor(() => {
+    const lines = p.auditLines().filter((l) => l.decision === 'deny' && /client certificate/.test(l.error || ''));
+    return lines.length >= 3 ? lines : null;
+  }, 3000);
+  assert.ok(denied, `expected 3 certificate refusals in the audit log: ${JSON.stringify(p.auditLines())}`);
+  assert.ok(denied.every((l) => l.method === 'CONNECT' && l.host === 'api.anthropic.com' && !l.user), JSON.stringify(denied));
+  assert.ok(denied.some((l) => /certificate verify failed|unable to get local issuer|unsuitable certificate purpose/.test(l.error)),
+    `no verification reason: ${JSON.stringify(denied.map((l) => l.error))}`);
+
+  // A destination that is tunnelled cannot see a certificate: it needs proxy credentials.
+  const tunnel = await connectWith(p, 'example.com:443');
+  const tunnelText = await readAll(tunnel.socket, tunnel.head);
+  assert.equal(tunnel.status, 407, tunnelText);
+  assert.match(tunnelText, /client certificate/);
+
+  const text = await scrape(p);
+  assert.equal(metric(text, 'promptgate_auth_failures_total', { reason: 'certificate' }), 3);
+  assert.equal(metric(text, 'promptgate_auth_failures_total', { reason: 'missing' }), 1);
+  for (const [t, what] of [[fs.readFileSync(p.audit, 'utf8'), 'audit log'], [p.stderr, 'stderr'], [text, '/metrics']])
+    assertNoSecret(t, [aliceToken, bobToken], what);
+});
+
+test("client certificates: Node's https client with a certificate, and Basic credentials still work next to them", T, async () => {
+  const pki = makeClientPki();
+  const p = await startProxy({
+    yaml: configYaml(`auth:
+  users_file: ${usersFile({ carol: secrets.alice })}
+  client_ca: ${pki.ca}
+`),
+  });
+  // Node: CONNECT without credentials, then TLS with alice's certificate; two requests on it.
+  const { status, socket } = await openConnect(p, 'api.anthropic.com:443');
+  assert.equal(status, 200);
+  const tlsSock = await new Promise((resolve, reject) => {
+    const s = tls.connect({ socket, servername: 'api.anthropic.com', ca: p.ca, ALPNProtocols: ['http/1.1'],
+      cert: fs.readFileSync(pki.alice.cert), key: fs.readFileSync(pki.alice.key) });
+    s.once('secureConnect', () => resolve(s));
+    s.once('error', reject);
+  });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  agent.createConnection = () => tlsSock;
+  for (let i = 0; i < 2; i++) {
+    const m = marker('nodecert');
+    const r = await request(agent, { method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' },
+      body: messagesBody(`ECHO: ${m}`) });
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal(recordEntries(m).length, 1);
+  }
+  tlsSock.destroy();
+  const lines = p.auditLines().filter((l) => l.path === '/v1/messages');
+  assert.equal(lines.length, 2, JSON.stringify(lines));
+  assert.ok(lines.every((l) => l.user === 'alice'), JSON.stringify(lines));
+
+  // Basic credentials: no certificate is asked for; wrong ones are still a 407 (no fallback).
+  const m = marker('basicnext');
+  const r = await postMessages(proxyAs(p, 'carol', secrets.alice), `ECHO: ${m}`);
+  assert.equal(r.status, 200, r.body);
+  assert.ok(await waitAudit(p.audit, (l) => l.user === 'carol'), 'no audit line for carol');
+  const wrong = await connectWith(p, 'api.anthropic.com:443', { 'proxy-authorization': basic('carol', wrongSecret) });
+  await readAll(wrong.socket, wrong.head);
+  assert.equal(wrong.status, 407);
+});
+
+test('client certificates: a reload with a missing client CA file is refused and the old CA keeps working', T, async () => {
+  const pki = makeClientPki();
+  const caCopy = writeTemp('client-ca.pem', fs.readFileSync(pki.ca));
+  const p = await startProxy({ yaml: configYaml(`auth:\n  client_ca: ${caCopy}\n`) });
+  fs.unlinkSync(caCopy);
+  const res = await admin(p, '/-/reload', { method: 'POST' });
+  assert.notEqual(res.status, 200, res.body);
+  assert.match(res.body, /client_ca/);
+  assert.match(res.body, /cannot read/);
+  const m = marker('afterreload');
+  const r = await postMessages(p, `ECHO: ${m}`, certArgs(pki.bob));
+  assert.equal(r.status, 200, `${r.code} ${r.stderr} ${r.body}`);
+  assert.equal(recordEntries(m).length, 1);
 });
 
 // ---- hot reload --------------------------------------------------------------------------------
