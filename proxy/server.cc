@@ -16,9 +16,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <deque>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -259,13 +261,81 @@ struct Upstream {
   }
 };
 
+// Idle upstream connections of one io thread, shared by every client connection on that thread.
+// A client connection holds an upstream connection only while a request is in flight, so an
+// idle client costs one TLS session instead of two (memory, descriptors), and a new client reuses
+// a warm connection instead of paying a TCP and TLS handshake. Only its own thread touches it, so
+// it takes no lock. Connections are keyed by target and snapshot generation (a reload may change
+// upstream trust, connect_to or the parent proxy), newest last; a stale one is caught by
+// forward_request's retry, and connections idle for longer than kMaxIdle are closed.
+class UpstreamPool {
+ public:
+  static constexpr size_t kMaxIdlePerTarget = 1024;
+  static constexpr std::chrono::seconds kMaxIdle{30};
+
+  std::optional<Upstream> take(const Target& t, uint64_t generation) {
+    auto it = idle_.find(key(t, generation));
+    if (it == idle_.end()) return std::nullopt;
+    prune(it->second);
+    if (it->second.empty()) {
+      idle_.erase(it);
+      return std::nullopt;
+    }
+    Upstream up = std::move(it->second.back().upstream);
+    it->second.pop_back();
+    return up;
+  }
+  void give(Upstream&& up, const Target& t, uint64_t generation) {
+    // Connections made under an older snapshot are never taken again.
+    std::erase_if(idle_, [&](const auto& kv) { return kv.first.generation < generation; });
+    auto& list = idle_[key(t, generation)];
+    prune(list);
+    if (list.size() >= kMaxIdlePerTarget) {
+      list.front().upstream.close();
+      list.pop_front();
+    }
+    list.push_back({std::move(up), Clock::now()});
+  }
+
+ private:
+  struct Key {
+    std::string host;
+    uint16_t port;
+    bool tls;
+    uint64_t generation;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::string>{}(k.host) ^ (size_t{k.port} << 1) ^ (k.tls ? 0x9e37 : 0) ^
+             (k.generation * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  struct Idle {
+    Upstream upstream;
+    Clock::time_point since;
+  };
+  static Key key(const Target& t, uint64_t generation) {
+    return {t.host, t.port, t.tls, generation};
+  }
+  static void prune(std::deque<Idle>& list) {
+    const auto cutoff = Clock::now() - kMaxIdle;
+    while (!list.empty() && list.front().since < cutoff) {
+      list.front().upstream.close();
+      list.pop_front();
+    }
+  }
+  std::unordered_map<Key, std::deque<Idle>, KeyHash> idle_;
+};
+
 struct Connection {
   Shared& sh;
   std::string client;  // address:port
   Upstream upstream;
   std::shared_ptr<const Snapshot> snap;  // refreshed at the start of every request
   std::shared_ptr<ConnState> state;
-  Identity identity;  // from Proxy-Authorization on CONNECT (or on each plain request)
+  UpstreamPool& pool;  // idle upstream connections of this connection's thread
+  Identity identity;   // from Proxy-Authorization on CONNECT (or on each plain request)
   // A CONNECT without proxy credentials to an intercepted host, let through because the client
   // may identify itself with a certificate in the TLS handshake that follows (which then must).
   bool certificate_required = false;
@@ -605,7 +675,10 @@ net::awaitable<void> forward_request(Connection& conn, Client& client, const Tar
                                      AuditEvent& ev, bool& keep,
                                      std::shared_ptr<const Substitutions> restore = nullptr) {
   Exchange x;
+  const uint64_t generation = conn.snap->generation;
   for (int attempt = 0; attempt < 2; ++attempt) {
+    if (attempt == 0 && !conn.upstream.connected_to(target))
+      if (auto warm = conn.pool.take(target, generation)) conn.upstream = std::move(*warm);
     bool reused = conn.upstream.connected_to(target);
     if (!reused) {
       if (auto failure = co_await connect_upstream(conn, target)) {
@@ -645,7 +718,8 @@ net::awaitable<void> forward_request(Connection& conn, Client& client, const Tar
     co_return;
   }
   ev.status = x.upstream_status;
-  if (!x.upstream_reusable) conn.upstream.close();
+  if (x.upstream_reusable) conn.pool.give(std::move(conn.upstream), target, generation);
+  conn.upstream.close();  // a moved-from Upstream is empty; this resets it for the next request
   keep = !x.client_failed && x.client_keep_alive;
 }
 
@@ -1276,10 +1350,10 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
 
 // A new client connection: CONNECT (then intercept / tunnel / deny) or plain-HTTP proxying of
 // absolute-form requests.
-net::awaitable<void> serve_client(Shared& sh, tcp::socket socket,
-                                  std::shared_ptr<ConnState> state) {
+net::awaitable<void> serve_client(Shared& sh, tcp::socket socket, std::shared_ptr<ConnState> state,
+                                  UpstreamPool& pool) {
   beast::error_code ec;
-  Connection conn{sh, {}, {}, sh.current(), state, {}};
+  Connection conn{sh, {}, {}, sh.current(), state, pool, {}};
   auto remote = socket.remote_endpoint(ec);
   if (!ec) conn.client = remote.address().to_string() + ":" + std::to_string(remote.port());
   socket.set_option(tcp::no_delay(true), ec);
@@ -1510,6 +1584,10 @@ int run_server(ServerSetup setup) {
   unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<net::io_context>> contexts;
   for (unsigned i = 0; i < threads; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+  // Declared after the contexts, so destroyed first: pooled sockets close while their
+  // io_context still exists.
+  std::vector<std::unique_ptr<UpstreamPool>> pools;
+  for (unsigned i = 0; i < threads; ++i) pools.push_back(std::make_unique<UpstreamPool>());
   net::io_context& main_ctx = *contexts[0];
 
   tcp::acceptor acceptor(main_ctx), admin(main_ctx);
@@ -1530,7 +1608,8 @@ int run_server(ServerSetup setup) {
         size_t next = 0;
         for (;;) {
           beast::error_code aec;
-          net::io_context& target = *contexts[next++ % contexts.size()];
+          const size_t thread_index = next++ % contexts.size();
+          net::io_context& target = *contexts[thread_index];
           tcp::socket socket = co_await acceptor.async_accept(target, tok(aec));
           if (aec == net::error::operation_aborted || sh.draining) co_return;
           if (aec) continue;  // e.g. EMFILE: keep serving the connections we have
@@ -1563,7 +1642,7 @@ int run_server(ServerSetup setup) {
           }
           sh.metrics.connection_opened();
           ++sh.active_connections;
-          net::co_spawn(target, serve_client(sh, std::move(socket), state),
+          net::co_spawn(target, serve_client(sh, std::move(socket), state, *pools[thread_index]),
                         [&sh, id, ip](std::exception_ptr e) {
                           log_exception(e);
                           {

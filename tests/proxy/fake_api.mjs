@@ -69,6 +69,8 @@ function record(req, body) {
     body_bytes: body.length,
     body_sha256: crypto.createHash('sha256').update(body).digest('hex'),
     time_ms: Date.now(),
+    // Which TCP connection carried it (the proxy's source port): shows upstream reuse.
+    conn_port: req.socket.remotePort,
   };
   const decoded = decodeBody(body, req.headers['content-encoding']);
   if (decoded !== undefined) entry.body_decoded = decoded;

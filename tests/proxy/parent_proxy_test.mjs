@@ -23,21 +23,25 @@ test('upstream_proxy: intercepted requests go out through the parent proxy', T, 
       '--audit-log', '-'],
     flags: false,
   });
+  const token = githubToken();
+  const dirty = writeTemp('parent-dirty.json', messagesBody(`token ${token}`));
+  const b = await curlApi(child, '/v1/messages', ['-H', 'content-type: application/json', '--data-binary', `@${dirty}`]);
+  assert.equal(b.status, 400);
+  assert.ok(!recordHas(token), 'the fake API saw the token');
+  assert.match(child.stdout, /"decision":"block"/);
+  assert.doesNotMatch(parent.stdout, /"method":"CONNECT"/, 'a blocked request opened a tunnel through the parent');
+
   const clean = writeTemp('parent-clean.json', messagesBody('hello through two proxies'));
   const r = await curlApi(child, '/v1/messages', ['-H', 'content-type: application/json', '--data-binary', `@${clean}`]);
   assert.equal(r.status, 200, r.stderr + r.body);
   assert.match(r.body, /fake model says/);
+  // The child keeps its upstream connection (the parent's tunnel) for the next client; the
+  // parent logs the tunnel when it closes, here when the child shuts down.
+  await child.stop();
+  for (let i = 0; i < 40 && !/"decision":"tunnel"/.test(parent.stdout); i++) await new Promise((res) => setTimeout(res, 50));
   assert.match(parent.stdout, /"method":"CONNECT","host":"api.anthropic.com"/);
   assert.match(parent.stdout, /"decision":"tunnel"/);
-
-  const token = githubToken();
-  const dirty = writeTemp('parent-dirty.json', messagesBody(`token ${token}`));
-  const before = parent.stdout.length;
-  const b = await curlApi(child, '/v1/messages', ['-H', 'content-type: application/json', '--data-binary', `@${dirty}`]);
-  assert.equal(b.status, 400);
-  assert.ok(!recordHas(token), 'the fake API saw the token');
-  assert.ok(!parent.stdout.slice(before).includes(token));
-  assert.match(child.stdout, /"decision":"block"/);
+  assert.ok(!parent.stdout.includes(token));
 });
 
 test('upstream_proxy: a parent that refuses the CONNECT gives a 502 with the JSON error shape', T, async () => {

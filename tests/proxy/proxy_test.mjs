@@ -99,6 +99,28 @@ test('Node https over one CONNECT tunnel: three keep-alive requests on one TLS c
   }
 });
 
+test('upstream connections are pooled per thread: client connections in turn share one; a reload starts afresh', T, async () => {
+  const p = await startProxy({ args: ['--threads', '1'] });
+  const upstreamPort = async () => {
+    const m = marker('pool');
+    const f = writeTemp('pool.json', messagesBody(`ECHO: ${m}`));
+    const r = await curlApi(p, '/v1/messages', ['-H', 'content-type: application/json', '--data-binary', `@${f}`]);
+    assert.equal(r.status, 200, r.stderr + r.body);
+    const seen = recordEntries(m);
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0].conn_port > 0, JSON.stringify(seen[0]));
+    return seen[0].conn_port;
+  };
+  const first = await upstreamPort();
+  assert.equal(await upstreamPort(), first, 'the second client connection opened a new upstream connection');
+  // A reload may change upstream trust or routing: connections made before it are not reused.
+  p.proc.kill('SIGHUP');
+  for (let i = 0; i < 100 && !/reloaded/.test(p.stderr); i++) await sleep(50);
+  assert.match(p.stderr, /reloaded/);
+  assert.notEqual(await upstreamPort(), first, 'an upstream connection from before the reload was reused');
+  await p.stop();
+});
+
 test('keep-alive across a block: clean, blocked, clean on one connection', T, async () => {
   const agent = new TunnelAgent(pg);
   try {
