@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -170,7 +171,12 @@ int run_command(const Args& args) {
       } else if (f.name == "--audit-log") {
         cfg.audit_log = f.value;
       } else if (f.name == "--threads") {
-        cfg.threads = static_cast<unsigned>(std::stoul(f.value));
+        unsigned n = 0;
+        auto [end, err] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
+        if (err != std::errc() || end != f.value.data() + f.value.size() || n > 1024)
+          throw proxy::ConfigError(
+              "--threads must be a number from 0 (one per core) to 1024, not '" + f.value + "'");
+        cfg.threads = n;
       } else {
         throw proxy::ConfigError("unknown option " + f.name);
       }
