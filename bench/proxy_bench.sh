@@ -8,13 +8,17 @@
 #
 #   bench/proxy_bench.sh [BUILD_DIR]
 #   env: DURATION=5 WARMUP=1 SIZES="4096 102400 1048576" CONCS="1 32" IDLE=200
-#        WAYS="direct promptgate promptgate-tiny squid mitmdump"
+#        WAYS="direct promptgate promptgate-incremental promptgate-tiny squid mitmdump"
 #
 # Proxies run pinned to core 0 (taskset -c 0), the client and the upstream to core 1. CPU per
 # request is the proxy process's own utime+stime (/proc/PID/stat, all threads) over the measured
-# window divided by the requests completed in it. `promptgate-tiny` is promptgate with one rule
-# that never matches (JSON decoding still runs): the difference to `promptgate` is the rule
-# pack's cost. Keys and certificates live in a temp dir that is removed at exit.
+# window divided by the requests completed in it. The client sends the same body over and over, so
+# `promptgate` runs with incremental scanning off: every request is scanned in full, as a new
+# body would be. `promptgate-incremental` is the default config, where the transcript blocks
+# seen clean before are skipped (the best case: everything repeats). `promptgate-tiny` is
+# promptgate with one rule that never matches and incremental scanning off (JSON decoding still
+# runs): the difference to `promptgate` is the rule pack's cost. Keys and certificates live in a
+# temp dir that is removed at exit.
 set -euo pipefail
 
 # shellcheck source=bench/lib/proxy_common.sh
@@ -25,17 +29,18 @@ WARMUP=${WARMUP:-1}
 SIZES=${SIZES:-"4096 102400 1048576"}
 CONCS=${CONCS:-"1 32"}
 IDLE=${IDLE:-200}
-WAYS=${WAYS:-"direct promptgate promptgate-tiny squid mitmdump"}
+WAYS=${WAYS:-"direct promptgate promptgate-incremental promptgate-tiny squid mitmdump"}
 PG_PORT=18480
 PGT_PORT=18481
 SQUID_PORT=18482
 MITM_PORT=18483
+PGI_PORT=18484
 
 ways=()
 for w in $WAYS; do
   if pb_have "$w"; then ways+=("$w"); else echo "proxy_bench: $w not installed, skipped" >&2; fi
 done
-pb_check_ports "$UP_PORT" $PG_PORT $PGT_PORT $SQUID_PORT $MITM_PORT
+pb_check_ports "$UP_PORT" $PG_PORT $PGT_PORT $SQUID_PORT $MITM_PORT $PGI_PORT
 pb_upstream_pki
 
 # The upstream, core 1; the proxies, core 0.
@@ -54,10 +59,13 @@ rules:
       no_match: ['zqxbenchnevermatch_abc', 'hello world']
 EOF
 printf '%s\n' "rules: [$T/tiny.yaml]" "destinations: {default: tunnel, intercept: [api.anthropic.com]}" \
-  >"$T/tiny-config.yaml"
+  "incremental_scan: {enabled: false}" >"$T/tiny-config.yaml"
+printf '%s\n' "destinations: {default: tunnel, intercept: [api.anthropic.com]}" \
+  "incremental_scan: {enabled: false}" >"$T/full-config.yaml"
 for w in "${ways[@]}"; do
   case $w in
-    promptgate) pb_start_promptgate promptgate $PG_PORT "$T/pg" 0 1 ;;
+    promptgate) pb_start_promptgate promptgate $PG_PORT "$T/pg" 0 1 --config "$T/full-config.yaml" ;;
+    promptgate-incremental) pb_start_promptgate promptgate-incremental $PGI_PORT "$T/pgi" 0 1 ;;
     promptgate-tiny) pb_start_promptgate promptgate-tiny $PGT_PORT "$T/pgt" 0 1 --config "$T/tiny-config.yaml" ;;
     squid) pb_start_squid 0 ;;
     mitmdump) pb_start_mitmdump 0 ;;
@@ -72,7 +80,7 @@ echo
 echo "| proxy | idle conns | RSS before KiB | RSS after KiB | KiB per idle connection |"
 echo "|---|---|---|---|---|"
 for w in "${ways[@]}"; do
-  [[ $w == direct || $w == promptgate-tiny ]] && continue
+  [[ $w == direct || $w == promptgate-tiny || $w == promptgate-incremental ]] && continue
   if out=$(taskset -c 1 "$PL" idle --ca "${CA[$w]}" --proxy 127.0.0.1:"${PORT[$w]}" \
     --pid "${PID[$w]}" --idle "$IDLE" 2>"$T/idle-$w.err"); then
     R[idle_$w]=$(kv "$out" kb_per_conn)

@@ -241,22 +241,51 @@ Step after_failure(Core& core, int ret) {
 
 }  // namespace
 
+// Both loop over records: a 100 KB body is a handful of operations, not one per 16 KB record,
+// and each operation's completion costs more than an SSL call. A failure after some bytes were
+// moved is kept and reported by the next call, so the bytes before it are not lost.
 Step Core::read(void* data, std::size_t size) {
   if (size == 0) return {};
-  before_call(*this);
-  std::size_t n = 0;
-  int ret = SSL_read_ex(ssl.get(), data, size, &n);
-  if (ret == 1) return {Want::done, {}, n};
-  return after_failure(*this, ret);
+  if (deferred.ec) return std::exchange(deferred, Step{});
+  auto* out = static_cast<char*>(data);
+  std::size_t total = 0;
+  while (total < size) {
+    before_call(*this);
+    std::size_t n = 0;
+    int ret = SSL_read_ex(ssl.get(), out + total, size - total, &n);
+    if (ret == 1) {
+      total += n;
+      continue;
+    }
+    Step step = after_failure(*this, ret);
+    if (total == 0) return step;
+    if (step.want == Want::done) deferred = step;  // EOF or an error: next time
+    break;
+  }
+  return {Want::done, {}, total};
 }
 
 Step Core::write(const void* data, std::size_t size) {
   if (size == 0) return {};
-  before_call(*this);
-  std::size_t n = 0;
-  int ret = SSL_write_ex(ssl.get(), data, size, &n);
-  if (ret == 1) return {Want::done, {}, n};
-  return after_failure(*this, ret);
+  if (deferred.ec) return std::exchange(deferred, Step{});
+  auto* in = static_cast<const char*>(data);
+  std::size_t total = 0;
+  while (total < size) {
+    before_call(*this);
+    std::size_t n = 0;
+    int ret = SSL_write_ex(ssl.get(), in + total, size - total, &n);
+    if (ret == 1) {
+      total += n;
+      continue;
+    }
+    Step step = after_failure(*this, ret);
+    if (total == 0) return step;
+    // WANT_WRITE after some records: the caller comes back with exactly the rest, which is
+    // the retry OpenSSL needs.
+    if (step.want == Want::done) deferred = step;
+    break;
+  }
+  return {Want::done, {}, total};
 }
 
 Step Core::handshake() {

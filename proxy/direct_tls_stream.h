@@ -108,6 +108,7 @@ struct Core {
   unsigned timer_generation = 0;
   int last_errno = 0;     // set by the BIO on a socket error
   bool peer_eof = false;  // recv() returned 0 (answers BIO_CTRL_EOF)
+  Step deferred;          // a read or write failure met after some bytes moved, reported next
   bool timer_armed = false;
   bool expired = false;     // the deadline passed; the next or pending operation times out
   bool op_pending = false;  // one operation at a time; the timer closes the socket only then
@@ -311,8 +312,8 @@ class DirectTlsStream {
         core_->socket);
   }
 
-  // void(error_code, std::size_t): fills the first non-empty buffer with at most what one
-  // SSL_read returns (one record's worth of application data).
+  // void(error_code, std::size_t): fills the first non-empty buffer with every record that has
+  // arrived (at least one byte; waits only when nothing has).
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     using namespace direct_tls_detail;
@@ -321,8 +322,8 @@ class DirectTlsStream {
         core_->socket);
   }
 
-  // void(error_code, std::size_t): writes at most one record (16 KiB); several small buffers
-  // are coalesced into it.
+  // void(error_code, std::size_t): writes the first buffer, record by record, until done or the
+  // socket is full; several small buffers are first coalesced into one (up to 16 KiB).
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
     using namespace direct_tls_detail;
