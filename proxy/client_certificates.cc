@@ -3,6 +3,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include <fstream>
@@ -26,6 +27,7 @@ struct ClientCertificateTrust::Impl {
   // picks the right one.
   std::vector<X509NamePtr> names;
   size_t count = 0;
+  unsigned char session_context[SHA256_DIGEST_LENGTH] = {};  // digest of the bundle
 };
 
 ClientCertificateTrust::ClientCertificateTrust(std::unique_ptr<Impl> impl)
@@ -67,6 +69,7 @@ std::shared_ptr<const ClientCertificateTrust> ClientCertificateTrust::parse(
   if (!clean_end && err != 0)
     throw ClientCaError("auth.client_ca: " + source_name + ": certificate " +
                         std::to_string(impl->count + 1) + " is not valid PEM");
+  SHA256(reinterpret_cast<const unsigned char*>(pem.data()), pem.size(), impl->session_context);
   return std::shared_ptr<const ClientCertificateTrust>(new ClientCertificateTrust(std::move(impl)));
 }
 
@@ -78,6 +81,12 @@ void ClientCertificateTrust::require_on(SSL* ssl) const {
   SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   SSL_set1_verify_cert_store(ssl, impl_->store.get());
   X509_VERIFY_PARAM_set_purpose(SSL_get0_param(ssl), X509_PURPOSE_SSL_CLIENT);
+  // A resumed session brings back the old verification result without checking again (a CA
+  // removed since, a certificate expired since). So these connections issue no tickets, and
+  // resume only sessions made under this same CA bundle (TLS 1.2 session ids, for minutes).
+  SSL_set_options(ssl, SSL_OP_NO_TICKET);
+  SSL_set_num_tickets(ssl, 0);
+  SSL_set_session_id_context(ssl, impl_->session_context, sizeof impl_->session_context);
   NameStackPtr names(sk_X509_NAME_new_null());
   for (const auto& n : impl_->names) {
     X509_NAME* copy = X509_NAME_dup(n.get());

@@ -54,6 +54,8 @@
 #include <string>
 #include <utility>
 
+#include "openssl_handles.h"
+
 namespace promptgate::proxy {
 
 namespace direct_tls_detail {
@@ -62,10 +64,6 @@ namespace net = boost::asio;
 using error_code = boost::system::error_code;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
-
-struct SslFree {
-  void operator()(SSL* ssl) const { SSL_free(ssl); }
-};
 
 // What one attempt of an SSL call asks for next.
 enum class Want { done, read, write };
@@ -100,7 +98,7 @@ struct Core {
 
   tcp::socket socket;
   net::steady_timer timer;
-  std::unique_ptr<SSL, SslFree> ssl;
+  SslPtr ssl;
   std::string prefix;  // bytes the caller read before the handshake, served before recv()
   std::size_t prefix_used = 0;
   Clock::time_point deadline = Clock::time_point::max();
@@ -108,7 +106,9 @@ struct Core {
   unsigned timer_generation = 0;
   int last_errno = 0;     // set by the BIO on a socket error
   bool peer_eof = false;  // recv() returned 0 (answers BIO_CTRL_EOF)
-  Step deferred;          // a read or write failure met after some bytes moved, reported next
+  // A failure met after some bytes moved, reported by the next read or write (either: a broken
+  // TLS connection is broken both ways, and one operation runs at a time).
+  Step deferred;
   bool timer_armed = false;
   bool expired = false;     // the deadline passed; the next or pending operation times out
   bool op_pending = false;  // one operation at a time; the timer closes the socket only then

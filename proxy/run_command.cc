@@ -173,9 +173,9 @@ int run_command(const Args& args) {
       } else if (f.name == "--threads") {
         unsigned n = 0;
         auto [end, err] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
-        if (err != std::errc() || end != f.value.data() + f.value.size() || n > 1024)
+        if (err != std::errc() || end != f.value.data() + f.value.size() || n > 256)
           throw proxy::ConfigError(
-              "--threads must be a number from 0 (one per core) to 1024, not '" + f.value + "'");
+              "--threads must be a number from 0 (one per core) to 256, not '" + f.value + "'");
         cfg.threads = n;
       } else {
         throw proxy::ConfigError("unknown option " + f.name);

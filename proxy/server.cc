@@ -270,6 +270,7 @@ struct Upstream {
 class UpstreamPool {
  public:
   static constexpr size_t kMaxIdlePerTarget = 1024;
+  static constexpr size_t kMaxIdleTotal = 4096;  // per thread, all targets together
   static constexpr std::chrono::seconds kMaxIdle{30};
 
   std::optional<Upstream> take(const Target& t, uint64_t generation) {
@@ -285,11 +286,30 @@ class UpstreamPool {
     return up;
   }
   void give(Upstream&& up, const Target& t, uint64_t generation) {
-    // Connections made under an older snapshot are never taken again.
-    std::erase_if(idle_, [&](const auto& kv) { return kv.first.generation < generation; });
+    // Bytes after the answer belong to nobody: such a connection must not serve another client.
+    if (up.buffer.size() != 0) {
+      up.close();
+      return;
+    }
+    up.buffer.shrink_to_fit();
+    // Connections made under an older snapshot are never taken again; idle ones expire. Every
+    // target is swept, so a target nobody asks for again does not hold its sockets.
+    size_t total = 0;
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (it->first.generation >= generation) prune(it->second);
+      if (it->first.generation < generation || it->second.empty()) {
+        it = idle_.erase(it);
+      } else {
+        total += it->second.size();
+        ++it;
+      }
+    }
     auto& list = idle_[key(t, generation)];
-    prune(list);
-    if (list.size() >= kMaxIdlePerTarget) {
+    if (list.size() >= kMaxIdlePerTarget || total >= kMaxIdleTotal) {
+      if (list.empty()) {
+        up.close();
+        return;
+      }
       list.front().upstream.close();
       list.pop_front();
     }
@@ -660,7 +680,8 @@ net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
     }
   }
   x.client_keep_alive = client_wants_keep_alive && !res.need_eof();
-  x.upstream_reusable = upstream_keep && rp.is_done();
+  // An interim (1xx) answer is not the end of the exchange: never reuse after one.
+  x.upstream_reusable = upstream_keep && rp.is_done() && x.upstream_status >= 200;
 }
 
 template <class Client>
@@ -1176,7 +1197,6 @@ net::awaitable<void> serve_requests(Connection& conn, Client& client, beast::fla
     if (!keep) co_return;
     // An idle keep-alive connection should not hold on to the buffers a large request grew.
     if (buf.size() == 0) buf.shrink_to_fit();
-    if (conn.upstream.buffer.size() == 0) conn.upstream.buffer.shrink_to_fit();
   }
 }
 

@@ -123,7 +123,7 @@ printf 'listen: 127.0.0.1:8080\nmode: observe\n' > "$work/bad.yaml"
 run run --check-config --config "$work/bad.yaml"
 check "bad config names file and line" '[ $status -eq 2 ] && echo "$err" | grep -q "bad.yaml:2: mode must be enforce or monitor"'
 run run --check-config --threads two
-check "a bad --threads value says what it wants" '[ $status -eq 2 ] && echo "$err" | grep -q "threads must be a number from 0 (one per core) to 1024, not .two."'
+check "a bad --threads value says what it wants" '[ $status -eq 2 ] && echo "$err" | grep -q "threads must be a number from 0 (one per core) to 256, not .two."'
 run ca init
 check "ca init creates the CA" '[ $status -eq 0 ] && [ "$(stat -c %a "$PROMPTGATE_HOME/ca-key.pem")" = 600 ]'
 run ca export

@@ -49,18 +49,36 @@ function randomFrom(alphabet, n) {
   for (let i = 0; i < n; i++) s += alphabet[crypto.randomInt(alphabet.length)];
   return s;
 }
+// Random values now and then spell a placeholder marker ("todo", "xxxx", "fake", ...; about 1 in
+// 9,000 GitHub tokens), which the rules rightly ignore (looks_like_placeholder in
+// detectors/validators.cc): draw again, so a test's secret is always a finding.
+const PLACEHOLDER_MARKER = /example|xxxx|changeme|your_|your-|yourtoken|yourkey|yourpass|placeholder|dummy|redact|insert_|replace_me|replaceme|fixme|todo|sample|fake|not_a_real|notreal/i;
+function sequentialRun(s, n = 8) {
+  let run = 1;
+  for (let i = 1; i < s.length; i++) {
+    run = s.charCodeAt(i) === s.charCodeAt(i - 1) + 1 ? run + 1 : 1;
+    if (run >= n) return true;
+  }
+  return false;
+}
+function realistic(make) {
+  for (;;) {
+    const v = make();
+    if (!PLACEHOLDER_MARKER.test(v) && !sequentialRun(v)) return v;
+  }
+}
 // A GitHub classic token: ghp_ + 30 base62 + the base62 CRC32 of the 30 chars (6 chars).
-export function githubToken() {
+export const githubToken = () => realistic(() => {
   const body = randomFrom(BASE62, 30);
   let c = crc32(body), sum = '';
   for (let i = 0; i < 6; i++) { sum = BASE62[c % 62] + sum; c = Math.floor(c / 62); }
   return 'ghp_' + body + sum;
-}
+});
 // An AWS access key id: AKIA + 16 base32 chars.
-export const awsKeyId = () => 'AKIA' + randomFrom('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16);
+export const awsKeyId = () => realistic(() => 'AKIA' + randomFrom('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16));
 // An Anthropic API key in the real format (for the "headers are not findings" test).
-export const anthropicKey = () =>
-  'sk-ant-api03-' + randomFrom('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-', 93) + 'AA';
+export const anthropicKey = () => realistic(() =>
+  'sk-ant-api03-' + randomFrom('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-', 93) + 'AA');
 
 // Pieces of a secret that must not leak either (a prefix-stripped middle part).
 export function secretPieces(secret) {
