@@ -4,7 +4,10 @@
 // more than the rest together. Each rule is timed by what Hyperscan actually runs for it (its
 // prefilter, its pattern, or its context words).
 //
-// usage: rule_cost [--corpus-mb N] [--top N] [--rules PATH]... [--input FILE]
+// With --marginal it also times the combined database without each expression in turn, which
+// shows what each one costs in company (a rule fast alone can still slow the whole set down).
+//
+// usage: rule_cost [--corpus-mb N] [--top N] [--marginal] [--rules PATH]... [--input FILE]
 #include <hs/hs.h>
 
 #include <algorithm>
@@ -74,6 +77,7 @@ bool time_database(const std::vector<std::string>& exprs, const promptgate::benc
 
 int main(int argc, char** argv) {
   size_t corpus_mb = 4, top = 25;
+  bool marginal = false;
   std::string input_file;
   std::vector<promptgate::RuleSource> sources;
   for (int i = 1; i < argc; ++i) {
@@ -83,6 +87,8 @@ int main(int argc, char** argv) {
       top = std::stoul(argv[++i]);
     else if (!std::strcmp(argv[i], "--rules") && i + 1 < argc)
       sources.push_back({argv[++i]});
+    else if (!std::strcmp(argv[i], "--marginal"))
+      marginal = true;
     else if (!std::strcmp(argv[i], "--input") && i + 1 < argc)
       input_file = argv[++i];
   }
@@ -100,6 +106,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> unique;
   for (const auto& r : packs.rules) {
     std::string e = promptgate::hyperscan_expression(r);
+    if (e.empty()) continue;  // digit_run: the engine's own finder, not Hyperscan
     if (std::find(unique.begin(), unique.end(), e) == unique.end()) unique.push_back(e);
   }
   Timing all;
@@ -115,8 +122,23 @@ int main(int argc, char** argv) {
     Timing timing;
     std::string id;
   };
+  if (marginal) {
+    std::vector<Cost> without;
+    for (size_t i = 0; i < unique.size(); ++i) {
+      std::vector<std::string> rest = unique;
+      rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
+      Cost c{{}, unique[i]};
+      if (time_database(rest, corpus, 3, c.timing, error)) without.push_back(std::move(c));
+    }
+    std::sort(without.begin(), without.end(),
+              [](const Cost& a, const Cost& b) { return a.timing.mbps > b.timing.mbps; });
+    std::printf("%10s  %s\n", "MB/s without", "expression");
+    for (size_t i = 0; i < std::min(top, without.size()); ++i)
+      std::printf("%10.0f  %.100s\n", without[i].timing.mbps, without[i].id.c_str());
+  }
   std::vector<Cost> costs;
   for (const auto& r : packs.rules) {
+    if (r.digit_run) continue;
     Cost c{{}, r.id};
     if (!time_database({promptgate::hyperscan_expression(r)}, corpus, 1, c.timing, error)) {
       std::printf("%s: %s\n", r.id.c_str(), error.c_str());

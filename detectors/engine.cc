@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "decoded_text.h"
+#include "digit_runs.h"
 #include "json_text.h"
 #include "known_secrets.h"
 #include "validators.h"
@@ -71,6 +72,7 @@ int collect_candidate(unsigned int id, unsigned long long /*from*/, unsigned lon
 }  // namespace
 
 std::string hyperscan_expression(const Rule& r) {
+  if (r.digit_run) return {};
   if (r.anchor == Anchor::context && r.context) {
     std::string alt = "(?i)(?:";
     for (size_t i = 0; i < r.context->words.size(); ++i) {
@@ -102,13 +104,32 @@ struct AllowPattern {
 
 struct RuleSet::Impl {
   std::vector<CompiledRule> rules;
-  std::vector<std::vector<uint32_t>> expressions;  // Hyperscan expression id -> rule indexes
+  std::vector<std::vector<uint32_t>> expressions;      // Hyperscan expression id -> rule indexes
+  DigitRunFinder digit_runs;                           // for rules with `digit_run`
+  std::vector<std::vector<uint32_t>> digit_run_rules;  // digit-run spec -> rule indexes
   HsDatabase block_db;
   HsDatabase stream_db;
   size_t stream_state = 0;
   std::unordered_set<std::string> allowed_fingerprints;  // "fp" or "rule\0fp"
   std::vector<AllowPattern> allowed_patterns;
 };
+
+namespace {
+
+// Candidates from the digit-run finder for the rules that use it. `text` starts at decoded
+// offset `base`; hits must start at or after `from` and end after `report_after` (both relative
+// to `text`).
+void collect_digit_runs(const RuleSet::Impl& rules, std::string_view text, size_t from,
+                        uint64_t base, uint64_t report_after, std::vector<DigitRunHit>& hits,
+                        std::vector<Candidate>& out) {
+  if (rules.digit_runs.empty()) return;
+  hits.clear();
+  rules.digit_runs.find(text, from, report_after, hits);
+  for (const auto& h : hits)
+    for (uint32_t rule : rules.digit_run_rules[h.spec]) out.push_back({rule, base + h.end});
+}
+
+}  // namespace
 
 RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
 RuleSet::~RuleSet() = default;
@@ -248,7 +269,20 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
   std::unordered_map<std::string, uint32_t> expression_of;
+  std::vector<DigitRunSpec> digit_specs;
   for (size_t i = 0; i < impl.rules.size(); ++i) {
+    if (const auto& dr = impl.rules[i].rule.digit_run) {
+      DigitRunSpec spec{dr->digits, dr->separators, dr->min_group};
+      auto it = std::find(digit_specs.begin(), digit_specs.end(), spec);
+      if (it == digit_specs.end()) {
+        digit_specs.push_back(spec);
+        impl.digit_run_rules.emplace_back();
+        it = digit_specs.end() - 1;
+      }
+      impl.digit_run_rules[static_cast<size_t>(it - digit_specs.begin())].push_back(
+          static_cast<uint32_t>(i));
+      continue;
+    }
     // unordered_map nodes are stable: exprs may point into the keys.
     auto [it, fresh] = expression_of.emplace(hyperscan_expression(impl.rules[i].rule),
                                              static_cast<uint32_t>(exprs.size()));
@@ -260,6 +294,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
     }
     impl.expressions[it->second].push_back(static_cast<uint32_t>(i));
   }
+  impl.digit_runs = DigitRunFinder(std::move(digit_specs));
+  set->max_lookbehind_ = std::max(set->max_lookbehind_, impl.digit_runs.reach());
   if (exprs.empty()) return set;
   auto compile_mode = [&](unsigned mode, HsDatabase& out) {
     std::string cached;
@@ -497,6 +533,7 @@ struct Scanner::Impl {
   HsScratch scratch;
   DecodedText text;  // reused between block scans
   std::vector<Candidate> candidates;
+  std::vector<DigitRunHit> digit_hits;
 };
 
 Scanner::Scanner(std::shared_ptr<const RuleSet> rules, FingerprintKey key)
@@ -556,6 +593,7 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format,
   if (ri.block_db && hs_scan(ri.block_db.get(), v.data(), static_cast<unsigned>(v.size()), 0,
                              impl_->scratch.get(), collect_candidate, &sink) != HS_SUCCESS)
     throw std::runtime_error("hs_scan failed");
+  collect_digit_runs(ri, v, 0, text.begin(), 0, impl_->digit_hits, cands);
   result.candidates = cands.size();
   Confirmer confirmer(ri, impl_->key);
   for (const auto& c : cands) confirmer.confirm(c, text, result.findings);
@@ -612,14 +650,20 @@ struct ScanStream::Impl {
   }
 
   void scan_new_bytes() {
-    if (!hs) return;
     std::string_view fresh_bytes = text.slice(fed_to_hs, text.end());
     if (fresh_bytes.empty()) return;
     fresh.clear();
     CandidateSink sink{&rules->impl_->expressions, &fresh};
-    if (hs_scan_stream(hs, fresh_bytes.data(), static_cast<unsigned>(fresh_bytes.size()), 0,
-                       scanner->scratch.get(), collect_candidate, &sink) != HS_SUCCESS)
+    if (hs && hs_scan_stream(hs, fresh_bytes.data(), static_cast<unsigned>(fresh_bytes.size()), 0,
+                             scanner->scratch.get(), collect_candidate, &sink) != HS_SUCCESS)
       throw std::runtime_error("hs_scan_stream failed");
+    // The digit-run finder has no stream state: it looks again at the bytes a hit ending in the
+    // new ones may start in.
+    const auto& ri = *rules->impl_;
+    uint64_t rescan = std::max(
+        text.begin(), fed_to_hs > ri.digit_runs.reach() ? fed_to_hs - ri.digit_runs.reach() : 0);
+    collect_digit_runs(ri, text.view(), rescan - text.begin(), text.begin(),
+                       fed_to_hs - text.begin(), scanner->digit_hits, fresh);
     fed_to_hs = text.end();
     result.candidates += fresh.size();
     pending.insert(pending.end(), fresh.begin(), fresh.end());

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -70,7 +71,7 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
   static const std::set<std::string> known = {
       "id",      "category",        "severity",   "action",     "description",
       "pattern", "prefilter",       "anchor",     "validators", "min_entropy",
-      "context", "not_placeholder", "max_length", "examples"};
+      "context", "not_placeholder", "max_length", "examples",   "digit_run"};
   for (const auto& kv : n) {
     auto key = kv.first.as<std::string>();
     if (!known.count(key)) fail(file, line_of(kv.first), r.id, "unknown field '" + key + "'");
@@ -166,6 +167,42 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
       fail(file, line_of(an), r.id, "anchor: context needs a 'context' with words");
     if (r.anchor == Anchor::context && !r.prefilter.empty())
       fail(file, line_of(an), r.id, "anchor: context and prefilter exclude each other");
+  }
+  if (auto dr = n["digit_run"]) {
+    if (!dr.IsMap() || !dr["digits"])
+      fail(file, line_of(dr), r.id,
+           "'digit_run' must be {digits: N, separators: ' -', min_group: G}");
+    for (const auto& kv : dr) {
+      auto key = kv.first.as<std::string>();
+      if (key != "digits" && key != "separators" && key != "min_group")
+        fail(file, line_of(kv.first), r.id, "unknown digit_run field '" + key + "'");
+    }
+    DigitRunPrefilter run;
+    try {
+      auto digits = dr["digits"].as<int64_t>();
+      if (digits < 2 || digits > 64)
+        fail(file, line_of(dr["digits"]), r.id, "digit_run.digits must be 2..64");
+      run.digits = static_cast<uint32_t>(digits);
+      if (dr["min_group"]) {
+        auto group = dr["min_group"].as<int64_t>();
+        if (group < 1 || group > digits)
+          fail(file, line_of(dr["min_group"]), r.id, "digit_run.min_group must be 1..digits");
+        run.min_group = static_cast<uint32_t>(group);
+      }
+    } catch (const YAML::BadConversion& e) {
+      fail(file, e.mark.line + 1, r.id, "digit_run.digits and min_group must be numbers");
+    }
+    if (dr["separators"]) {
+      run.separators = scalar(dr["separators"], file, r.id, "digit_run.separators");
+      for (char ch : run.separators)
+        if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')
+          fail(file, line_of(dr["separators"]), r.id,
+               "digit_run.separators must not be letters, digits or '_'");
+    }
+    if (!r.prefilter.empty() || r.anchor == Anchor::context)
+      fail(file, line_of(dr), r.id,
+           "digit_run replaces the prefilter: it excludes 'prefilter' and 'anchor: context'");
+    r.digit_run = std::move(run);
   }
   if (auto ex = n["examples"]) {
     if (!ex.IsMap())

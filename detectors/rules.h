@@ -45,6 +45,14 @@ struct ContextRequirement {
   uint32_t within = 0;             // bytes before the span start and after its end
 };
 
+// For digit-shaped formats with no literal: what the engine's own finder (digit_runs.h) looks
+// for instead of a Hyperscan prefilter.
+struct DigitRunPrefilter {
+  uint32_t digits = 0;     // a run of this many digits, starting at a word boundary,
+  std::string separators;  // with at most one of these bytes between two digits,
+  uint32_t min_group = 1;  // and only after this many digits in a row
+};
+
 struct Example {
   std::string text;
   SourceLocation where;
@@ -61,6 +69,8 @@ struct Rule {
   // Optional cheaper Hyperscan pattern that matches inside every match of `pattern` (a rare
   // literal, a keyword); Hyperscan runs it over every byte and `pattern` confirms candidates.
   std::string prefilter;
+  // Instead of `prefilter`: the engine's digit-run finder reports the candidates.
+  std::optional<DigitRunPrefilter> digit_run;
   Anchor anchor = Anchor::pattern;
   std::vector<std::string> validators;  // names from validators.h
   double min_entropy = 0;

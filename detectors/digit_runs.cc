@@ -1,0 +1,109 @@
+#include "digit_runs.h"
+
+#include <algorithm>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace promptgate {
+namespace {
+
+bool is_digit(unsigned char c) {
+  return static_cast<unsigned>(c - '0') < 10u;
+}
+
+bool is_word(unsigned char c) {
+  return is_digit(c) || static_cast<unsigned>((c | 0x20) - 'a') < 26u || c == '_';
+}
+
+// Bits i..i+63 of the 128-bit value (high:low).
+uint64_t window(uint64_t low, uint64_t high, unsigned i) {
+  return i == 0 ? low : (low >> i) | (high << (64 - i));
+}
+
+}  // namespace
+
+DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::move(specs)) {
+  lead_ = 16;
+  for (const auto& s : specs_) {
+    std::array<bool, 256> sep{};
+    for (char c : s.separators) sep[static_cast<unsigned char>(c)] = true;
+    is_separator_.push_back(sep);
+    reach_ = std::max<uint32_t>(reach_, 2 * s.digits);  // N digits, N-1 separators, 1 before
+    lead_ = std::min({lead_, s.min_group, s.digits});
+  }
+  lead_ = std::max<uint32_t>(lead_, 1);
+}
+
+uint64_t DigitRunFinder::digit_mask(const unsigned char* p, size_t len) {
+  uint64_t m = 0;
+#if defined(__SSE2__)
+  if (len == 64) {
+    const __m128i zero_digit = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+    for (unsigned part = 0; part < 4; ++part) {
+      __m128i d = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * part)),
+                               zero_digit);
+      m |= static_cast<uint64_t>(
+               static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d))))
+           << (16 * part);
+    }
+    return m;
+  }
+#endif
+  for (size_t i = 0; i < len; ++i)
+    if (is_digit(p[i])) m |= uint64_t{1} << i;
+  return m;
+}
+
+// `start` is a digit whose previous byte is not a word byte: follows the run once per spec.
+void DigitRunFinder::follow(const unsigned char* base, size_t n, size_t start,
+                            uint64_t report_after, std::vector<DigitRunHit>& out) const {
+  for (uint32_t k = 0; k < specs_.size(); ++k) {
+    const DigitRunSpec& spec = specs_[k];
+    const auto& is_separator = is_separator_[k];
+    uint32_t count = 0, group = 0;
+    for (size_t p = start; p < n;) {
+      if (is_digit(base[p])) {
+        ++p;
+        ++group;
+        if (++count == spec.digits) {
+          if (p > report_after) out.push_back({k, p});
+          break;
+        }
+      } else if (group >= spec.min_group && is_separator[base[p]] && p + 1 < n &&
+                 is_digit(base[p + 1])) {
+        ++p;
+        group = 0;
+      } else {
+        break;
+      }
+    }
+  }
+}
+
+void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_after,
+                          std::vector<DigitRunHit>& out) const {
+  if (specs_.empty() || from >= text.size()) return;
+  const auto* const base = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  // 64 bytes a step, with the digit mask of the next 64 at hand. Only a digit that starts a
+  // run (the byte before is not a word byte) and is followed by `lead_` digits in a row is
+  // followed byte by byte: most numbers in code and logs are not.
+  bool previous_is_digit = from > 0 && is_digit(base[from - 1]);
+  uint64_t next = digit_mask(base + from, std::min<size_t>(64, n - from));
+  for (size_t b = from; b < n; b += 64) {
+    uint64_t cur = next;
+    next = b + 64 < n ? digit_mask(base + b + 64, std::min<size_t>(64, n - b - 64)) : 0;
+    uint64_t starts = cur & ~((cur << 1) | (previous_is_digit ? 1u : 0u));
+    previous_is_digit = (cur >> 63) & 1u;
+    for (uint32_t i = 1; i < lead_ && starts; ++i) starts &= window(cur, next, i);
+    while (starts) {
+      size_t at = b + static_cast<unsigned>(__builtin_ctzll(starts));
+      starts &= starts - 1;
+      if (at == 0 || !is_word(base[at - 1])) follow(base, n, at, report_after, out);
+    }
+  }
+}
+
+}  // namespace promptgate

@@ -1,0 +1,65 @@
+// The engine's own prefilter for digit-shaped formats (card numbers, national ids), which have no
+// literal for Hyperscan to anchor on: a character-class prefilter such as `\b[2-6]\d{3}[ -]?\d{4}`
+// runs as an automaton over every byte and halves the speed of the whole Hyperscan database.
+// This finder looks only at the starts of digit runs, found 16 bytes at a time.
+//
+// A rule opts in with `digit_run: {digits: N, separators: ' -', min_group: G}` instead of
+// `prefilter:`. A hit is reported where the N-th digit ends, for every start of a digit run at a
+// word boundary (the byte before is not [A-Za-z0-9_]) from which N digits follow, with at most
+// one separator between two digits and only after a group of at least G digits (so a card's
+// 4-4-4-4 counts and a date's 2026-11-02 does not). Like a Hyperscan report, a hit must lie inside
+// every match of the rule's pattern.
+//
+//   DigitRunFinder finder({{8, " -", 4}});
+//   std::vector<DigitRunHit> hits;
+//   finder.find(text, 0, 0, hits);   // hits[i].spec == 0, hits[i].end = offset after 8th digit
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace promptgate {
+
+struct DigitRunSpec {
+  uint32_t digits = 0;     // how many digits a hit needs
+  std::string separators;  // bytes allowed (one at a time) between two digits
+  uint32_t min_group = 1;  // digits a group needs before a separator may follow
+  bool operator==(const DigitRunSpec&) const = default;
+};
+
+struct DigitRunHit {
+  uint32_t spec;  // index into the finder's specs
+  uint64_t end;   // offset in the searched text just after the last digit
+};
+
+class DigitRunFinder {
+ public:
+  DigitRunFinder() = default;
+  explicit DigitRunFinder(std::vector<DigitRunSpec> specs);
+
+  bool empty() const { return specs_.empty(); }
+  const std::vector<DigitRunSpec>& specs() const { return specs_; }
+  // The most bytes one hit spans (digits and separators), plus the byte before it: a stream that
+  // rescans this much before its new bytes finds every hit that crosses a chunk boundary.
+  uint32_t reach() const { return reach_; }
+
+  // Appends, in increasing `end` order per spec, the hits whose run starts at or after `from` and
+  // that end after `report_after`. `text[from - 1]`, when present, is the byte before `from`.
+  void find(std::string_view text, size_t from, uint64_t report_after,
+            std::vector<DigitRunHit>& out) const;
+
+ private:
+  static uint64_t digit_mask(const unsigned char* p, size_t len);  // bit i: p[i] is a digit
+  void follow(const unsigned char* base, size_t n, size_t start, uint64_t report_after,
+              std::vector<DigitRunHit>& out) const;
+
+  std::vector<DigitRunSpec> specs_;
+  std::vector<std::array<bool, 256>> is_separator_;  // per spec
+  uint32_t reach_ = 0;
+  uint32_t lead_ = 1;  // digits in a row every hit starts with (the smallest group)
+};
+
+}  // namespace promptgate

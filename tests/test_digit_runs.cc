@@ -1,0 +1,174 @@
+// The digit-run finder (the engine's prefilter for card numbers): where it reports, what it
+// refuses (dates, numbers glued to words), that its 64-byte masks find exactly what a byte-by-byte
+// walk finds, that a stream rescanning `reach()` bytes misses nothing at a chunk boundary, and
+// that rules using it are found by the engine and rejected with file, line and id when malformed.
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "digit_runs.h"
+#include "engine.h"
+#include "synthetic.h"
+
+using namespace promptgate;
+
+namespace {
+
+std::vector<uint64_t> ends(const DigitRunFinder& f, std::string_view text, uint32_t spec = 0) {
+  std::vector<DigitRunHit> hits;
+  f.find(text, 0, 0, hits);
+  std::vector<uint64_t> out;
+  for (const auto& h : hits)
+    if (h.spec == spec) out.push_back(h.end);
+  return out;
+}
+
+bool digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// The definition, one byte at a time: every run start at a word boundary from which N digits
+// follow, separators only after a group of min_group digits and only between two digits.
+std::vector<uint64_t> reference(const DigitRunSpec& spec, std::string_view t) {
+  std::vector<uint64_t> out;
+  for (size_t s = 0; s < t.size(); ++s) {
+    if (!digit(t[s])) continue;
+    if (s > 0 && (std::isalnum(static_cast<unsigned char>(t[s - 1])) || t[s - 1] == '_')) continue;
+    uint32_t count = 0, group = 0;
+    for (size_t p = s; p < t.size();) {
+      if (digit(t[p])) {
+        ++p;
+        ++group;
+        if (++count == spec.digits) {
+          out.push_back(p);
+          break;
+        }
+      } else if (group >= spec.min_group && spec.separators.find(t[p]) != std::string::npos &&
+                 p + 1 < t.size() && digit(t[p + 1])) {
+        ++p;
+        group = 0;
+      } else {
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a digit run is reported where its N-th digit ends, from every group start",
+          "[digit_runs]") {
+  DigitRunFinder cards({{8, " -", 4}});
+  CHECK(ends(cards, "card 4111111111111111 ok") == std::vector<uint64_t>{13});
+  // Each 4-digit group is a run start of its own (as `\b` is in Hyperscan).
+  CHECK(ends(cards, "4111 1111-1111 1111") == std::vector<uint64_t>{9, 14, 19});
+  CHECK(ends(cards, "x 3782 822463 10005") == std::vector<uint64_t>{11, 16});
+}
+
+TEST_CASE("dates, short groups, glued words and double separators are not runs", "[digit_runs]") {
+  DigitRunFinder cards({{8, " -", 4}});
+  CHECK(ends(cards, "2026-11-02T10:15:33.002Z ERROR").empty());
+  CHECK(ends(cards, "v41111111 and id_41111111 and x41111111").empty());
+  CHECK(ends(cards, "4111  1111 and 4111--1111 and 4111 -1111").empty());
+  CHECK(ends(cards, "1234567").empty());
+  CHECK(ends(cards, "12345678") == std::vector<uint64_t>{8});
+  CHECK(ends(cards, "(12345678)") == std::vector<uint64_t>{9});
+  DigitRunFinder ssn({{9, "-", 2}});
+  CHECK(ends(ssn, "ssn 623-99-5531.") == std::vector<uint64_t>{15});
+  CHECK(ends(ssn, "ssn 623-9-95531.").empty());
+}
+
+TEST_CASE("the 64-byte masks find what a byte-by-byte walk finds", "[digit_runs]") {
+  std::mt19937_64 rng(11);
+  const std::vector<DigitRunSpec> specs = {{8, " -", 4}, {9, "-", 2}, {3, "./", 1}};
+  DigitRunFinder finder(specs);
+  const std::string alphabet = "0123456789012345678901234567890123456789 -./_ax\n";
+  for (int round = 0; round < 400; ++round) {
+    std::string text(std::uniform_int_distribution<size_t>(0, 300)(rng), ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    for (uint32_t k = 0; k < specs.size(); ++k) {
+      INFO("round " << round << " spec " << k << " text '" << text << "'");
+      REQUIRE(ends(finder, text, k) == reference(specs[k], text));
+    }
+  }
+}
+
+TEST_CASE("rescanning reach() bytes before new ones misses no hit at a chunk boundary",
+          "[digit_runs]") {
+  DigitRunFinder finder({{8, " -", 4}});
+  std::string text =
+      "order 4111 1111 1111 1111 and 5500-0000-0000-0004, ts 2026-11-02 ref 30569309025904 end";
+  auto whole = ends(finder, text);
+  REQUIRE(whole.size() >= 6);
+  for (size_t cut = 1; cut < text.size(); ++cut) {
+    std::vector<DigitRunHit> hits;
+    finder.find(std::string_view(text).substr(0, cut), 0, 0, hits);
+    size_t rescan = cut > finder.reach() ? cut - finder.reach() : 0;
+    finder.find(text, rescan, cut, hits);
+    std::vector<uint64_t> got;
+    for (const auto& h : hits) got.push_back(h.end);
+    INFO("cut at " << cut);
+    REQUIRE(got == whole);
+  }
+}
+
+TEST_CASE("a rule with digit_run is found by the engine in block and stream mode", "[digit_runs]") {
+  auto rules = RuleSet::compile(parse_rule_pack(R"(pack: mine
+rules:
+  - id: account-number
+    category: pii
+    severity: high
+    action: redact
+    description: ten-digit account number, 3-3-4 with dashes or plain
+    pattern: '\b(?:\d{10}|\d{3}-\d{3}-\d{4})\b'
+    digit_run: {digits: 10, separators: '-', min_group: 3}
+)",
+                                                "mine.yaml"));
+  Scanner scanner(rules, testing::test_key());
+  std::string text = "acct 555-014-7788 and 9876543210, not 2026-11-02 or 555-01-47788";
+  auto block = scanner.scan(text, InputFormat::text);
+  REQUIRE(block.findings.size() == 2);
+  CHECK(block.findings[0].start == 5);
+  CHECK(block.findings[0].end == 17);
+  CHECK(block.findings[1].start == 22);
+  for (size_t cut = 1; cut < text.size(); ++cut) {
+    auto stream = scanner.open_stream(InputFormat::text);
+    stream->write(std::string_view(text).substr(0, cut));
+    stream->write(std::string_view(text).substr(cut));
+    auto streamed = stream->finish();
+    INFO("cut at " << cut);
+    REQUIRE(streamed.findings.size() == 2);
+    CHECK(streamed.findings[0].start == 5);
+    CHECK(streamed.findings[1].start == 22);
+  }
+}
+
+TEST_CASE("a malformed digit_run names the file, line and rule", "[digit_runs]") {
+  auto error_of = [](const std::string& tail) {
+    try {
+      RuleSet::compile(
+          parse_rule_pack("pack: mine\nrules:\n  - id: my-rule\n    category: pii\n"
+                          "    severity: high\n    action: block\n"
+                          "    description: d\n    pattern: '\\d{12}'\n" +
+                              tail,
+                          "my-rules.yaml"));
+    } catch (const RuleError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string e = error_of("    digit_run: {digits: 1}\n");
+  CHECK(e.find("my-rules.yaml:9: rule 'my-rule': digit_run.digits must be 2..64") !=
+        std::string::npos);
+  e = error_of("    digit_run: {digits: 12, separators: 'x'}\n");
+  CHECK(e.find("my-rules.yaml:9: rule 'my-rule': digit_run.separators") != std::string::npos);
+  e = error_of("    digit_run: {digits: 12, min_group: 13}\n");
+  CHECK(e.find("min_group must be 1..digits") != std::string::npos);
+  e = error_of("    digit_run: {digits: 12, gap: 1}\n");
+  CHECK(e.find("unknown digit_run field 'gap'") != std::string::npos);
+  e = error_of("    digit_run: 12\n");
+  CHECK(e.find("my-rules.yaml:9") != std::string::npos);
+  e = error_of("    prefilter: '\\d{4}'\n    digit_run: {digits: 12}\n");
+  CHECK(e.find("my-rules.yaml:10: rule 'my-rule': digit_run replaces the prefilter") !=
+        std::string::npos);
+}
