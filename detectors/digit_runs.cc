@@ -26,12 +26,15 @@ uint64_t window(uint64_t low, uint64_t high, unsigned i) {
 
 DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::move(specs)) {
   lead_ = 16;
-  for (const auto& s : specs_) {
+  for (auto& s : specs_) {
+    s.first_group = std::max(s.first_group, s.min_group);
     std::array<bool, 256> sep{};
     for (char c : s.separators) sep[static_cast<unsigned char>(c)] = true;
     is_separator_.push_back(sep);
     reach_ = std::max<uint32_t>(reach_, 2 * s.digits);  // N digits, N-1 separators, 1 before
-    lead_ = std::min({lead_, s.min_group, s.digits});
+    uint32_t lead = std::min({s.first_group, s.digits, 63u});
+    lead_ = std::min(lead_, lead);
+    filters_.push_back({(uint64_t{1} << lead) - 1});
   }
   lead_ = std::max<uint32_t>(lead_, 1);
 }
@@ -56,29 +59,53 @@ uint64_t DigitRunFinder::digit_mask(const unsigned char* p, size_t len) {
   return m;
 }
 
-// `start` is a digit whose previous byte is not a word byte: follows the run once per spec.
-void DigitRunFinder::follow(const unsigned char* base, size_t n, size_t start,
+// `start` is a digit whose previous byte is not a word byte: follows the run for spec `k`.
+void DigitRunFinder::follow(const unsigned char* base, size_t n, size_t start, uint32_t k,
                             uint64_t report_after, std::vector<DigitRunHit>& out) const {
-  for (uint32_t k = 0; k < specs_.size(); ++k) {
-    const DigitRunSpec& spec = specs_[k];
-    const auto& is_separator = is_separator_[k];
-    uint32_t count = 0, group = 0;
-    for (size_t p = start; p < n;) {
-      if (is_digit(base[p])) {
-        ++p;
-        ++group;
-        if (++count == spec.digits) {
-          if (p > report_after) out.push_back({k, p});
-          break;
-        }
-      } else if (group >= spec.min_group && is_separator[base[p]] && p + 1 < n &&
-                 is_digit(base[p + 1])) {
-        ++p;
-        group = 0;
-      } else {
-        break;
+  const DigitRunSpec& spec = specs_[k];
+  const auto& is_separator = is_separator_[k];
+  uint32_t count = 0, group = 0;
+  for (size_t p = start; p < n;) {
+    if (is_digit(base[p])) {
+      ++p;
+      ++group;
+      if (++count == spec.digits) {
+        if (p > report_after) out.push_back({k, p});
+        return;
       }
+    } else if (group >= (count == group ? spec.first_group : spec.min_group) &&
+               is_separator[base[p]] && p + 1 < n && is_digit(base[p + 1])) {
+      ++p;
+      group = 0;
+    } else {
+      return;
     }
+  }
+}
+
+// The same walk a group at a time on `ahead`, the digit mask of the 64 bytes from `start`; only
+// a run longer than that goes back to the byte walk.
+void DigitRunFinder::follow_groups(uint64_t ahead, const unsigned char* base, size_t n,
+                                   size_t start, uint32_t k, uint64_t report_after,
+                                   std::vector<DigitRunHit>& out) const {
+  const DigitRunSpec& spec = specs_[k];
+  uint32_t count = 0;
+  unsigned pos = 0;  // bit of `ahead` where the current group starts (always a digit)
+  for (;;) {
+    uint64_t rest = ahead >> pos;
+    unsigned group = ~rest ? static_cast<unsigned>(__builtin_ctzll(~rest)) : 64 - pos;
+    if (count + group >= spec.digits) {
+      uint64_t end = start + pos + (spec.digits - count);
+      if (end > report_after) out.push_back({k, end});
+      return;
+    }
+    if (pos + group + 1 >= 64) return follow(base, n, start, k, report_after, out);
+    count += group;
+    if (group < (pos == 0 ? spec.first_group : spec.min_group)) return;
+    unsigned separator = pos + group;
+    // Bits past the end of the text are not digits, so the byte after the separator exists.
+    if (!((ahead >> (separator + 1)) & 1u) || !is_separator_[k][base[start + separator]]) return;
+    pos = separator + 1;
   }
 }
 
@@ -87,9 +114,10 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
   if (specs_.empty() || from >= text.size()) return;
   const auto* const base = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
-  // 64 bytes a step, with the digit mask of the next 64 at hand. Only a digit that starts a
-  // run (the byte before is not a word byte) and is followed by `lead_` digits in a row is
-  // followed byte by byte: most numbers in code and logs are not.
+  // 64 bytes a step, with the digit mask of the next 64 at hand. A spec follows a run byte by
+  // byte only from a digit that starts it (the byte before is not a word byte) and begins the
+  // spec's first group of digits in a row: most numbers, times and dates in code and logs fail
+  // that on the masks alone.
   bool previous_is_digit = from > 0 && is_digit(base[from - 1]);
   uint64_t next = digit_mask(base + from, std::min<size_t>(64, n - from));
   for (size_t b = from; b < n; b += 64) {
@@ -101,7 +129,12 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
     while (starts) {
       size_t at = b + static_cast<unsigned>(__builtin_ctzll(starts));
       starts &= starts - 1;
-      if (at == 0 || !is_word(base[at - 1])) follow(base, n, at, report_after, out);
+      if (at > 0 && is_word(base[at - 1])) continue;
+      uint64_t ahead = window(cur, next, static_cast<unsigned>(at - b));
+      for (uint32_t k = 0; k < specs_.size(); ++k) {
+        const Filter& f = filters_[k];
+        if ((ahead & f.lead) == f.lead) follow_groups(ahead, base, n, at, k, report_after, out);
+      }
     }
   }
 }

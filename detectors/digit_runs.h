@@ -3,12 +3,12 @@
 // runs as an automaton over every byte and halves the speed of the whole Hyperscan database.
 // This finder looks only at the starts of digit runs, found 16 bytes at a time.
 //
-// A rule opts in with `digit_run: {digits: N, separators: ' -', min_group: G}` instead of
-// `prefilter:`. A hit is reported where the N-th digit ends, for every start of a digit run at a
-// word boundary (the byte before is not [A-Za-z0-9_]) from which N digits follow, with at most
-// one separator between two digits and only after a group of at least G digits (so a card's
-// 4-4-4-4 counts and a date's 2026-11-02 does not). Like a Hyperscan report, a hit must lie inside
-// every match of the rule's pattern.
+// A rule opts in with `digit_run: {digits: N, separators: ' -', min_group: G, first_group: F}`
+// instead of `prefilter:`. A hit is reported where the N-th digit ends, for every start of a
+// digit run at a word boundary (the byte before is not [A-Za-z0-9_]) from which N digits follow,
+// with at most one separator between two digits and only after a group of at least G digits, F
+// for the first group (so a card's 4-4-4-4 counts and a date's 2026-11-02 does not). Like a
+// Hyperscan report, a hit must lie inside every match of the rule's pattern.
 //
 //   DigitRunFinder finder({{8, " -", 4}});
 //   std::vector<DigitRunHit> hits;
@@ -24,9 +24,10 @@
 namespace promptgate {
 
 struct DigitRunSpec {
-  uint32_t digits = 0;     // how many digits a hit needs
-  std::string separators;  // bytes allowed (one at a time) between two digits
-  uint32_t min_group = 1;  // digits a group needs before a separator may follow
+  uint32_t digits = 0;       // how many digits a hit needs
+  std::string separators;    // bytes allowed (one at a time) between two digits
+  uint32_t min_group = 1;    // digits a group needs before a separator may follow
+  uint32_t first_group = 1;  // the same for the first group (at least min_group)
   bool operator==(const DigitRunSpec&) const = default;
 };
 
@@ -53,11 +54,20 @@ class DigitRunFinder {
 
  private:
   static uint64_t digit_mask(const unsigned char* p, size_t len);  // bit i: p[i] is a digit
-  void follow(const unsigned char* base, size_t n, size_t start, uint64_t report_after,
-              std::vector<DigitRunHit>& out) const;
+  void follow(const unsigned char* base, size_t n, size_t start, uint32_t spec,
+              uint64_t report_after, std::vector<DigitRunHit>& out) const;
+
+  void follow_groups(uint64_t ahead, const unsigned char* base, size_t n, size_t start,
+                     uint32_t spec, uint64_t report_after, std::vector<DigitRunHit>& out) const;
+
+  // Per spec, the test on the digit mask of the 64 bytes from a run start.
+  struct Filter {
+    uint64_t lead;  // the first group: these bits must all be digits
+  };
 
   std::vector<DigitRunSpec> specs_;
   std::vector<std::array<bool, 256>> is_separator_;  // per spec
+  std::vector<Filter> filters_;                      // per spec
   uint32_t reach_ = 0;
   uint32_t lead_ = 1;  // digits in a row every hit starts with (the smallest group)
 };

@@ -171,10 +171,10 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
   if (auto dr = n["digit_run"]) {
     if (!dr.IsMap() || !dr["digits"])
       fail(file, line_of(dr), r.id,
-           "'digit_run' must be {digits: N, separators: ' -', min_group: G}");
+           "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F}");
     for (const auto& kv : dr) {
       auto key = kv.first.as<std::string>();
-      if (key != "digits" && key != "separators" && key != "min_group")
+      if (key != "digits" && key != "separators" && key != "min_group" && key != "first_group")
         fail(file, line_of(kv.first), r.id, "unknown digit_run field '" + key + "'");
     }
     DigitRunPrefilter run;
@@ -189,8 +189,17 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
           fail(file, line_of(dr["min_group"]), r.id, "digit_run.min_group must be 1..digits");
         run.min_group = static_cast<uint32_t>(group);
       }
+      run.first_group = run.min_group;
+      if (dr["first_group"]) {
+        auto group = dr["first_group"].as<int64_t>();
+        if (group < run.min_group || group > digits)
+          fail(file, line_of(dr["first_group"]), r.id,
+               "digit_run.first_group must be min_group..digits");
+        run.first_group = static_cast<uint32_t>(group);
+      }
     } catch (const YAML::BadConversion& e) {
-      fail(file, e.mark.line + 1, r.id, "digit_run.digits and min_group must be numbers");
+      fail(file, e.mark.line + 1, r.id,
+           "digit_run.digits, min_group and first_group must be numbers");
     }
     if (dr["separators"]) {
       run.separators = scalar(dr["separators"], file, r.id, "digit_run.separators");

@@ -27,7 +27,8 @@ bool digit(char c) {
 }
 
 // The definition, one byte at a time: every run start at a word boundary from which N digits
-// follow, separators only after a group of min_group digits and only between two digits.
+// follow, separators only after a group of min_group digits (first_group for the first) and only
+// between two digits.
 std::vector<uint64_t> reference(const DigitRunSpec& spec, std::string_view t) {
   std::vector<uint64_t> out;
   for (size_t s = 0; s < t.size(); ++s) {
@@ -42,8 +43,9 @@ std::vector<uint64_t> reference(const DigitRunSpec& spec, std::string_view t) {
           out.push_back(p);
           break;
         }
-      } else if (group >= spec.min_group && spec.separators.find(t[p]) != std::string::npos &&
-                 p + 1 < t.size() && digit(t[p + 1])) {
+      } else if (group >= std::max(count == group ? spec.first_group : 1u, spec.min_group) &&
+                 spec.separators.find(t[p]) != std::string::npos && p + 1 < t.size() &&
+                 digit(t[p + 1])) {
         ++p;
         group = 0;
       } else {
@@ -73,14 +75,16 @@ TEST_CASE("dates, short groups, glued words and double separators are not runs",
   CHECK(ends(cards, "1234567").empty());
   CHECK(ends(cards, "12345678") == std::vector<uint64_t>{8});
   CHECK(ends(cards, "(12345678)") == std::vector<uint64_t>{9});
-  DigitRunFinder ssn({{9, "-", 2}});
+  DigitRunFinder ssn({{9, "-", 2, 3}});
   CHECK(ends(ssn, "ssn 623-99-5531.") == std::vector<uint64_t>{15});
   CHECK(ends(ssn, "ssn 623-9-95531.").empty());
+  CHECK(ends(ssn, "at 10:15:33.002 on 20-26-11-02-33").empty());
 }
 
 TEST_CASE("the 64-byte masks find what a byte-by-byte walk finds", "[digit_runs]") {
   std::mt19937_64 rng(11);
-  const std::vector<DigitRunSpec> specs = {{8, " -", 4}, {9, "-", 2}, {3, "./", 1}};
+  const std::vector<DigitRunSpec> specs = {
+      {8, " -", 4}, {9, "-", 2, 3}, {3, "./", 1}, {5, " ", 1, 2}};
   DigitRunFinder finder(specs);
   const std::string alphabet = "0123456789012345678901234567890123456789 -./_ax\n";
   for (int round = 0; round < 400; ++round) {
@@ -164,6 +168,8 @@ TEST_CASE("a malformed digit_run names the file, line and rule", "[digit_runs]")
   CHECK(e.find("my-rules.yaml:9: rule 'my-rule': digit_run.separators") != std::string::npos);
   e = error_of("    digit_run: {digits: 12, min_group: 13}\n");
   CHECK(e.find("min_group must be 1..digits") != std::string::npos);
+  e = error_of("    digit_run: {digits: 12, min_group: 3, first_group: 2}\n");
+  CHECK(e.find("first_group must be min_group..digits") != std::string::npos);
   e = error_of("    digit_run: {digits: 12, gap: 1}\n");
   CHECK(e.find("unknown digit_run field 'gap'") != std::string::npos);
   e = error_of("    digit_run: 12\n");
