@@ -28,13 +28,17 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
   lead_ = 16;
   for (auto& s : specs_) {
     s.first_group = std::max(s.first_group, s.min_group);
+    if (s.separators.empty()) s.first_group = s.digits;  // the whole run is one group
     std::array<bool, 256> sep{};
     for (char c : s.separators) sep[static_cast<unsigned char>(c)] = true;
     is_separator_.push_back(sep);
     reach_ = std::max<uint32_t>(reach_, 2 * s.digits);  // N digits, N-1 separators, 1 before
     uint32_t lead = std::min({s.first_group, s.digits, 63u});
     lead_ = std::min(lead_, lead);
-    filters_.push_back({(uint64_t{1} << lead) - 1});
+    uint32_t first_digits = s.first_digits.empty() ? 0x3FF : 0;
+    for (char c : s.first_digits)
+      if (is_digit(static_cast<unsigned char>(c))) first_digits |= 1u << (c - '0');
+    filters_.push_back({(uint64_t{1} << lead) - 1, first_digits});
   }
   lead_ = std::max<uint32_t>(lead_, 1);
 }
@@ -133,7 +137,8 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
       uint64_t ahead = window(cur, next, static_cast<unsigned>(at - b));
       for (uint32_t k = 0; k < specs_.size(); ++k) {
         const Filter& f = filters_[k];
-        if ((ahead & f.lead) == f.lead) follow_groups(ahead, base, n, at, k, report_after, out);
+        if ((ahead & f.lead) == f.lead && (f.first_digits >> (base[at] - '0')) & 1u)
+          follow_groups(ahead, base, n, at, k, report_after, out);
       }
     }
   }

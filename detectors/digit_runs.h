@@ -3,11 +3,12 @@
 // runs as an automaton over every byte and halves the speed of the whole Hyperscan database.
 // This finder looks only at the starts of digit runs, found 16 bytes at a time.
 //
-// A rule opts in with `digit_run: {digits: N, separators: ' -', min_group: G, first_group: F}`
-// instead of `prefilter:`. A hit is reported where the N-th digit ends, for every start of a
-// digit run at a word boundary (the byte before is not [A-Za-z0-9_]) from which N digits follow,
-// with at most one separator between two digits and only after a group of at least G digits, F
-// for the first group (so a card's 4-4-4-4 counts and a date's 2026-11-02 does not). Like a
+// A rule opts in with `digit_run: {digits: N, separators: ' -', min_group: G, first_group: F,
+// first_digits: D}` instead of `prefilter:`. A hit is reported where the N-th digit ends, for every
+// start of a digit run at a word boundary (the byte before is not [A-Za-z0-9_]) from which N digits
+// follow, with at most one separator between two digits and only after a group of at least G
+// digits, F for the first group (so a card's 4-4-4-4 counts and a date's 2026-11-02 does not), and,
+// with `first_digits: '23456'`, only from a run that starts with one of those digits. Like a
 // Hyperscan report, a hit must lie inside every match of the rule's pattern.
 //
 //   DigitRunFinder finder({{8, " -", 4}});
@@ -24,10 +25,11 @@
 namespace promptgate {
 
 struct DigitRunSpec {
-  uint32_t digits = 0;       // how many digits a hit needs
-  std::string separators;    // bytes allowed (one at a time) between two digits
-  uint32_t min_group = 1;    // digits a group needs before a separator may follow
-  uint32_t first_group = 1;  // the same for the first group (at least min_group)
+  uint32_t digits = 0;         // how many digits a hit needs
+  std::string separators;      // bytes allowed (one at a time) between two digits
+  uint32_t min_group = 1;      // digits a group needs before a separator may follow
+  uint32_t first_group = 1;    // the same for the first group (at least min_group)
+  std::string first_digits{};  // the digits a run may start with (empty: any)
   bool operator==(const DigitRunSpec&) const = default;
 };
 
@@ -62,7 +64,8 @@ class DigitRunFinder {
 
   // Per spec, the test on the digit mask of the 64 bytes from a run start.
   struct Filter {
-    uint64_t lead;  // the first group: these bits must all be digits
+    uint64_t lead;          // the first group: these bits must all be digits
+    uint32_t first_digits;  // bit d: a run may start with digit d
   };
 
   std::vector<DigitRunSpec> specs_;

@@ -171,10 +171,12 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
   if (auto dr = n["digit_run"]) {
     if (!dr.IsMap() || !dr["digits"])
       fail(file, line_of(dr), r.id,
-           "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F}");
+           "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F, "
+           "first_digits: '23456'}");
     for (const auto& kv : dr) {
       auto key = kv.first.as<std::string>();
-      if (key != "digits" && key != "separators" && key != "min_group" && key != "first_group")
+      if (key != "digits" && key != "separators" && key != "min_group" && key != "first_group" &&
+          key != "first_digits")
         fail(file, line_of(kv.first), r.id, "unknown digit_run field '" + key + "'");
     }
     DigitRunPrefilter run;
@@ -207,6 +209,13 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
         if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')
           fail(file, line_of(dr["separators"]), r.id,
                "digit_run.separators must not be letters, digits or '_'");
+    }
+    if (dr["first_digits"]) {
+      run.first_digits = scalar(dr["first_digits"], file, r.id, "digit_run.first_digits");
+      if (run.first_digits.empty() || !std::all_of(run.first_digits.begin(), run.first_digits.end(),
+                                                   [](char ch) { return ch >= '0' && ch <= '9'; }))
+        fail(file, line_of(dr["first_digits"]), r.id,
+             "digit_run.first_digits must be digits, e.g. '23456'");
     }
     if (!r.prefilter.empty() || r.anchor == Anchor::context)
       fail(file, line_of(dr), r.id,
