@@ -25,7 +25,6 @@ uint64_t window(uint64_t low, uint64_t high, unsigned i) {
 }  // namespace
 
 DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::move(specs)) {
-  lead_ = 16;
   for (auto& s : specs_) {
     s.first_group = std::max(s.first_group, s.min_group);
     if (s.separators.empty()) s.first_group = s.digits;  // the whole run is one group
@@ -33,14 +32,13 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
     for (char c : s.separators) sep[static_cast<unsigned char>(c)] = true;
     is_separator_.push_back(sep);
     reach_ = std::max<uint32_t>(reach_, 2 * s.digits);  // N digits, N-1 separators, 1 before
-    uint32_t lead = std::min({s.first_group, s.digits, 63u});
-    lead_ = std::min(lead_, lead);
+    uint32_t lead = std::min({s.first_group, s.digits, kMaxLead});
+    max_lead_ = std::max(max_lead_, lead);
     uint32_t first_digits = s.first_digits.empty() ? 0x3FF : 0;
     for (char c : s.first_digits)
       if (is_digit(static_cast<unsigned char>(c))) first_digits |= 1u << (c - '0');
-    filters_.push_back({(uint64_t{1} << lead) - 1, first_digits});
+    filters_.push_back({lead, first_digits});
   }
-  lead_ = std::max<uint32_t>(lead_, 1);
 }
 
 uint64_t DigitRunFinder::digit_mask(const unsigned char* p, size_t len) {
@@ -60,6 +58,27 @@ uint64_t DigitRunFinder::digit_mask(const unsigned char* p, size_t len) {
 #endif
   for (size_t i = 0; i < len; ++i)
     if (is_digit(p[i])) m |= uint64_t{1} << i;
+  return m;
+}
+
+uint64_t DigitRunFinder::letter_mask(const unsigned char* p, size_t len) {
+  uint64_t m = 0;
+#if defined(__SSE2__)
+  if (len == 64) {
+    const __m128i lower_bit = _mm_set1_epi8(0x20), letter_a = _mm_set1_epi8('a'),
+                  twenty_five = _mm_set1_epi8(25), underscore = _mm_set1_epi8('_');
+    for (unsigned part = 0; part < 4; ++part) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * part));
+      __m128i l = _mm_sub_epi8(_mm_or_si128(v, lower_bit), letter_a);
+      __m128i letter = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(l, twenty_five), l),
+                                    _mm_cmpeq_epi8(v, underscore));
+      m |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(letter))) << (16 * part);
+    }
+    return m;
+  }
+#endif
+  for (size_t i = 0; i < len; ++i)
+    if (is_word(p[i]) && !is_digit(p[i])) m |= uint64_t{1} << i;
   return m;
 }
 
@@ -118,10 +137,10 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
   if (specs_.empty() || from >= text.size()) return;
   const auto* const base = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
-  // 64 bytes a step, with the digit mask of the next 64 at hand. A spec follows a run byte by
-  // byte only from a digit that starts it (the byte before is not a word byte) and begins the
-  // spec's first group of digits in a row: most numbers, times and dates in code and logs fail
-  // that on the masks alone.
+  // 64 bytes a step, with the digit mask of the next 64 at hand. A spec follows a run (a group
+  // at a time) only from a digit that starts it (the byte before is not a word byte) and begins
+  // the spec's first group of digits in a row: most numbers, times and dates in code and logs
+  // fail that on the masks alone.
   bool previous_is_digit = from > 0 && is_digit(base[from - 1]);
   uint64_t next = digit_mask(base + from, std::min<size_t>(64, n - from));
   for (size_t b = from; b < n; b += 64) {
@@ -129,16 +148,22 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
     next = b + 64 < n ? digit_mask(base + b + 64, std::min<size_t>(64, n - b - 64)) : 0;
     uint64_t starts = cur & ~((cur << 1) | (previous_is_digit ? 1u : 0u));
     previous_is_digit = (cur >> 63) & 1u;
-    for (uint32_t i = 1; i < lead_ && starts; ++i) starts &= window(cur, next, i);
-    while (starts) {
-      size_t at = b + static_cast<unsigned>(__builtin_ctzll(starts));
-      starts &= starts - 1;
-      if (at > 0 && is_word(base[at - 1])) continue;
-      uint64_t ahead = window(cur, next, static_cast<unsigned>(at - b));
-      for (uint32_t k = 0; k < specs_.size(); ++k) {
-        const Filter& f = filters_[k];
-        if ((ahead & f.lead) == f.lead && (f.first_digits >> (base[at] - '0')) & 1u)
-          follow_groups(ahead, base, n, at, k, report_after, out);
+    if (!starts) continue;
+    // Not after a letter or '_' either (the byte before the block is read once).
+    const size_t len = std::min<size_t>(64, n - b);
+    starts &= ~((letter_mask(base + b, len) << 1) |
+                (b > 0 && is_word(base[b - 1]) && !is_digit(base[b - 1]) ? 1u : 0u));
+    // with_lead[i]: the starts followed by at least i digits in a row.
+    std::array<uint64_t, kMaxLead + 1> with_lead;
+    with_lead[1] = starts;
+    for (uint32_t i = 1; i < max_lead_; ++i) with_lead[i + 1] = with_lead[i] & window(cur, next, i);
+    for (uint32_t k = 0; k < specs_.size(); ++k) {
+      const Filter& f = filters_[k];
+      for (uint64_t mine = with_lead[f.lead]; mine; mine &= mine - 1) {
+        size_t at = b + static_cast<unsigned>(__builtin_ctzll(mine));
+        if (!((f.first_digits >> (base[at] - '0')) & 1u)) continue;
+        follow_groups(window(cur, next, static_cast<unsigned>(at - b)), base, n, at, k,
+                      report_after, out);
       }
     }
   }

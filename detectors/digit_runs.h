@@ -55,7 +55,9 @@ class DigitRunFinder {
             std::vector<DigitRunHit>& out) const;
 
  private:
-  static uint64_t digit_mask(const unsigned char* p, size_t len);  // bit i: p[i] is a digit
+  static uint64_t digit_mask(const unsigned char* p, size_t len);   // bit i: p[i] is a digit
+  static uint64_t letter_mask(const unsigned char* p, size_t len);  // ... a letter or '_'
+
   void follow(const unsigned char* base, size_t n, size_t start, uint32_t spec,
               uint64_t report_after, std::vector<DigitRunHit>& out) const;
 
@@ -63,8 +65,9 @@ class DigitRunFinder {
                      uint32_t spec, uint64_t report_after, std::vector<DigitRunHit>& out) const;
 
   // Per spec, the test on the digit mask of the 64 bytes from a run start.
+  static constexpr uint32_t kMaxLead = 16;
   struct Filter {
-    uint64_t lead;          // the first group: these bits must all be digits
+    uint32_t lead;          // digits in a row a run must start with (at most kMaxLead)
     uint32_t first_digits;  // bit d: a run may start with digit d
   };
 
@@ -72,7 +75,7 @@ class DigitRunFinder {
   std::vector<std::array<bool, 256>> is_separator_;  // per spec
   std::vector<Filter> filters_;                      // per spec
   uint32_t reach_ = 0;
-  uint32_t lead_ = 1;  // digits in a row every hit starts with (the smallest group)
+  uint32_t max_lead_ = 1;  // the largest Filter::lead
 };
 
 }  // namespace promptgate
