@@ -37,7 +37,7 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
     uint32_t first_digits = s.first_digits.empty() ? 0x3FF : 0;
     for (char c : s.first_digits)
       if (is_digit(static_cast<unsigned char>(c))) first_digits |= 1u << (c - '0');
-    filters_.push_back({lead, first_digits});
+    filters_.push_back({lead, first_digits, s.whole_run});
   }
 }
 
@@ -162,6 +162,8 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
       for (uint64_t mine = with_lead[f.lead]; mine; mine &= mine - 1) {
         size_t at = b + static_cast<unsigned>(__builtin_ctzll(mine));
         if (!((f.first_digits >> (base[at] - '0')) & 1u)) continue;
+        if (f.whole_run && at >= 2 && is_separator_[k][base[at - 1]] && is_digit(base[at - 2]))
+          continue;
         follow_groups(window(cur, next, static_cast<unsigned>(at - b)), base, n, at, k,
                       report_after, out);
       }

@@ -30,6 +30,7 @@ struct DigitRunSpec {
   uint32_t min_group = 1;      // digits a group needs before a separator may follow
   uint32_t first_group = 1;    // the same for the first group (at least min_group)
   std::string first_digits{};  // the digits a run may start with (empty: any)
+  bool whole_run = false;      // only from a run's first digit, never after "digit separator"
   bool operator==(const DigitRunSpec&) const = default;
 };
 
@@ -69,6 +70,7 @@ class DigitRunFinder {
   struct Filter {
     uint32_t lead;          // digits in a row a run must start with (at most kMaxLead)
     uint32_t first_digits;  // bit d: a run may start with digit d
+    bool whole_run;
   };
 
   std::vector<DigitRunSpec> specs_;

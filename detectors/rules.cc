@@ -172,11 +172,11 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
     if (!dr.IsMap() || !dr["digits"])
       fail(file, line_of(dr), r.id,
            "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F, "
-           "first_digits: '23456'}");
+           "first_digits: '23456', whole_run: true}");
     for (const auto& kv : dr) {
       auto key = kv.first.as<std::string>();
       if (key != "digits" && key != "separators" && key != "min_group" && key != "first_group" &&
-          key != "first_digits")
+          key != "first_digits" && key != "whole_run")
         fail(file, line_of(kv.first), r.id, "unknown digit_run field '" + key + "'");
     }
     DigitRunPrefilter run;
@@ -216,6 +216,13 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
                                                    [](char ch) { return ch >= '0' && ch <= '9'; }))
         fail(file, line_of(dr["first_digits"]), r.id,
              "digit_run.first_digits must be digits, e.g. '23456'");
+    }
+    if (dr["whole_run"]) {
+      try {
+        run.whole_run = dr["whole_run"].as<bool>();
+      } catch (const YAML::BadConversion&) {
+        fail(file, line_of(dr["whole_run"]), r.id, "digit_run.whole_run must be true or false");
+      }
     }
     if (!r.prefilter.empty() || r.anchor == Anchor::context)
       fail(file, line_of(dr), r.id,

@@ -52,7 +52,8 @@ struct DigitRunPrefilter {
   std::string separators;    // with at most one of these bytes between two digits,
   uint32_t min_group = 1;    // and only after this many digits in a row,
   uint32_t first_group = 1;  // this many for the first group (at least min_group),
-  std::string first_digits;  // and starting with one of these digits (empty: any)
+  std::string first_digits;  // and starting with one of these digits (empty: any);
+  bool whole_run = false;    // only from the first digit of a run
 };
 
 struct Example {

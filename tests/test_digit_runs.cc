@@ -34,6 +34,9 @@ std::vector<uint64_t> reference(const DigitRunSpec& spec, std::string_view t) {
   for (size_t s = 0; s < t.size(); ++s) {
     if (!digit(t[s])) continue;
     if (!spec.first_digits.empty() && spec.first_digits.find(t[s]) == std::string::npos) continue;
+    if (spec.whole_run && s >= 2 && spec.separators.find(t[s - 1]) != std::string::npos &&
+        digit(t[s - 2]))
+      continue;
     if (s > 0 && (std::isalnum(static_cast<unsigned char>(t[s - 1])) || t[s - 1] == '_')) continue;
     uint32_t count = 0, group = 0;
     for (size_t p = s; p < t.size();) {
@@ -83,12 +86,16 @@ TEST_CASE("dates, short groups, glued words and double separators are not runs",
   // Cards start with 2-6: an epoch-milliseconds timestamp does not.
   DigitRunFinder networks({{8, " -", 4, 4, "23456"}});
   CHECK(ends(networks, "ts 1700000000000, card 4111111111111111").size() == 1);
+  // whole_run: a group after "digit separator" does not start a run of its own.
+  DigitRunFinder cpf({{11, ".-", 2, 3, "", true}});
+  CHECK(ends(cpf, "cpf 123.456.789-09 and 1.123.456.789-09") == std::vector<uint64_t>{18});
 }
 
 TEST_CASE("the 64-byte masks find what a byte-by-byte walk finds", "[digit_runs]") {
   std::mt19937_64 rng(11);
-  const std::vector<DigitRunSpec> specs = {
-      {8, " -", 4}, {9, "-", 2, 3}, {3, "./", 1}, {5, " ", 1, 2}, {4, "-", 1, 1, "2468"}};
+  const std::vector<DigitRunSpec> specs = {{8, " -", 4},           {9, "-", 2, 3},
+                                           {3, "./", 1},           {5, " ", 1, 2},
+                                           {4, "-", 1, 1, "2468"}, {4, "-.", 2, 2, "", true}};
   DigitRunFinder finder(specs);
   const std::string alphabet = "0123456789012345678901234567890123456789 -./_ax\n";
   for (int round = 0; round < 400; ++round) {
@@ -176,6 +183,8 @@ TEST_CASE("a malformed digit_run names the file, line and rule", "[digit_runs]")
   CHECK(e.find("first_group must be min_group..digits") != std::string::npos);
   e = error_of("    digit_run: {digits: 12, first_digits: '2-6'}\n");
   CHECK(e.find("digit_run.first_digits must be digits") != std::string::npos);
+  e = error_of("    digit_run: {digits: 12, whole_run: maybe}\n");
+  CHECK(e.find("digit_run.whole_run must be true or false") != std::string::npos);
   e = error_of("    digit_run: {digits: 12, gap: 1}\n");
   CHECK(e.find("unknown digit_run field 'gap'") != std::string::npos);
   e = error_of("    digit_run: 12\n");
