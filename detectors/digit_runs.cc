@@ -5,6 +5,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 namespace promptgate {
 namespace {
@@ -21,6 +24,24 @@ bool is_word(unsigned char c) {
 uint64_t window(uint64_t low, uint64_t high, unsigned i) {
   return i == 0 ? low : (low >> i) | (high << (64 - i));
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// digit_mask of 64 bytes in two AVX2 steps, on CPUs that have it.
+__attribute__((target("avx2"))) uint64_t digit_mask_avx2(const unsigned char* p) {
+  const __m256i zero_digit = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
+  uint64_t m = 0;
+  for (unsigned part = 0; part < 2; ++part) {
+    __m256i d = _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * part)),
+                                zero_digit);
+    m |= static_cast<uint64_t>(static_cast<uint32_t>(
+             _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d))))
+         << (32 * part);
+  }
+  return m;
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#endif
 
 }  // namespace
 
@@ -43,6 +64,9 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
 
 uint64_t DigitRunFinder::digit_mask(const unsigned char* p, size_t len) {
   uint64_t m = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (len == 64 && kHaveAvx2) return digit_mask_avx2(p);
+#endif
 #if defined(__SSE2__)
   if (len == 64) {
     const __m128i zero_digit = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);

@@ -117,3 +117,26 @@ TEST_CASE("nesting depth is bounded") {
   CHECK_FALSE(d->ok);
   CHECK(d->error.find("nesting") != std::string::npos);
 }
+
+TEST_CASE("long strings decode right with an escape or a bad byte at any offset") {
+  // The copy loop moves 32 or 16 bytes at a time: put the special byte at every position of
+  // several such blocks, at every chunk size that splits them differently.
+  for (size_t at = 0; at < 100; ++at) {
+    std::string plain(100, 'x');
+    for (size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<char>('a' + i % 26);
+    std::string expected = plain.substr(0, at) + "\n" + plain.substr(at);
+    std::string json = "{\"k\":\"" + plain.substr(0, at) + "\\n" + plain.substr(at) + "\"}";
+    for (size_t chunk : {size_t{0}, size_t{7}, size_t{33}}) {
+      auto d = decode(json, chunk);
+      INFO("escape at " << at << ", chunk " << chunk);
+      REQUIRE(d->ok);
+      CHECK(d->text.view().find(expected) != std::string_view::npos);
+      size_t c = d->text.view().find(expected) + at;
+      auto [s, e] = d->text.raw_span(d->text.segment_at(c), c, c + 1);
+      CHECK(json.substr(s, e - s) == "\\n");
+    }
+    std::string bad = "{\"k\":\"" + plain.substr(0, at) + '\x01' + plain.substr(at) + "\"}";
+    INFO("control byte at " << at);
+    CHECK_FALSE(decode(bad)->ok);
+  }
+}
