@@ -53,7 +53,7 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
     for (char c : s.separators) sep[static_cast<unsigned char>(c)] = true;
     is_separator_.push_back(sep);
     reach_ = std::max<uint32_t>(reach_, 2 * s.digits);  // N digits, N-1 separators, 1 before
-    uint32_t lead = std::min({s.first_group, s.digits, kMaxLead});
+    uint32_t lead = std::clamp<uint32_t>(std::min(s.first_group, s.digits), 1, kMaxLead);
     max_lead_ = std::max(max_lead_, lead);
     uint32_t first_digits = s.first_digits.empty() ? 0x3FF : 0;
     for (char c : s.first_digits)

@@ -224,8 +224,9 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
         fail(file, line_of(dr["whole_run"]), r.id, "digit_run.whole_run must be true or false");
       }
     }
+    // The line of this rule's conflicting key: `dr` may be an alias to another rule's anchor.
     if (!r.prefilter.empty() || r.anchor == Anchor::context)
-      fail(file, line_of(dr), r.id,
+      fail(file, line_of(n["prefilter"] ? n["prefilter"] : n["anchor"]), r.id,
            "digit_run replaces the prefilter: it excludes 'prefilter' and 'anchor: context'");
     r.digit_run = std::move(run);
   }

@@ -189,7 +189,11 @@ TEST_CASE("a malformed digit_run names the file, line and rule", "[digit_runs]")
   CHECK(e.find("unknown digit_run field 'gap'") != std::string::npos);
   e = error_of("    digit_run: 12\n");
   CHECK(e.find("my-rules.yaml:9") != std::string::npos);
+  // The line named is the conflicting prefilter's (a digit_run may be an alias from elsewhere).
   e = error_of("    prefilter: '\\d{4}'\n    digit_run: {digits: 12}\n");
+  CHECK(e.find("my-rules.yaml:9: rule 'my-rule': digit_run replaces the prefilter") !=
+        std::string::npos);
+  e = error_of("    digit_run: {digits: 12}\n    prefilter: '\\d{4}'\n");
   CHECK(e.find("my-rules.yaml:10: rule 'my-rule': digit_run replaces the prefilter") !=
         std::string::npos);
 }
