@@ -9,6 +9,8 @@
 #include <immintrin.h>
 #endif
 
+#include "cpu_features.h"
+
 namespace promptgate {
 namespace {
 
@@ -40,7 +42,6 @@ __attribute__((target("avx2"))) uint64_t digit_mask_avx2(const unsigned char* p)
   return m;
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 }  // namespace
@@ -65,7 +66,7 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
 uint64_t DigitRunFinder::digit_mask(const unsigned char* p, size_t len) {
   uint64_t m = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (len == 64 && kHaveAvx2) return digit_mask_avx2(p);
+  if (len == 64 && cpu::has_avx2) return digit_mask_avx2(p);
 #endif
 #if defined(__SSE2__)
   if (len == 64) {

@@ -12,6 +12,8 @@
 #include <immintrin.h>
 #endif
 
+#include "cpu_features.h"
+
 namespace promptgate {
 namespace {
 
@@ -60,7 +62,6 @@ __attribute__((target("avx2"))) size_t copy_plain_avx2(const char* p, const char
   return static_cast<size_t>(p - start);
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 // The byte a two-character escape stands for, or 0 for \u and invalid escapes.
@@ -332,7 +333,7 @@ const char* JsonTextExtractor::copy_plain_run(const char* p, const char* end) {
   const uint64_t dec_base = out_.end();
   for (;;) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (kHaveAvx2 && end - p >= 32) {
+    if (cpu::has_avx2 && end - p >= 32) {
       size_t k = copy_plain_avx2(p, end, w);
       p += k;
       w += k;

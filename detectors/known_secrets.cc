@@ -16,6 +16,8 @@
 #include <immintrin.h>
 #endif
 
+#include "cpu_features.h"
+
 namespace promptgate {
 
 namespace {
@@ -151,7 +153,6 @@ __attribute__((target("ssse3"))) void classify64_ssse3(const unsigned char* p, u
   boundary = b;
   space = sp;
 }
-const bool kHaveSsse3 = __builtin_cpu_supports("ssse3");
 #endif
 
 }  // namespace
@@ -379,7 +380,7 @@ void KnownSecrets::find(std::string_view text, std::vector<KnownSecretMatch>& ou
     size_t count = std::min<size_t>(64, last_start + 1 - base);
     uint64_t boundary = 0, space = 0;
 #if PROMPTGATE_KNOWN_SECRETS_SSSE3
-    if (count == 64 && kHaveSsse3) {
+    if (count == 64 && cpu::has_ssse3) {
       classify64_ssse3(s + base, boundary, space);
     } else
 #endif
