@@ -1,6 +1,7 @@
 #include "digit_runs.h"
 
 #include <algorithm>
+#include <bit>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -44,6 +45,35 @@ __attribute__((target("avx2"))) uint64_t digit_mask_avx2(const unsigned char* p)
 
 #endif
 
+// Of the run starts in `starts` (bits of the 64-byte block at `at`), those with at least `need`
+// digits among the `span_bits` bytes from them and a first digit in `first_digits`: branch-free,
+// because most starts (years, times, ids) fail and a mispredicted branch each cost more than the
+// test.
+__attribute__((always_inline)) inline uint64_t passing_starts(uint64_t starts, uint64_t cur,
+                                                              uint64_t next,
+                                                              const unsigned char* at,
+                                                              uint64_t span_bits, uint32_t need,
+                                                              uint32_t first_digits) {
+  uint64_t pass = 0;
+  for (; starts; starts &= starts - 1) {
+    unsigned i = static_cast<unsigned>(__builtin_ctzll(starts));
+    bool enough = static_cast<uint32_t>(std::popcount(window(cur, next, i) & span_bits)) >= need;
+    bool first = (first_digits >> ((at[i] - '0') & 31)) & 1u;
+    pass |= static_cast<uint64_t>(enough & first) << i;
+  }
+  return pass;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("popcnt"))) uint64_t passing_starts_popcnt(uint64_t starts, uint64_t cur,
+                                                                 uint64_t next,
+                                                                 const unsigned char* at,
+                                                                 uint64_t span_bits, uint32_t need,
+                                                                 uint32_t first_digits) {
+  return passing_starts(starts, cur, next, at, span_bits, need, first_digits);
+}
+#endif
+
 }  // namespace
 
 DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::move(specs)) {
@@ -59,7 +89,15 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
     uint32_t first_digits = s.first_digits.empty() ? 0x3FF : 0;
     for (char c : s.first_digits)
       if (is_digit(static_cast<unsigned char>(c))) first_digits |= 1u << (c - '0');
-    filters_.push_back({lead, first_digits, s.whole_run});
+    // The widest a hit can be: separators only after a first group of `first_group` digits and
+    // then after every `min_group` more, none after the last digit.
+    uint32_t separators = 0;
+    if (!s.separators.empty() && s.digits > s.first_group)
+      separators = 1 + (s.digits - s.first_group - 1) / std::max<uint32_t>(s.min_group, 1);
+    // Past 64 bytes the masks cannot tell; the test then passes every start (needs no digits).
+    uint32_t span = s.digits + separators;
+    uint64_t span_bits = span >= 64 ? 0 : (uint64_t{1} << span) - 1;
+    filters_.push_back({lead, first_digits, s.whole_run, span_bits, span >= 64 ? 0 : s.digits});
   }
 }
 
@@ -184,13 +222,22 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
     for (uint32_t i = 1; i < max_lead_; ++i) with_lead[i + 1] = with_lead[i] & window(cur, next, i);
     for (uint32_t k = 0; k < specs_.size(); ++k) {
       const Filter& f = filters_[k];
-      for (uint64_t mine = with_lead[f.lead]; mine; mine &= mine - 1) {
-        size_t at = b + static_cast<unsigned>(__builtin_ctzll(mine));
-        if (!((f.first_digits >> (base[at] - '0')) & 1u)) continue;
+      uint64_t mine = with_lead[f.lead];
+      if (!mine) continue;
+#if defined(__x86_64__) && defined(__GNUC__)
+      if (cpu::has_popcnt)
+        mine = passing_starts_popcnt(mine, cur, next, base + b, f.span_bits, f.span_digits,
+                                     f.first_digits);
+      else
+#endif
+        mine =
+            passing_starts(mine, cur, next, base + b, f.span_bits, f.span_digits, f.first_digits);
+      for (; mine; mine &= mine - 1) {
+        unsigned i = static_cast<unsigned>(__builtin_ctzll(mine));
+        size_t at = b + i;
         if (f.whole_run && at >= 2 && is_separator_[k][base[at - 1]] && is_digit(base[at - 2]))
           continue;
-        follow_groups(window(cur, next, static_cast<unsigned>(at - b)), base, n, at, k,
-                      report_after, out);
+        follow_groups(window(cur, next, i), base, n, at, k, report_after, out);
       }
     }
   }

@@ -45,7 +45,6 @@ class DigitRunFinder {
   explicit DigitRunFinder(std::vector<DigitRunSpec> specs);
 
   bool empty() const { return specs_.empty(); }
-  const std::vector<DigitRunSpec>& specs() const { return specs_; }
   // The most bytes one hit spans (digits and separators), plus the byte before it: a stream that
   // rescans this much before its new bytes finds every hit that crosses a chunk boundary.
   uint32_t reach() const { return reach_; }
@@ -71,6 +70,8 @@ class DigitRunFinder {
     uint32_t lead;          // digits in a row a run must start with (at most kMaxLead)
     uint32_t first_digits;  // bit d: a run may start with digit d
     bool whole_run;
+    uint64_t span_bits;    // the bytes from a start that a hit can span (0: more than 64)
+    uint32_t span_digits;  // digits a hit needs within them (0 when span_bits is 0)
   };
 
   std::vector<DigitRunSpec> specs_;
