@@ -94,10 +94,27 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
     uint32_t separators = 0;
     if (!s.separators.empty() && s.digits > s.first_group)
       separators = 1 + (s.digits - s.first_group - 1) / std::max<uint32_t>(s.min_group, 1);
+    separators = std::min(separators, s.max_separators);
     // Past 64 bytes the masks cannot tell; the test then passes every start (needs no digits).
     uint32_t span = s.digits + separators;
     uint64_t span_bits = span >= 64 ? 0 : (uint64_t{1} << span) - 1;
     filters_.push_back({lead, first_digits, s.whole_run, span_bits, span >= 64 ? 0 : s.digits});
+  }
+  // What every spec's filter implies, tested once for all: the shortest lead, the widest span
+  // with the fewest digits in it, any allowed first digit.
+  if (!filters_.empty()) {
+    any_ = filters_.front();
+    for (const Filter& f : filters_) {
+      any_.lead = std::min(any_.lead, f.lead);
+      any_.first_digits |= f.first_digits;
+      if (!f.span_bits || !any_.span_bits) {
+        any_.span_bits = 0;
+        any_.span_digits = 0;
+      } else {
+        any_.span_bits |= f.span_bits;
+        any_.span_digits = std::min(any_.span_digits, f.span_digits);
+      }
+    }
   }
 }
 
@@ -150,7 +167,7 @@ void DigitRunFinder::follow(const unsigned char* base, size_t n, size_t start, u
                             uint64_t report_after, std::vector<DigitRunHit>& out) const {
   const DigitRunSpec& spec = specs_[k];
   const auto& is_separator = is_separator_[k];
-  uint32_t count = 0, group = 0;
+  uint32_t count = 0, group = 0, separators = 0;
   for (size_t p = start; p < n;) {
     if (is_digit(base[p])) {
       ++p;
@@ -160,7 +177,8 @@ void DigitRunFinder::follow(const unsigned char* base, size_t n, size_t start, u
         return;
       }
     } else if (group >= (count == group ? spec.first_group : spec.min_group) &&
-               is_separator[base[p]] && p + 1 < n && is_digit(base[p + 1])) {
+               is_separator[base[p]] && p + 1 < n && is_digit(base[p + 1]) &&
+               separators++ < spec.max_separators) {
       ++p;
       group = 0;
     } else {
@@ -175,7 +193,7 @@ void DigitRunFinder::follow_groups(uint64_t ahead, const unsigned char* base, si
                                    size_t start, uint32_t k, uint64_t report_after,
                                    std::vector<DigitRunHit>& out) const {
   const DigitRunSpec& spec = specs_[k];
-  uint32_t count = 0;
+  uint32_t count = 0, separators = 0;
   unsigned pos = 0;  // bit of `ahead` where the current group starts (always a digit)
   for (;;) {
     uint64_t rest = ahead >> pos;
@@ -187,12 +205,24 @@ void DigitRunFinder::follow_groups(uint64_t ahead, const unsigned char* base, si
     }
     if (pos + group + 1 >= 64) return follow(base, n, start, k, report_after, out);
     count += group;
-    if (group < (pos == 0 ? spec.first_group : spec.min_group)) return;
+    if (group < (pos == 0 ? spec.first_group : spec.min_group) ||
+        separators++ == spec.max_separators)
+      return;
     unsigned separator = pos + group;
     // Bits past the end of the text are not digits, so the byte after the separator exists.
     if (!((ahead >> (separator + 1)) & 1u) || !is_separator_[k][base[start + separator]]) return;
     pos = separator + 1;
   }
+}
+
+uint64_t DigitRunFinder::passing(uint64_t starts, uint64_t cur, uint64_t next,
+                                 const unsigned char* block, const Filter& f) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu::has_popcnt)
+    return passing_starts_popcnt(starts, cur, next, block, f.span_bits, f.span_digits,
+                                 f.first_digits);
+#endif
+  return passing_starts(starts, cur, next, block, f.span_bits, f.span_digits, f.first_digits);
 }
 
 void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_after,
@@ -219,19 +249,17 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
     // with_lead[i]: the starts followed by at least i digits in a row.
     std::array<uint64_t, kMaxLead + 1> with_lead;
     with_lead[1] = starts;
-    for (uint32_t i = 1; i < max_lead_; ++i) with_lead[i + 1] = with_lead[i] & window(cur, next, i);
+    for (uint32_t i = 1; i < any_.lead; ++i) with_lead[i + 1] = with_lead[i] & window(cur, next, i);
+    // Most blocks have no start that could begin a hit of any spec.
+    uint64_t any = passing(with_lead[any_.lead], cur, next, base + b, any_);
+    if (!any) continue;
+    for (uint32_t i = any_.lead; i < max_lead_; ++i)
+      with_lead[i + 1] = with_lead[i] & window(cur, next, i);
     for (uint32_t k = 0; k < specs_.size(); ++k) {
       const Filter& f = filters_[k];
-      uint64_t mine = with_lead[f.lead];
+      uint64_t mine = with_lead[f.lead] & any;
       if (!mine) continue;
-#if defined(__x86_64__) && defined(__GNUC__)
-      if (cpu::has_popcnt)
-        mine = passing_starts_popcnt(mine, cur, next, base + b, f.span_bits, f.span_digits,
-                                     f.first_digits);
-      else
-#endif
-        mine =
-            passing_starts(mine, cur, next, base + b, f.span_bits, f.span_digits, f.first_digits);
+      mine = passing(mine, cur, next, base + b, f);
       for (; mine; mine &= mine - 1) {
         unsigned i = static_cast<unsigned>(__builtin_ctzll(mine));
         size_t at = b + i;

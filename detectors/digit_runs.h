@@ -8,7 +8,8 @@
 // start of a digit run at a word boundary (the byte before is not [A-Za-z0-9_]) from which N digits
 // follow, with at most one separator between two digits and only after a group of at least G
 // digits, F for the first group (so a card's 4-4-4-4 counts and a date's 2026-11-02 does not), and,
-// with `first_digits: '23456'`, only from a run that starts with one of those digits. Like a
+// with `first_digits: '23456'`, only from a run that starts with one of those digits, and with
+// `max_separators: S`, only with at most S separators among the N digits. Like a
 // Hyperscan report, a hit must lie inside every match of the rule's pattern.
 //
 //   DigitRunFinder finder({{8, " -", 4}});
@@ -25,12 +26,13 @@
 namespace promptgate {
 
 struct DigitRunSpec {
-  uint32_t digits = 0;         // how many digits a hit needs
-  std::string separators;      // bytes allowed (one at a time) between two digits
-  uint32_t min_group = 1;      // digits a group needs before a separator may follow
-  uint32_t first_group = 1;    // the same for the first group (at least min_group)
-  std::string first_digits{};  // the digits a run may start with (empty: any)
-  bool whole_run = false;      // only from a run's first digit, never after "digit separator"
+  uint32_t digits = 0;           // how many digits a hit needs
+  std::string separators;        // bytes allowed (one at a time) between two digits
+  uint32_t min_group = 1;        // digits a group needs before a separator may follow
+  uint32_t first_group = 1;      // the same for the first group (at least min_group)
+  std::string first_digits{};    // the digits a run may start with (empty: any)
+  bool whole_run = false;        // only from a run's first digit, never after "digit separator"
+  uint32_t max_separators = 63;  // separators a hit may have among its digits
   bool operator==(const DigitRunSpec&) const = default;
 };
 
@@ -74,11 +76,16 @@ class DigitRunFinder {
     uint32_t span_digits;  // digits a hit needs within them (0 when span_bits is 0)
   };
 
+  // The starts of the 64-byte `block` that pass `f` (cur, next: the digit masks from `block`).
+  static uint64_t passing(uint64_t starts, uint64_t cur, uint64_t next, const unsigned char* block,
+                          const Filter& f);
+
   std::vector<DigitRunSpec> specs_;
   std::vector<std::array<bool, 256>> is_separator_;  // per spec
   std::vector<Filter> filters_;                      // per spec
   uint32_t reach_ = 0;
   uint32_t max_lead_ = 1;  // the largest Filter::lead
+  Filter any_{};           // passed by every start that passes some spec's filter
 };
 
 }  // namespace promptgate

@@ -172,11 +172,11 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
     if (!dr.IsMap() || !dr["digits"])
       fail(file, line_of(dr), r.id,
            "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F, "
-           "first_digits: '23456', whole_run: true}");
+           "first_digits: '23456', whole_run: true, max_separators: S}");
     for (const auto& kv : dr) {
       auto key = kv.first.as<std::string>();
       if (key != "digits" && key != "separators" && key != "min_group" && key != "first_group" &&
-          key != "first_digits" && key != "whole_run")
+          key != "first_digits" && key != "whole_run" && key != "max_separators")
         fail(file, line_of(kv.first), r.id, "unknown digit_run field '" + key + "'");
     }
     DigitRunPrefilter run;
@@ -199,9 +199,16 @@ Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string&
                "digit_run.first_group must be min_group..digits");
         run.first_group = static_cast<uint32_t>(group);
       }
+      if (dr["max_separators"]) {
+        auto most = dr["max_separators"].as<int64_t>();
+        if (most < 0 || most >= digits)
+          fail(file, line_of(dr["max_separators"]), r.id,
+               "digit_run.max_separators must be 0..digits-1");
+        run.max_separators = static_cast<uint32_t>(most);
+      }
     } catch (const YAML::BadConversion& e) {
       fail(file, e.mark.line + 1, r.id,
-           "digit_run.digits, min_group and first_group must be numbers");
+           "digit_run.digits, min_group, first_group and max_separators must be numbers");
     }
     if (dr["separators"]) {
       run.separators = scalar(dr["separators"], file, r.id, "digit_run.separators");

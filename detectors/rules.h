@@ -48,12 +48,13 @@ struct ContextRequirement {
 // For digit-shaped formats with no literal: what the engine's own finder (digit_runs.h) looks
 // for instead of a Hyperscan prefilter.
 struct DigitRunPrefilter {
-  uint32_t digits = 0;       // a run of this many digits, starting at a word boundary,
-  std::string separators;    // with at most one of these bytes between two digits,
-  uint32_t min_group = 1;    // and only after this many digits in a row,
-  uint32_t first_group = 1;  // this many for the first group (at least min_group),
-  std::string first_digits;  // and starting with one of these digits (empty: any);
-  bool whole_run = false;    // only from the first digit of a run
+  uint32_t digits = 0;           // a run of this many digits, starting at a word boundary,
+  std::string separators;        // with at most one of these bytes between two digits,
+  uint32_t min_group = 1;        // and only after this many digits in a row,
+  uint32_t first_group = 1;      // this many for the first group (at least min_group),
+  std::string first_digits;      // and starting with one of these digits (empty: any);
+  bool whole_run = false;        // only from the first digit of a run,
+  uint32_t max_separators = 63;  // with at most this many separators among the digits
 };
 
 struct Example {

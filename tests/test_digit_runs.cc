@@ -27,8 +27,8 @@ bool digit(char c) {
 }
 
 // The definition, one byte at a time: every run start at a word boundary from which N digits
-// follow, separators only after a group of min_group digits (first_group for the first) and only
-// between two digits.
+// follow, separators only after a group of min_group digits (first_group for the first), only
+// between two digits and at most max_separators of them.
 std::vector<uint64_t> reference(const DigitRunSpec& spec, std::string_view t) {
   std::vector<uint64_t> out;
   for (size_t s = 0; s < t.size(); ++s) {
@@ -38,7 +38,7 @@ std::vector<uint64_t> reference(const DigitRunSpec& spec, std::string_view t) {
         digit(t[s - 2]))
       continue;
     if (s > 0 && (std::isalnum(static_cast<unsigned char>(t[s - 1])) || t[s - 1] == '_')) continue;
-    uint32_t count = 0, group = 0;
+    uint32_t count = 0, group = 0, separators = 0;
     for (size_t p = s; p < t.size();) {
       if (digit(t[p])) {
         ++p;
@@ -49,8 +49,9 @@ std::vector<uint64_t> reference(const DigitRunSpec& spec, std::string_view t) {
         }
       } else if (group >= std::max(count == group ? spec.first_group : 1u, spec.min_group) &&
                  spec.separators.find(t[p]) != std::string::npos && p + 1 < t.size() &&
-                 digit(t[p + 1])) {
+                 digit(t[p + 1]) && separators < spec.max_separators) {
         ++p;
+        ++separators;
         group = 0;
       } else {
         break;
@@ -83,6 +84,13 @@ TEST_CASE("dates, short groups, glued words and double separators are not runs",
   CHECK(ends(ssn, "ssn 623-99-5531.") == std::vector<uint64_t>{15});
   CHECK(ends(ssn, "ssn 623-9-95531.").empty());
   CHECK(ends(ssn, "at 10:15:33.002 on 20-26-11-02-33").empty());
+  // max_separators: an SSN has two; a date and a time have three (and would be a 9-digit run).
+  DigitRunFinder ssn_any_shape({{9, " -", 2, 3}});
+  CHECK(ends(ssn_any_shape, "at 2026-11-24 17:11:18") == std::vector<uint64_t>{15});
+  DigitRunFinder ssn_shape({{9, " -", 2, 3, "", false, 2}});
+  CHECK(ends(ssn_shape, "at 2026-11-24 17:11:18").empty());
+  CHECK(ends(ssn_shape, "ssn 623-99-5531 or 623 99 5531 or 623995531") ==
+        std::vector<uint64_t>{15, 30, 43});
   // Cards start with 2-6: an epoch-milliseconds timestamp does not.
   DigitRunFinder networks({{8, " -", 4, 4, "23456"}});
   CHECK(ends(networks, "ts 1700000000000, card 4111111111111111").size() == 1);
@@ -93,9 +101,15 @@ TEST_CASE("dates, short groups, glued words and double separators are not runs",
 
 TEST_CASE("the 64-byte masks find what a byte-by-byte walk finds", "[digit_runs]") {
   std::mt19937_64 rng(11);
-  const std::vector<DigitRunSpec> specs = {{8, " -", 4},           {9, "-", 2, 3},
-                                           {3, "./", 1},           {5, " ", 1, 2},
-                                           {4, "-", 1, 1, "2468"}, {4, "-.", 2, 2, "", true}};
+  const std::vector<DigitRunSpec> specs = {{8, " -", 4},
+                                           {9, "-", 2, 3},
+                                           {3, "./", 1},
+                                           {5, " ", 1, 2},
+                                           {4, "-", 1, 1, "2468"},
+                                           {4, "-.", 2, 2, "", true},
+                                           {9, " -", 2, 3, "", false, 2},
+                                           {11, ".-", 1, 1, "", false, 0},
+                                           {6, "-", 1, 1, "", false, 1}};
   DigitRunFinder finder(specs);
   const std::string alphabet = "0123456789012345678901234567890123456789 -./_ax\n";
   for (int round = 0; round < 400; ++round) {
@@ -185,6 +199,11 @@ TEST_CASE("a malformed digit_run names the file, line and rule", "[digit_runs]")
   CHECK(e.find("digit_run.first_digits must be digits") != std::string::npos);
   e = error_of("    digit_run: {digits: 12, whole_run: maybe}\n");
   CHECK(e.find("digit_run.whole_run must be true or false") != std::string::npos);
+  e = error_of("    digit_run: {digits: 12, max_separators: 12}\n");
+  CHECK(e.find("my-rules.yaml:9: rule 'my-rule': digit_run.max_separators must be 0..digits-1") !=
+        std::string::npos);
+  e = error_of("    digit_run: {digits: 12, max_separators: some}\n");
+  CHECK(e.find("must be numbers") != std::string::npos);
   e = error_of("    digit_run: {digits: 12, gap: 1}\n");
   CHECK(e.find("unknown digit_run field 'gap'") != std::string::npos);
   e = error_of("    digit_run: 12\n");
