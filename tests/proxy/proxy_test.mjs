@@ -631,6 +631,28 @@ test('bad input: a client that disconnects mid-body', T, async () => {
   await assertHealthy(pg, 'a mid-body disconnect');
 });
 
+// The stream's deadline closes the socket (as beast::tcp_stream's does), so the client sees the
+// connection closed rather than a 408; what matters is that it ends and nothing is forwarded.
+test('bad input: a client that stalls mid-body is cut off at the body timeout', T, async () => {
+  const slow = await startProxy({ yaml: configYaml('timeouts: {body_ms: 800}\n') });
+  try {
+    const m = marker('stall');
+    const s = await tlsThroughProxy(slow, 'api.anthropic.com');
+    const body = `{"model":"x","messages":[{"role":"user","content":"${m} half of it`;
+    const req = `POST /v1/messages?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${body.length + 5000}\r\n\r\n${body}`;
+    const t0 = Date.now();
+    const r = await rawExchange(s, [req], { timeoutMs: 6000 });
+    assert.ok(!r.timedOut, 'the proxy neither answered nor closed');
+    assert.ok(r.status === 408 || (r.closed && r.status === 0), `got ${r.text.slice(0, 200)}`);
+    assert.ok(Date.now() - t0 < 5000, 'the body timeout did not apply');
+    await sleep(200);
+    assert.equal(recordEntries(m).length, 0, 'a stalled body was forwarded');
+    await assertHealthy(slow, 'a stalled body');
+  } finally {
+    await slow.stop();
+  }
+});
+
 test('bad input: Content-Length larger than the body, then half-close', T, async () => {
   const m = marker('short');
   const s = await tlsThroughProxy(pg, 'api.anthropic.com');
