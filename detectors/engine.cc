@@ -535,10 +535,15 @@ struct Scanner::Impl {
   DecodedText text;  // reused between block scans
   std::vector<Candidate> candidates;
   std::vector<DigitRunHit> digit_hits;
+  // Decoded-text buffers of finished streams, so the next stream starts at their size instead
+  // of growing (and copying) from nothing; a few, each no larger than a stream needs.
+  static constexpr size_t kSpareTexts = 4;
+  static constexpr size_t kMaxSpareTextBytes = 4u << 20;
+  std::vector<DecodedText> spare_texts;
 };
 
 Scanner::Scanner(std::shared_ptr<const RuleSet> rules, FingerprintKey key)
-    : rules_(std::move(rules)), impl_(std::make_unique<Impl>()) {
+    : rules_(std::move(rules)), impl_(std::make_shared<Impl>()) {
   impl_->key = key;
   hs_scratch_t* s = nullptr;
   const auto& ri = *rules_->impl_;
@@ -608,7 +613,9 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format,
 
 struct ScanStream::Impl {
   std::shared_ptr<const RuleSet> rules;
-  Scanner::Impl* scanner;
+  // Shared: a stream may outlive its Scanner (a rule reload replaces a thread's scanner while a
+  // request is still arriving) and keeps using its Hyperscan scratch.
+  std::shared_ptr<Scanner::Impl> scanner;
   bool decided = false;
   std::string undecided;  // leading whitespace before we know text or JSON
   DecodedText text;
@@ -626,6 +633,13 @@ struct ScanStream::Impl {
 
   ~Impl() {
     if (hs) hs_close_stream(hs, nullptr, nullptr, nullptr);
+    json.reset();  // it points into `text`
+    auto& spares = scanner->spare_texts;
+    if (spares.size() < Scanner::Impl::kSpareTexts &&
+        text.memory_bytes() <= Scanner::Impl::kMaxSpareTextBytes) {
+      text.reset();
+      spares.push_back(std::move(text));
+    }
   }
 
   void decide(bool as_json) {
@@ -699,7 +713,11 @@ struct ScanStream::Impl {
 std::unique_ptr<ScanStream> Scanner::open_stream(InputFormat format) {
   auto impl = std::make_unique<ScanStream::Impl>();
   impl->rules = rules_;
-  impl->scanner = impl_.get();
+  impl->scanner = impl_;
+  if (!impl_->spare_texts.empty()) {
+    impl->text = std::move(impl_->spare_texts.back());
+    impl_->spare_texts.pop_back();
+  }
   impl->confirmer = std::make_unique<Confirmer>(*rules_->impl_, impl_->key);
   impl->known = impl_->known;
   if (format != InputFormat::automatic) impl->decide(format == InputFormat::json);

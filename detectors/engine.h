@@ -10,7 +10,8 @@
 //
 // A RuleSet is shared read-only between threads (shared_ptr<const RuleSet>); a Scanner owns
 // the Hyperscan scratch of one thread and is not thread-safe. Streams opened on a scanner must
-// be used on that scanner's thread. Findings never hold the secret value.
+// be used (and destroyed) on that scanner's thread; they may outlive the Scanner object. Findings
+// never hold the secret value.
 #pragma once
 
 #include <cstdint>
@@ -113,7 +114,7 @@ class Scanner {
   friend class ScanStream;
   struct Impl;
   std::shared_ptr<const RuleSet> rules_;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared with the streams it opened
 };
 
 // Incremental scan of one input (e.g. one request body as it arrives). Memory is bounded by

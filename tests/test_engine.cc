@@ -184,6 +184,37 @@ TEST_CASE("one-byte chunks give the same findings as one block") {
   CHECK(block.findings.size() == 3);
 }
 
+TEST_CASE("a stream outlives its scanner, and the next streams reuse finished ones' buffers") {
+  // A rule reload replaces a thread's Scanner while a request body is still arriving.
+  auto scanner = std::make_unique<Scanner>(test_rules(), test_key());
+  std::string body = R"({"messages":[{"role":"user","content":"deploy with )" + github_token(3) +
+                     R"( please"}]})";
+  auto stream = scanner->open_stream(InputFormat::json);
+  stream->write(std::string_view(body).substr(0, 40));
+  scanner.reset();
+  stream->write(std::string_view(body).substr(40));
+  auto r = stream->finish();
+  REQUIRE(r.findings.size() == 1);
+  CHECK(r.findings[0].location == "messages[0].content");
+  stream.reset();
+
+  // Streams one after another (and two at once) find the same as a fresh scanner's first one.
+  Scanner s(test_rules(), test_key());
+  std::string big = R"({"messages":[{"role":"user","content":")" + std::string(200000, 'x') +
+                    R"("}]})";
+  for (int round = 0; round < 3; ++round) {
+    auto a = s.open_stream(InputFormat::json);
+    auto b = s.open_stream(InputFormat::json);
+    a->write(big);
+    b->write(body);
+    CHECK(a->finish().findings.empty());
+    auto rb = b->finish();
+    REQUIRE(rb.findings.size() == 1);
+    CHECK(rb.findings[0].start == r.findings[0].start);
+    CHECK(rb.findings[0].location == "messages[0].content");
+  }
+}
+
 TEST_CASE("memory per stream stays bounded over a long input") {
   Scanner s(test_rules(), test_key());
   auto stream = s.open_stream(InputFormat::text);
