@@ -22,7 +22,9 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
+#include <vector>
 
 #include "content_decoding.h"
 #include "direct_tls_stream.h"
@@ -47,6 +49,34 @@ using tcp = net::ip::tcp;
 using TlsStream = DirectTlsStream;
 using Clock = std::chrono::steady_clock;
 using namespace net::experimental::awaitable_operators;
+
+// An allocator that leaves new elements uninitialised: a request body buffer is sized from
+// Content-Length and then overwritten by the read, so zero-filling it first is wasted work.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using BodyBytes = std::vector<char, UninitializedAllocator<char>>;
+// The request promptgate sends upstream; its body is the client's bytes, moved, not copied.
+using ForwardRequest = http::request<http::vector_body<char, UninitializedAllocator<char>>>;
+
+std::string_view as_view(const BodyBytes& b) {
+  return std::string_view(b.data(), b.size());
+}
 
 auto tok(beast::error_code& ec) {
   return net::redirect_error(net::use_awaitable, ec);
@@ -549,7 +579,7 @@ net::awaitable<void> write_body_piece(Client& out, bool chunked, std::string_vie
 
 template <class Client, class Up>
 net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
-                              beast::flat_buffer& ubuf, http::request<http::string_body>& req,
+                              beast::flat_buffer& ubuf, ForwardRequest& req,
                               bool client_wants_keep_alive,
                               const std::shared_ptr<const Substitutions>& restore, Exchange& x) {
   beast::error_code ec;
@@ -693,8 +723,8 @@ net::awaitable<void> send_response(Client& client, http::response<http::string_b
 
 template <class Client>
 net::awaitable<void> forward_request(Connection& conn, Client& client, const Target& target,
-                                     http::request<http::string_body>& out, bool keep_alive,
-                                     AuditEvent& ev, bool& keep,
+                                     ForwardRequest& out, bool keep_alive, AuditEvent& ev,
+                                     bool& keep,
                                      std::shared_ptr<const Substitutions> restore = nullptr) {
   Exchange x;
   const uint64_t generation = conn.snap->generation;
@@ -788,7 +818,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   }
 
   // --- the body, scanned as it arrives -------------------------------------------------------
-  std::string raw_body;
+  BodyBytes raw_body;
   std::string decoded_body;  // only when a Content-Encoding applies
   std::unique_ptr<ContentDecoder> decoder;
   std::string content_encoding(req[http::field::content_encoding]);
@@ -910,7 +940,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     co_return;
   }
   if (decoder) decode_piece({}, true);
-  if (inspect) ev.model = model_of(decoder ? std::string_view(decoded_body) : raw_body);
+  if (inspect) ev.model = model_of(decoder ? std::string_view(decoded_body) : as_view(raw_body));
 
   // --- findings: body, query string, configured headers --------------------------------------
   std::vector<Finding> findings;
@@ -921,7 +951,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     try {
       if (seen_blocks) {
         TranscriptScan t =
-            scan_transcript(scanner, decoder ? std::string_view(decoded_body) : raw_body,
+            scan_transcript(scanner, decoder ? std::string_view(decoded_body) : as_view(raw_body),
                             *seen_blocks, conn.conversation_owner());
         if (!t.result.ok()) {
           scan_failed = true;
@@ -1013,9 +1043,9 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     // A justified override (docs/overrides.md): a code offered by an earlier block message,
     // repeated with a reason, lets this block through (and is logged); else a code is offered.
     std::string_view header = req[kOverrideHeader];
-    auto asked = header.empty()
-                     ? find_override_marker(decoder ? std::string_view(decoded_body) : raw_body)
-                     : parse_override_header(header);
+    auto asked = header.empty() ? find_override_marker(decoder ? std::string_view(decoded_body)
+                                                               : as_view(raw_body))
+                                : parse_override_header(header);
     OverrideOutcome o =
         apply_override(sh.overrides, cfg.overrides, conn.identity, conn.conversation_owner(),
                        findings, decision.actions, asked);
@@ -1040,7 +1070,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     ev.enforced = false;
 
   // --- forward -------------------------------------------------------------------------------
-  http::request<http::string_body> out{req.method(), path, 11};
+  ForwardRequest out{req.method(), path, 11};
   if (req.method() == http::verb::unknown) out.method_string(req.method_string());
   for (const auto& field : req)
     if (!is_hop_by_hop(field.name_string()) &&
@@ -1059,8 +1089,8 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     std::shared_ptr<Conversation> conv;
     if (std::find(tokenize.begin(), tokenize.end(), true) != tokenize.end())
       conv = sh.vault->conversation(conn.conversation_owner());
-    out.body() = redact_with(
-        decoder ? std::string_view(decoded_body) : raw_body, body_findings,
+    std::string redacted = redact_with(
+        decoder ? std::string_view(decoded_body) : as_view(raw_body), body_findings,
         [&](const Finding& f, std::string_view value) {
           size_t i = static_cast<size_t>(&f - body_findings.data());
           auto rule = conn.snap->rule_by_id.find(f.rule_id);
@@ -1070,6 +1100,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
           return conv->standin_for(*rule->second, value);
         },
         format == InputFormat::json ? InputFormat::json : InputFormat::automatic);
+    out.body().assign(redacted.begin(), redacted.end());
     out.erase(http::field::content_encoding);
   } else {
     out.body() = std::move(raw_body);
