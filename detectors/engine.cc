@@ -537,7 +537,7 @@ struct Scanner::Impl {
   std::vector<DigitRunHit> digit_hits;
   // Decoded-text buffers of finished streams, so the next stream starts at their size instead
   // of growing (and copying) from nothing; a few, each no larger than a stream needs.
-  static constexpr size_t kSpareTexts = 4;
+  static constexpr size_t kSpareTexts = 8;
   static constexpr size_t kMaxSpareTextBytes = 4u << 20;
   std::vector<DecodedText> spare_texts;
 };

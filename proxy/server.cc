@@ -961,6 +961,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
         ev.scan_skipped_bytes = t.skipped_bytes;
       } else if (scan) {
         ScanResult r = scan->finish();
+        scan.reset();  // its buffers go to the next request's stream on this thread
         if (!r.ok()) {
           scan_failed = true;
           scan_error = r.error;
