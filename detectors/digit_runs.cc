@@ -64,16 +64,6 @@ __attribute__((always_inline)) inline uint64_t passing_starts(uint64_t starts, u
   return pass;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("popcnt"))) uint64_t passing_starts_popcnt(uint64_t starts, uint64_t cur,
-                                                                 uint64_t next,
-                                                                 const unsigned char* at,
-                                                                 uint64_t span_bits, uint32_t need,
-                                                                 uint32_t first_digits) {
-  return passing_starts(starts, cur, next, at, span_bits, need, first_digits);
-}
-#endif
-
 }  // namespace
 
 DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::move(specs)) {
@@ -215,16 +205,10 @@ void DigitRunFinder::follow_groups(uint64_t ahead, const unsigned char* base, si
   }
 }
 
-uint64_t DigitRunFinder::passing(uint64_t starts, uint64_t cur, uint64_t next,
-                                 const unsigned char* block, const Filter& f) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (cpu::has_popcnt)
-    return passing_starts_popcnt(starts, cur, next, block, f.span_bits, f.span_digits,
-                                 f.first_digits);
+// Compiled twice, picked once at load time: for x86-64-v3 (AVX2, POPCNT, BMI) and the baseline.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
-  return passing_starts(starts, cur, next, block, f.span_bits, f.span_digits, f.first_digits);
-}
-
 void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_after,
                           std::vector<DigitRunHit>& out) const {
   if (specs_.empty() || from >= text.size()) return;
@@ -251,7 +235,8 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
     with_lead[1] = starts;
     for (uint32_t i = 1; i < any_.lead; ++i) with_lead[i + 1] = with_lead[i] & window(cur, next, i);
     // Most blocks have no start that could begin a hit of any spec.
-    uint64_t any = passing(with_lead[any_.lead], cur, next, base + b, any_);
+    uint64_t any = passing_starts(with_lead[any_.lead], cur, next, base + b, any_.span_bits,
+                                  any_.span_digits, any_.first_digits);
     if (!any) continue;
     for (uint32_t i = any_.lead; i < max_lead_; ++i)
       with_lead[i + 1] = with_lead[i] & window(cur, next, i);
@@ -259,7 +244,7 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
       const Filter& f = filters_[k];
       uint64_t mine = with_lead[f.lead] & any;
       if (!mine) continue;
-      mine = passing(mine, cur, next, base + b, f);
+      mine = passing_starts(mine, cur, next, base + b, f.span_bits, f.span_digits, f.first_digits);
       for (; mine; mine &= mine - 1) {
         unsigned i = static_cast<unsigned>(__builtin_ctzll(mine));
         size_t at = b + i;

@@ -76,10 +76,6 @@ class DigitRunFinder {
     uint32_t span_digits;  // digits a hit needs within them (0 when span_bits is 0)
   };
 
-  // The starts of the 64-byte `block` that pass `f` (cur, next: the digit masks from `block`).
-  static uint64_t passing(uint64_t starts, uint64_t cur, uint64_t next, const unsigned char* block,
-                          const Filter& f);
-
   std::vector<DigitRunSpec> specs_;
   std::vector<std::array<bool, 256>> is_separator_;  // per spec
   std::vector<Filter> filters_;                      // per spec
