@@ -536,15 +536,17 @@ struct Scanner::Impl {
   std::vector<Candidate> candidates;
   std::vector<DigitRunHit> digit_hits;
   // Decoded-text buffers of finished streams, so the next stream starts at their size instead
-  // of growing (and copying) from nothing; a few, each no larger than a stream needs.
+  // of growing (and copying) from nothing. A few, each at most 1 MiB: they keep earlier
+  // requests' decoded text (in this process only) until the next stream overwrites it.
   static constexpr size_t kSpareTexts = 8;
-  static constexpr size_t kMaxSpareTextBytes = 4u << 20;
+  static constexpr size_t kMaxSpareTextBytes = 1u << 20;
   std::vector<DecodedText> spare_texts;
 };
 
 Scanner::Scanner(std::shared_ptr<const RuleSet> rules, FingerprintKey key)
     : rules_(std::move(rules)), impl_(std::make_shared<Impl>()) {
   impl_->key = key;
+  impl_->spare_texts.reserve(Impl::kSpareTexts);  // a stream's destructor only moves into it
   hs_scratch_t* s = nullptr;
   const auto& ri = *rules_->impl_;
   if (ri.block_db && hs_alloc_scratch(ri.block_db.get(), &s) != HS_SUCCESS)

@@ -171,18 +171,19 @@ std::shared_ptr<ssl::context> make_upstream_tls(const ProxyConfig& config) {
 }
 
 // The engine's scanner for this thread, rebuilt if the rule set changed.
-Scanner& thread_scanner(const Shared& sh, const Snapshot& snap) {
-  thread_local std::unique_ptr<Scanner> scanner;
+// Shared: a request holds its scanner across its reads, while a reload may replace the thread's.
+std::shared_ptr<Scanner> thread_scanner(const Shared& sh, const Snapshot& snap) {
+  thread_local std::shared_ptr<Scanner> scanner;
   thread_local const KnownSecrets* known = nullptr;
   if (!scanner || scanner->rules() != snap.rules) {
-    scanner = std::make_unique<Scanner>(snap.rules, sh.setup.key);
+    scanner = std::make_shared<Scanner>(snap.rules, sh.setup.key);
     known = nullptr;
   }
   if (known != snap.known_secrets.get()) {
     scanner->set_known_secrets(snap.known_secrets);
     known = snap.known_secrets.get();
   }
-  return *scanner;
+  return scanner;
 }
 
 // Anthropic-API-shaped error answers, so clients print them as they print the API's own.
@@ -838,7 +839,8 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   std::string_view content_type = req[http::field::content_type];
   InputFormat format = content_type.find("json") != std::string_view::npos ? InputFormat::json
                                                                            : InputFormat::automatic;
-  Scanner& scanner = thread_scanner(sh, *conn.snap);
+  const std::shared_ptr<Scanner> scanner_owner = thread_scanner(sh, *conn.snap);
+  Scanner& scanner = *scanner_owner;
   std::unique_ptr<ScanStream> scan;
   uint64_t scan_us = 0;
   bool decode_failed = false, decoded_too_large = false;
@@ -876,6 +878,9 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   // than the read itself; a chunked body goes through the parser.
   size_t used = 0;
   beast::error_code ec;
+  // One deadline for the whole body, not per read: a client dripping a byte at a time is cut
+  // off at body_ms like one that stops.
+  beast::get_lowest_layer(client).expires_after(ms(cfg.body_timeout_ms));
   auto take_piece = [&](size_t got) {
     std::string_view data(raw_body.data() + used, got);
     used += got;
@@ -896,7 +901,6 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
       take_piece(buffered);
     }
     while (used < raw_body.size()) {
-      beast::get_lowest_layer(client).expires_after(ms(cfg.body_timeout_ms));
       size_t got = co_await client.async_read_some(
           net::buffer(raw_body.data() + used, raw_body.size() - used), tok(ec));
       if (got) take_piece(got);
@@ -909,7 +913,6 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
       raw_body.resize(std::max<size_t>(2 * raw_body.size(), used + 64 * 1024));
     req.body().data = raw_body.data() + used;
     req.body().size = raw_body.size() - used;
-    beast::get_lowest_layer(client).expires_after(ms(cfg.body_timeout_ms));
     co_await http::async_read(client, buf, parser, tok(ec));
     if (ec == http::error::need_buffer) ec = {};
     size_t got = raw_body.size() - used - req.body().size;

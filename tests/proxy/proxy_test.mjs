@@ -653,6 +653,26 @@ test('bad input: a client that stalls mid-body is cut off at the body timeout', 
   }
 });
 
+test('bad input: a client dripping its body a byte at a time is cut off at the body timeout', T, async () => {
+  const slow = await startProxy({ yaml: configYaml('timeouts: {body_ms: 800}\n') });
+  try {
+    const m = marker('drip');
+    const s = await tlsThroughProxy(slow, 'api.anthropic.com');
+    const head = `POST /v1/messages?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{`;
+    const t0 = Date.now();
+    // A byte every 200 ms for 8 s: each read comes well within body_ms, the whole body never.
+    const r = await rawExchange(s, [head, ...Array(40).fill(' ')], { gapMs: 200, timeoutMs: 7000 });
+    assert.ok(!r.timedOut, 'the proxy kept a dripping body open past body_ms');
+    assert.ok(r.status === 408 || (r.closed && r.status === 0), `got ${r.text.slice(0, 200)}`);
+    assert.ok(Date.now() - t0 < 5000, 'the body timeout did not apply to the whole body');
+    await sleep(200);
+    assert.equal(recordEntries(m).length, 0, 'a dripped body was forwarded');
+    await assertHealthy(slow, 'a dripping body');
+  } finally {
+    await slow.stop();
+  }
+});
+
 test('bad input: Content-Length larger than the body, then half-close', T, async () => {
   const m = marker('short');
   const s = await tlsThroughProxy(pg, 'api.anthropic.com');
