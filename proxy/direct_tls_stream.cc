@@ -75,7 +75,9 @@ int bio_write(BIO* bio, const char* data, size_t size, size_t* written) {
     return 0;
   }
   for (;;) {
-    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    // MSG_MORE on all but a write's last record: the kernel sends the body in full segments
+    // and wakes the reader once, not once per 16 KB record.
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL | (core.more_records ? MSG_MORE : 0));
     if (n >= 0) {
       *written = static_cast<size_t>(n);
       return 1;
@@ -273,7 +275,11 @@ Step Core::write(const void* data, std::size_t size) {
   while (total < size) {
     before_call(*this);
     std::size_t n = 0;
+    // With SSL_MODE_ENABLE_PARTIAL_WRITE each call writes one record of at most 16 KB, so more
+    // than that left means another record follows; the last one goes without MSG_MORE.
+    more_records = size - total > SSL3_RT_MAX_PLAIN_LENGTH;
     int ret = SSL_write_ex(ssl.get(), in + total, size - total, &n);
+    more_records = false;
     if (ret == 1) {
       total += n;
       continue;

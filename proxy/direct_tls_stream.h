@@ -106,6 +106,8 @@ struct Core {
   unsigned timer_generation = 0;
   int last_errno = 0;     // set by the BIO on a socket error
   bool peer_eof = false;  // recv() returned 0 (answers BIO_CTRL_EOF)
+  // The record being sent is surely followed by another of the same write (send with MSG_MORE).
+  bool more_records = false;
   // A failure met after some bytes moved, reported by the next read or write (either: a broken
   // TLS connection is broken both ways, and one operation runs at a time).
   Step deferred;
