@@ -633,41 +633,28 @@ test('bad input: a client that disconnects mid-body', T, async () => {
 
 // The stream's deadline closes the socket (as beast::tcp_stream's does), so the client sees the
 // connection closed rather than a 408; what matters is that it ends and nothing is forwarded.
-test('bad input: a client that stalls mid-body is cut off at the body timeout', T, async () => {
+// body_ms bounds the whole body, not each read.
+test('bad input: a body that stalls, or drips a byte at a time, is cut off at the body timeout', T, async () => {
   const slow = await startProxy({ yaml: configYaml('timeouts: {body_ms: 800}\n') });
   try {
-    const m = marker('stall');
-    const s = await tlsThroughProxy(slow, 'api.anthropic.com');
-    const body = `{"model":"x","messages":[{"role":"user","content":"${m} half of it`;
-    const req = `POST /v1/messages?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${body.length + 5000}\r\n\r\n${body}`;
-    const t0 = Date.now();
-    const r = await rawExchange(s, [req], { timeoutMs: 6000 });
-    assert.ok(!r.timedOut, 'the proxy neither answered nor closed');
-    assert.ok(r.status === 408 || (r.closed && r.status === 0), `got ${r.text.slice(0, 200)}`);
-    assert.ok(Date.now() - t0 < 5000, 'the body timeout did not apply');
-    await sleep(200);
-    assert.equal(recordEntries(m).length, 0, 'a stalled body was forwarded');
-    await assertHealthy(slow, 'a stalled body');
-  } finally {
-    await slow.stop();
-  }
-});
-
-test('bad input: a client dripping its body a byte at a time is cut off at the body timeout', T, async () => {
-  const slow = await startProxy({ yaml: configYaml('timeouts: {body_ms: 800}\n') });
-  try {
-    const m = marker('drip');
-    const s = await tlsThroughProxy(slow, 'api.anthropic.com');
-    const head = `POST /v1/messages?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{`;
-    const t0 = Date.now();
+    const head = (m) => `POST /v1/messages?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n`;
+    const cutOff = async (what, chunksFor, options) => {
+      const m = marker(what);
+      const s = await tlsThroughProxy(slow, 'api.anthropic.com');
+      const t0 = Date.now();
+      const r = await rawExchange(s, chunksFor(m), options);
+      assert.ok(!r.timedOut, `${what}: the proxy neither answered nor closed`);
+      assert.ok(r.status === 408 || (r.closed && r.status === 0), `${what}: got ${r.text.slice(0, 200)}`);
+      assert.ok(Date.now() - t0 < 5000, `${what}: the body timeout did not apply to the whole body`);
+      await sleep(200);
+      assert.equal(recordEntries(m).length, 0, `${what}: the body was forwarded`);
+    };
+    // Half a body, then nothing.
+    await cutOff('stall', (m) => [head(m) + `{"model":"x","messages":[{"role":"user","content":"${m} half of it`],
+      { timeoutMs: 6000 });
     // A byte every 200 ms for 8 s: each read comes well within body_ms, the whole body never.
-    const r = await rawExchange(s, [head, ...Array(40).fill(' ')], { gapMs: 200, timeoutMs: 7000 });
-    assert.ok(!r.timedOut, 'the proxy kept a dripping body open past body_ms');
-    assert.ok(r.status === 408 || (r.closed && r.status === 0), `got ${r.text.slice(0, 200)}`);
-    assert.ok(Date.now() - t0 < 5000, 'the body timeout did not apply to the whole body');
-    await sleep(200);
-    assert.equal(recordEntries(m).length, 0, 'a dripped body was forwarded');
-    await assertHealthy(slow, 'a dripping body');
+    await cutOff('drip', (m) => [head(m) + '{', ...Array(40).fill(' ')], { gapMs: 200, timeoutMs: 7000 });
+    await assertHealthy(slow, 'stalled and dripping bodies');
   } finally {
     await slow.stop();
   }
