@@ -1,7 +1,7 @@
 // The engine's own prefilter for digit-shaped formats (card numbers, national ids), which have no
 // literal for Hyperscan to anchor on: a character-class prefilter such as `\b[2-6]\d{3}[ -]?\d{4}`
 // runs as an automaton over every byte and halves the speed of the whole Hyperscan database.
-// This finder looks only at the starts of digit runs, found 16 bytes at a time.
+// This finder looks only at the starts of digit runs, found on digit masks 64 bytes at a time.
 //
 // A rule opts in with `digit_run: {digits: N, separators: ' -', min_group: G, first_group: F,
 // first_digits: D}` instead of `prefilter:`. A hit is reported where the N-th digit ends, for every
