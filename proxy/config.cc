@@ -275,6 +275,7 @@ class Parser {
                 "scan_headers",
                 "max_body_bytes",
                 "max_decoded_body_bytes",
+                "max_buffered_body_bytes",
                 "max_header_bytes",
                 "timeouts",
                 "admin_listen",
@@ -337,6 +338,8 @@ class Parser {
           c.max_body_bytes = number(v, "max_body_bytes", 1024, 1ull << 32);
         } else if (key == "max_decoded_body_bytes") {
           c.max_decoded_body_bytes = number(v, "max_decoded_body_bytes", 1024, 1ull << 34);
+        } else if (key == "max_buffered_body_bytes") {
+          c.max_buffered_body_bytes = number(v, "max_buffered_body_bytes", 1024, 1ull << 40);
         } else if (key == "max_header_bytes") {
           c.max_header_bytes = static_cast<uint32_t>(number(v, "max_header_bytes", 1024, 1 << 20));
         } else if (key == "timeouts") {
@@ -432,6 +435,7 @@ class Parser {
       }
     }
     if (c.max_decoded_body_bytes < c.max_body_bytes) c.max_decoded_body_bytes = c.max_body_bytes;
+    if (c.max_buffered_body_bytes < c.max_body_bytes) c.max_buffered_body_bytes = c.max_body_bytes;
     return c;
   }
 

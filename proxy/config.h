@@ -128,6 +128,10 @@ struct ProxyConfig {
   // Limits and timeouts.
   uint64_t max_body_bytes = 32ull << 20;
   uint64_t max_decoded_body_bytes = 128ull << 20;  // after Content-Encoding: zip-bomb guard
+  // All requests together: bodies being read, their decoded copies, bodies awaiting the
+  // upstream's response header. Beyond it a request gets 503 (BodyBudget); never below
+  // max_body_bytes, so one request of the largest size always fits.
+  uint64_t max_buffered_body_bytes = 512ull << 20;
   uint32_t max_header_bytes = 64 * 1024;
   uint32_t header_timeout_ms = 30'000;
   uint32_t body_timeout_ms = 60'000;

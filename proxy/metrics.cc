@@ -151,6 +151,8 @@ struct Metrics::Impl {
   std::mutex labels_mutex;
 
   prometheus::Counter* connections_total;
+  prometheus::Counter* requests_shed;
+  prometheus::Gauge* buffered_bytes;
   prometheus::Counter* scanned_bytes;
   prometheus::Counter* scan_skipped_bytes;
   prometheus::Counter* tunnel_up;
@@ -222,6 +224,11 @@ struct Metrics::Impl {
         {}};
 
     connections_total = counter("promptgate_connections_total", "Client connections accepted.");
+    requests_shed = counter("promptgate_requests_shed_total",
+                            "Requests answered 503 because the request bodies held in memory "
+                            "reached max_buffered_body_bytes.");
+    buffered_bytes = gauge("promptgate_buffered_request_bytes",
+                           "Request body bytes held in memory now, all connections together.");
     scanned_bytes = counter("promptgate_scanned_bytes_total", "Request body bytes scanned.");
     scan_skipped_bytes =
         counter("promptgate_scan_skipped_bytes_total",
@@ -365,6 +372,14 @@ void Metrics::connection_closed() {
 
 void Metrics::connection_refused(std::string_view reason) {
   impl_->counter(kRefused, {reason}).Increment();
+}
+
+void Metrics::request_shed() {
+  impl_->requests_shed->Increment();
+}
+
+void Metrics::set_buffered_bytes(uint64_t bytes) {
+  impl_->buffered_bytes->Set(static_cast<double>(bytes));
 }
 
 void Metrics::tunnel_bytes(uint64_t up, uint64_t down) {

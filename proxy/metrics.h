@@ -38,6 +38,10 @@ class Metrics {
   void connection_closed();
   // promptgate_connections_refused_total{reason}: max_connections | per_client | ...
   void connection_refused(std::string_view reason);
+  // promptgate_requests_shed_total: requests answered 503 because the request bodies held in
+  // memory reached max_buffered_body_bytes; promptgate_buffered_request_bytes gauge: held now.
+  void request_shed();
+  void set_buffered_bytes(uint64_t bytes);
   // promptgate_tunnel_bytes_total{direction="up"|"down"}
   void tunnel_bytes(uint64_t up, uint64_t down);
   // promptgate_tls_handshake_failures_total{side="client"|"upstream"}

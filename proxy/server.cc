@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "body_budget.h"
 #include "content_decoding.h"
 #include "direct_tls_stream.h"
 #include "metrics.h"
@@ -129,6 +130,7 @@ struct Shared {
   std::atomic<uint64_t> next_request_id{1};
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> active_connections{0};
+  BodyBudget body_budget;             // request bytes held in memory, all connections together
   LoginThrottle login_throttle;       // backoff for wrong proxy credentials, per client address
   std::unique_ptr<TokenVault> vault;  // action tokenize: stand-ins per conversation owner
   OverrideBook overrides;             // justified overrides: codes and grants, across reloads
@@ -582,7 +584,8 @@ template <class Client, class Up>
 net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
                               beast::flat_buffer& ubuf, ForwardRequest& req,
                               bool client_wants_keep_alive,
-                              const std::shared_ptr<const Substitutions>& restore, Exchange& x) {
+                              const std::shared_ptr<const Substitutions>& restore,
+                              BodyBudget::Hold* held, Exchange& x) {
   beast::error_code ec;
   auto t0 = Clock::now();
   auto& up_lowest = beast::get_lowest_layer(up);
@@ -608,6 +611,9 @@ net::awaitable<void> exchange(const ProxyConfig& cfg, Client& client, Up& up,
     co_return;
   }
   x.response_started = true;
+  // No retry after this point, so the request body is no longer needed.
+  ForwardRequest::body_type::value_type().swap(req.body());
+  if (held) held->set(0);
   x.upstream_ms = micros_since(t0) / 1000;
   auto& res = rp.get();
   x.upstream_status = res.result_int();
@@ -725,7 +731,7 @@ net::awaitable<void> send_response(Client& client, http::response<http::string_b
 template <class Client>
 net::awaitable<void> forward_request(Connection& conn, Client& client, const Target& target,
                                      ForwardRequest& out, bool keep_alive, AuditEvent& ev,
-                                     bool& keep,
+                                     bool& keep, BodyBudget::Hold* held,
                                      std::shared_ptr<const Substitutions> restore = nullptr) {
   Exchange x;
   const uint64_t generation = conn.snap->generation;
@@ -742,10 +748,10 @@ net::awaitable<void> forward_request(Connection& conn, Client& client, const Tar
     x = Exchange{};
     if (conn.upstream.tls_stream)
       co_await exchange(conn.cfg(), client, *conn.upstream.tls_stream, conn.upstream.buffer, out,
-                        keep_alive, restore, x);
+                        keep_alive, restore, held, x);
     else
       co_await exchange(conn.cfg(), client, *conn.upstream.plain, conn.upstream.buffer, out,
-                        keep_alive, restore, x);
+                        keep_alive, restore, held, x);
     // A kept-alive upstream connection may have been closed by the server in the meantime:
     // retry once on a fresh one, as long as no response started.
     if (x.failure && reused && !x.response_started) {
@@ -821,6 +827,32 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   // --- the body, scanned as it arrives -------------------------------------------------------
   BodyBytes raw_body;
   std::string decoded_body;  // only when a Content-Encoding applies
+  // What this request holds in memory counts against max_buffered_body_bytes, all requests
+  // together; past it the body is read and dropped, and the answer is 503.
+  BodyBudget::Hold held(sh.body_budget);
+  bool over_budget = false;
+  auto fits = [&](uint64_t raw_bytes) {
+    if (!over_budget &&
+        !held.try_grow_to(raw_bytes + decoded_body.size(), cfg.max_buffered_body_bytes))
+      over_budget = true;
+    return !over_budget;
+  };
+  // 503, which clients retry (a block is never 5xx: it would be retried for minutes).
+  auto answer_over_budget = [&](bool keep_conn) -> net::awaitable<void> {
+    sh.metrics.request_shed();
+    finish(503, "error");
+    ev.error = "the request bodies held in memory reached max_buffered_body_bytes";
+    keep = keep_conn;
+    auto res = error_response(
+        503, "overloaded_error",
+        "promptgate is holding too many request bodies in memory right now, so this request "
+        "was not forwarded. Retry in a moment; if this persists, ask the promptgate operator "
+        "to raise max_buffered_body_bytes or add capacity.",
+        keep_conn);
+    res.set(http::field::retry_after, "1");
+    co_await send_response(client, std::move(res));
+    record(sh, ev);
+  };
   std::unique_ptr<ContentDecoder> decoder;
   std::string content_encoding(req[http::field::content_encoding]);
   if (inspect && !content_encoding.empty() && !beast::iequals(content_encoding, "identity")) {
@@ -866,8 +898,9 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
       decode_error = decoder->error();
     }
     if (!out.empty()) {
-      scan_piece(out);
       decoded_body += out;
+      if (!fits(raw_body.size())) return;
+      scan_piece(out);
     }
   };
 
@@ -892,15 +925,16 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     }
   };
   const bool direct = parser.content_length() && !parser.chunked();
-  if (direct) {
-    raw_body.resize(static_cast<size_t>(*parser.content_length()));
+  const uint64_t length = direct ? *parser.content_length() : 0;
+  if (direct && fits(length)) {
+    raw_body.resize(static_cast<size_t>(length));
     size_t buffered = std::min(buf.size(), raw_body.size());
     if (buffered) {
       net::buffer_copy(net::buffer(raw_body.data(), buffered), buf.data());
       buf.consume(buffered);
       take_piece(buffered);
     }
-    while (used < raw_body.size()) {
+    while (used < raw_body.size() && !over_budget) {
       size_t got = co_await client.async_read_some(
           net::buffer(raw_body.data() + used, raw_body.size() - used), tok(ec));
       if (got) take_piece(got);
@@ -908,9 +942,12 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     }
     if (ec && used == raw_body.size()) ec = {};  // complete; the error belongs to the next read
   }
-  while (!direct && !parser.is_done()) {
-    if (raw_body.size() - used < 16 * 1024)
-      raw_body.resize(std::max<size_t>(2 * raw_body.size(), used + 64 * 1024));
+  while (!direct && !parser.is_done() && !over_budget) {
+    if (raw_body.size() - used < 16 * 1024) {
+      size_t grown = std::max<size_t>(2 * raw_body.size(), used + 64 * 1024);
+      if (!fits(grown)) break;
+      raw_body.resize(grown);
+    }
     req.body().data = raw_body.data() + used;
     req.body().size = raw_body.size() - used;
     co_await http::async_read(client, buf, parser, tok(ec));
@@ -918,6 +955,42 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     size_t got = raw_body.size() - used - req.body().size;
     if (got) take_piece(got);
     if (ec) break;
+  }
+  if (over_budget && !ec) {
+    // Give the memory back first, then read the rest of the body into a small buffer and drop
+    // it: answering mid-upload and closing would reset the connection under the client before
+    // it reads the answer. The body deadline still applies.
+    uint64_t total = direct ? length : used;
+    BodyBytes().swap(raw_body);
+    std::string().swap(decoded_body);
+    scan.reset();
+    held.set(0);
+    std::array<char, 16 * 1024> scratch;
+    if (direct) {
+      uint64_t left = length - std::min<uint64_t>(used, length);
+      size_t buffered = static_cast<size_t>(std::min<uint64_t>(buf.size(), left));
+      buf.consume(buffered);
+      left -= buffered;
+      while (left > 0 && !ec) {
+        size_t got = co_await client.async_read_some(
+            net::buffer(scratch.data(),
+                        static_cast<size_t>(std::min<uint64_t>(left, scratch.size()))),
+            tok(ec));
+        left -= got;
+      }
+      if (ec && left == 0) ec = {};
+    } else {
+      while (!parser.is_done() && !ec) {
+        req.body().data = scratch.data();
+        req.body().size = scratch.size();
+        co_await http::async_read(client, buf, parser, tok(ec));
+        if (ec == http::error::need_buffer) ec = {};
+        total += scratch.size() - req.body().size;
+      }
+    }
+    ev.body_bytes = total;
+    co_await answer_over_budget(!ec && wants_keep_alive);
+    co_return;
   }
   raw_body.resize(used);
   ev.body_bytes = raw_body.size();
@@ -943,6 +1016,14 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     co_return;
   }
   if (decoder) decode_piece({}, true);
+  if (over_budget) {  // the decompressed body's tail did not fit
+    BodyBytes().swap(raw_body);
+    std::string().swap(decoded_body);
+    scan.reset();
+    held.set(0);
+    co_await answer_over_budget(wants_keep_alive);
+    co_return;
+  }
   if (inspect) ev.model = model_of(decoder ? std::string_view(decoded_body) : as_view(raw_body));
 
   // --- findings: body, query string, configured headers --------------------------------------
@@ -1109,6 +1190,11 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   } else {
     out.body() = std::move(raw_body);
   }
+  // From here only the body going upstream is held, and only until the response header
+  // arrives (exchange() lets it go then): an answer may stream for minutes.
+  BodyBytes().swap(raw_body);
+  std::string().swap(decoded_body);
+  held.set(out.body().size());
   if (!out.body().empty() || parser.content_length() || parser.chunked())
     out.content_length(out.body().size());
   out.keep_alive(true);
@@ -1119,7 +1205,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     if (auto conv = sh.vault->find(conn.conversation_owner()))
       if (auto subs = conv->restorations(); subs && !subs->empty()) restore = std::move(subs);
   if (restore) out.set(http::field::accept_encoding, "identity");
-  co_await forward_request(conn, client, target, out, wants_keep_alive, ev, keep, restore);
+  co_await forward_request(conn, client, target, out, wants_keep_alive, ev, keep, &held, restore);
   record(sh, ev);
 }
 
@@ -1583,6 +1669,7 @@ net::awaitable<void> serve_admin(Shared& sh, Reloader& reloader, tcp::socket soc
       res.body() = ready ? "ready\n" : "draining\n";
     } else if (path == "/metrics") {
       sh.metrics.set_leaf_cache(sh.setup.ca->leaf_cache_hits(), sh.setup.ca->leaf_cache_misses());
+      sh.metrics.set_buffered_bytes(sh.body_budget.in_use());
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = sh.metrics.serialize();
     } else if (path == "/-/reload") {

@@ -751,6 +751,98 @@ test('slow clients: a stalled header, a dripped header and a stalled body are cu
   await p.stop();
 });
 
+// ---- memory budget --------------------------------------------------------------------------------
+
+// Bodies held in memory, all connections together, stay under max_buffered_body_bytes: a request
+// that does not fit is read, dropped and answered 503 (keep-alive), and the budget frees when a
+// body leaves: at the upstream's response header, not at the end of a streamed answer.
+test('max_buffered_body_bytes: a body that does not fit gets 503 and is not forwarded; the budget frees', T, async () => {
+  const p = await startProxy({ yaml: configYaml('max_body_bytes: 40000\nmax_buffered_body_bytes: 60000\n') });
+  const agent = new TunnelAgent(p);
+  const buffered = async () => metric(await scrape(p), 'promptgate_buffered_request_bytes');
+  const waitBuffered = async (want) => {
+    let now;
+    for (let i = 0; i < 100 && (now = await buffered()) !== want; i++) await sleep(50);
+    assert.equal(now, want, 'promptgate_buffered_request_bytes');
+  };
+  const json = (m, size, extra = {}) => {
+    const b = messagesBody(`${m} `, extra);
+    return b.replace(`${m} `, `${m} ${'x'.repeat(size - b.length)}`);
+  };
+  try {
+    // A client holds 40000 bytes: its Content-Length is reserved while the body trickles in.
+    const m1 = marker('holder');
+    const body1 = json(m1, 40000);
+    const s = await tlsThroughProxy(p, 'api.anthropic.com');
+    let answer1 = '';
+    s.on('data', (d) => { answer1 += d; });
+    s.write(`POST /v1/messages?m=${m1} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${body1.length}\r\n\r\n${body1.slice(0, 1000)}`);
+    await waitBuffered(40000);
+
+    // 30000 more do not fit: 503, Anthropic-shaped, retryable, never forwarded, connection kept.
+    const m2 = marker('shed');
+    const r2 = await request(agent, { method: 'POST', path: `/v1/messages?m=${m2}`, headers: { 'content-type': 'application/json' }, body: json(m2, 30000) });
+    assert.equal(r2.status, 503, r2.body.toString());
+    const e2 = JSON.parse(r2.body.toString());
+    assert.equal(e2.type, 'error');
+    assert.equal(e2.error.type, 'overloaded_error');
+    assert.match(e2.error.message, /max_buffered_body_bytes/);
+    assert.equal(r2.headers['retry-after'], '1');
+    assert.notEqual(r2.headers.connection, 'close');
+    // 10000 do fit, on the same connection.
+    const m3 = marker('fits');
+    const r3 = await request(agent, { method: 'POST', path: `/v1/messages?m=${m3}`, headers: { 'content-type': 'application/json' }, body: json(m3, 10000) });
+    assert.equal(r3.status, 200, r3.body.toString());
+    assert.equal(agent.connects, 1, 'the 503 closed the connection');
+
+    // The holder finishes and is served; the budget is empty again.
+    s.write(body1.slice(1000));
+    for (let i = 0; i < 100 && !/^HTTP\/1\.1 200[^]*\r\n\r\n\{/.test(answer1); i++) await sleep(50);
+    assert.match(answer1, /^HTTP\/1\.1 200/);
+    s.destroy();
+    await waitBuffered(0);
+    assert.equal(recordEntries(m1).length, 1);
+    assert.equal(recordEntries(m2).length, 0, 'the shed body was forwarded');
+    assert.equal(recordEntries(m3).length, 1);
+
+    // While an answer streams (an SSE event every 400 ms), its request body is no longer held.
+    const m4 = marker('streaming');
+    const streamed = new Promise((resolve, reject) => {
+      const req = https.request({ host: 'api.anthropic.com', port: 443, method: 'POST', path: `/v1/messages?m=${m4}`, agent, servername: 'api.anthropic.com',
+        headers: { 'content-type': 'application/json', 'x-fake-delay-ms': '400' } }, (res) => {
+        let first = true, text = '';
+        res.setEncoding('utf8');
+        res.on('data', async (d) => {
+          text += d;
+          if (first) { first = false; resolve({ res, during: await buffered(), done: new Promise((r) => res.on('end', () => r(text))) }); }
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(json(m4, 39000, { stream: true }));
+    });
+    const { res: res4, during, done } = await streamed;
+    assert.equal(res4.statusCode, 200);
+    assert.equal(during, 0, 'the body was still held while the answer streamed');
+    assert.match(await done, /event: message_stop/);
+
+    // The 30000-byte request now fits; the shed one was counted and audited.
+    const m5 = marker('retry');
+    const r5 = await request(agent, { method: 'POST', path: `/v1/messages?m=${m5}`, headers: { 'content-type': 'application/json' }, body: json(m5, 30000) });
+    assert.equal(r5.status, 200, r5.body.toString());
+    const text = await scrape(p);
+    assert.equal(metric(text, 'promptgate_requests_shed_total'), 1);
+    assert.equal(metric(text, 'promptgate_buffered_request_bytes'), 0);
+    const shed = await waitAudit(p.audit, (e) => e.path === '/v1/messages' && e.status === 503);
+    assert.equal(shed.decision, 'error');
+    assert.equal(shed.body_bytes, 30000);
+    assert.ok(p.alive());
+  } finally {
+    agent.destroy();
+    await p.stop();
+  }
+});
+
 // ---- connection caps ----------------------------------------------------------------------------
 
 test('max_connections_per_client 3: the 4th is closed at once, a slot frees on close, other clients unaffected', T, async () => {
