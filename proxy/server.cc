@@ -271,6 +271,14 @@ struct Target {
   Destination destination = Destination::intercept;
 };
 
+// The Host header for a target: the port only when it is not the scheme's default.
+std::string host_header_for(const Target& target) {
+  std::string host =
+      target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
+  if (target.port != (target.tls ? 443 : 80)) host += ":" + std::to_string(target.port);
+  return host;
+}
+
 // One upstream connection, kept open across a client connection's keep-alive requests.
 struct Upstream {
   std::string host;
@@ -817,6 +825,22 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     co_await send_response(client, error_response(status, type, msg, keep_conn));
   };
 
+  // Where the body ends must be read the same way here, upstream and by anything in front of
+  // us (RFC 9112 6.1): a Transfer-Encoding that does not end in chunked, or one on HTTP/1.0,
+  // leaves it ambiguous, and is refused rather than guessed at.
+  if (req.count(http::field::transfer_encoding) && (!parser.chunked() || req.version() < 11)) {
+    co_await respond(400, "invalid_request_error",
+                     "promptgate refused this request: its Transfer-Encoding does not end in "
+                     "chunked (or comes with HTTP/1.0), so where its body ends is ambiguous.",
+                     false, "error");
+    record(sh, ev);
+    co_return;
+  }
+  // A chunked body may end in trailer fields, which Beast adds to the header: counted now, so a
+  // trailer (say, a Content-Encoding that would make the upstream read the scanned bytes
+  // differently) can be refused once the body is in.
+  const auto header_fields = std::distance(req.begin(), req.end());
+
   if (beast::iequals(req[http::field::expect], "100-continue")) {
     beast::error_code ec;
     http::response<http::empty_body> cont{http::status::continue_, 11};
@@ -854,7 +878,12 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     record(sh, ev);
   };
   std::unique_ptr<ContentDecoder> decoder;
-  std::string content_encoding(req[http::field::content_encoding]);
+  // Repeated Content-Encoding lines are one list (RFC 9110 5.3), as the upstream will read them.
+  std::string content_encoding;
+  for (auto [it, end] = req.equal_range(http::field::content_encoding); it != end; ++it) {
+    if (!content_encoding.empty()) content_encoding += ", ";
+    content_encoding += it->value();
+  }
   if (inspect && !content_encoding.empty() && !beast::iequals(content_encoding, "identity")) {
     std::string err;
     decoder = ContentDecoder::create(content_encoding, cfg.max_decoded_body_bytes, err);
@@ -1015,6 +1044,14 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     record(sh, ev);
     co_return;
   }
+  if (std::distance(req.begin(), req.end()) != header_fields) {
+    co_await respond(400, "invalid_request_error",
+                     "promptgate refused this request: it ends in trailer fields, which could "
+                     "change how the upstream reads a body already scanned. Send them as headers.",
+                     false, "error");
+    record(sh, ev);
+    co_return;
+  }
   if (decoder) decode_piece({}, true);
   if (over_budget) {  // the decompressed body's tail did not fit
     BodyBytes().swap(raw_body);
@@ -1161,6 +1198,10 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     if (!is_hop_by_hop(field.name_string()) &&
         !beast::iequals(field.name_string(), kOverrideHeader))
       out.insert(field.name_string(), field.value());
+  // The destination policy judged the CONNECT target (or the absolute URL's host), so that is
+  // the Host the upstream gets; a different Host would let a shared front end route the
+  // request elsewhere (RFC 9112 3.2.2 asks the same of absolute-form requests).
+  out.set(http::field::host, host_header_for(target));
   if (decision.verdict == Verdict::redact && enforce) {
     std::vector<Finding> body_findings;
     std::vector<bool> tokenize;
@@ -1223,6 +1264,9 @@ net::awaitable<bool> read_request_header(Connection& conn, Client& client, beast
   if (conn.sh.draining && !first) co_return false;
   parser.header_limit(cfg.max_header_bytes);
   parser.body_limit(cfg.max_body_bytes);
+  // Chunk headers, extensions and trailers are parsed from this buffer but count against no
+  // parser limit: bounding the buffer bounds them (an overlong one fails the read with 400).
+  buf.max_size(cfg.max_header_bytes + 64 * 1024);
   beast::error_code ec;
   beast::get_lowest_layer(client).expires_after(
       ms(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));

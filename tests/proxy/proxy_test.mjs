@@ -673,6 +673,75 @@ test('bad input: Content-Length larger than the body, then half-close', T, async
   await assertHealthy(pg, 'a short body');
 });
 
+// Framing the upstream could read differently from the proxy (found by probing with raw bytes).
+test('bad input: a trailer that would change how the body is read is refused, not forwarded', T, async () => {
+  const m = marker('trailer');
+  const tok = githubToken();
+  const gz = zlib.gzipSync(messagesBody(`${m} ${tok}`));
+  const s = await tlsThroughProxy(pg, 'api.anthropic.com');
+  const head = `POST /v1/messages?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const trailer = '0\r\nContent-Encoding: gzip\r\nContent-Type: application/json\r\n\r\n';
+  const r = await rawExchange(s, [Buffer.concat([Buffer.from(head + gz.length.toString(16) + '\r\n'), gz, Buffer.from('\r\n' + trailer)])], { timeoutMs: 5000 });
+  assert.equal(r.status, 400, r.text.slice(0, 300));
+  assert.match(r.text, /trailer/);
+  await sleep(200);
+  assert.equal(recordEntries(m).length, 0, 'forwarded');
+  assert.ok(!recordHas(tok));
+  await assertHealthy(pg, 'a trailer');
+});
+
+test('bad input: repeated Content-Encoding lines are decoded as one list and scanned', T, async () => {
+  const m = marker('twoenc');
+  const tok = githubToken();
+  const gz = zlib.gzipSync(messagesBody(`${m} ${tok}`));
+  const s = await tlsThroughProxy(pg, 'api.anthropic.com');
+  const head = `POST /v1/messages?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: text/plain\r\nContent-Encoding: identity\r\nContent-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n\r\n`;
+  const r = await rawExchange(s, [Buffer.concat([Buffer.from(head), gz])], { timeoutMs: 5000 });
+  assert.equal(r.status, 400, r.text.slice(0, 300));
+  assert.match(r.text, /github/);
+  await sleep(200);
+  assert.equal(recordEntries(m).length, 0, 'forwarded');
+  assert.ok(!recordHas(tok));
+});
+
+test('bad input: a Transfer-Encoding that does not end in chunked is refused and the connection closed', T, async () => {
+  for (const te of ['identity', 'gzip', 'chunked, identity']) {
+    const m = marker('te');
+    const inner = `GET /smuggled?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n`;
+    const s = await tlsThroughProxy(pg, 'api.anthropic.com');
+    const r = await rawExchange(s, [`POST /upload?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nTransfer-Encoding: ${te}\r\n\r\n${inner}`], { timeoutMs: 5000 });
+    assert.equal(r.status, 400, `${te}: ${r.text.slice(0, 300)}`);
+    assert.ok(!r.text.slice(12).includes('HTTP/1.1'), `${te}: a second answer came back`);
+    await sleep(200);
+    assert.equal(recordEntries(m).length, 0, `${te}: something was forwarded`);
+  }
+  await assertHealthy(pg, 'a bad Transfer-Encoding');
+});
+
+test('bad input: an endless trailer or chunk extension is cut off, not buffered', T, async () => {
+  for (const [what, tail] of [['trailer', '0\r\n'], ['extension', '5;e=']]) {
+    const m = marker(what);
+    const s = await tlsThroughProxy(pg, 'api.anthropic.com');
+    const head = `POST /upload?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n${tail}`;
+    const filler = what === 'trailer' ? `X-T: ${'a'.repeat(1000)}\r\n`.repeat(64) : 'a'.repeat(64 * 1000);
+    // 64 KB at a time, up to 4 MB: the proxy must give up long before (and long before body_ms).
+    const r = await rawExchange(s, [head, ...Array(64).fill(filler)], { timeoutMs: 8000, gapMs: 5 });
+    assert.ok(!r.timedOut, `${what}: still reading after 8 s`);
+    assert.ok(r.status === 400 || (r.closed && r.status === 0), `${what}: got ${r.text.slice(0, 200)}`);
+    assert.equal(recordEntries(m).length, 0, `${what}: forwarded`);
+  }
+  await assertHealthy(pg, 'an endless trailer');
+});
+
+test('the upstream gets the Host the destination policy judged, not the client\'s', T, async () => {
+  const m = marker('host');
+  const s = await tlsThroughProxy(pg, 'api.anthropic.com');
+  const r = await rawExchange(s, [`POST /upload?m=${m} HTTP/1.1\r\nHost: elsewhere.example\r\nContent-Length: 2\r\n\r\n{}`], { timeoutMs: 5000 });
+  assert.equal(r.status, 200, r.text.slice(0, 300));
+  const [entry] = recordEntries(m);
+  assert.equal(entry.headers.host, 'api.anthropic.com');
+});
+
 test('promptgate ca export prints the CA that $PROMPTGATE_HOME/ca.pem holds', T, async () => {
   const out = await new Promise((resolve) => execFile(env.bin, ['ca', 'export'], { env: { ...process.env, PROMPTGATE_HOME: pg.home } },
     (err, stdout, stderr) => resolve({ err, stdout, stderr })));
