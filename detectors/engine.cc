@@ -510,7 +510,7 @@ void finalize(ScanResult& r) {
 }
 
 size_t first_non_space(std::string_view input) {
-  size_t i = 0;
+  size_t i = input.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 byte order mark
   while (i < input.size() &&
          (input[i] == ' ' || input[i] == '\n' || input[i] == '\r' || input[i] == '\t'))
     ++i;

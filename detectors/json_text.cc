@@ -3,7 +3,9 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -125,7 +127,11 @@ bool valid_number(std::string_view s) {
   return i == n;
 }
 
-bool is_text_media(std::string_view m) {
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+bool is_text_media(std::string_view media_type) {
+  std::string m(media_type.substr(0, 64));
+  for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return m.starts_with("text/") || m == "application/json" || m == "application/xml" ||
          m == "application/x-yaml" || m == "application/yaml" || m == "application/javascript" ||
          m == "application/x-sh" || m == "application/sql";
@@ -136,7 +142,8 @@ bool is_text_media(std::string_view m) {
 struct JsonTextExtractor::Base64Decoder {
   EVP_ENCODE_CTX* ctx = EVP_ENCODE_CTX_new();
   ~Base64Decoder() { EVP_ENCODE_CTX_free(ctx); }
-  unsigned char out[4096];
+  unsigned char in[1024];
+  unsigned char out[1024];  // EVP_DecodeUpdate writes at most 3/4 of in plus a buffered block
 };
 
 JsonTextExtractor::JsonTextExtractor(DecodedText& out) : out_(out) {
@@ -169,59 +176,76 @@ void JsonTextExtractor::begin_string(bool is_key) {
   in_key_ = is_key;
   string_start_ = pos_ + 1;  // after the opening quote
   pending_high_ = 0;
-  string_mode_ = StringMode::text;
+  decode_document_ = false;
   if (is_key) {
     out_.begin_segment(SegmentKind::json_key, string_start_,
                        frame_nodes_.empty() ? 0 : frame_nodes_.back());
   } else {
     begin_value_node();
-    if (!frames_.empty() && !frames_.back().is_array && frames_.back().base64_source &&
-        std::string_view(key_) == "data") {
-      string_mode_ = frames_.back().media == Media::binary ? StringMode::skip : StringMode::base64;
+    // The text of the string is always scanned as it is (a "data" member may hold plain text,
+    // whatever its siblings claim); a document source's is decoded from base64 as well.
+    if (!frames_.empty() && !frames_.back().is_array && std::string_view(key_) == "data") {
+      const Frame& f = frames_.back();
+      decode_document_ =
+          f.media != Media::binary &&
+          (f.type == SourceType::base64 || (f.under_source && f.type == SourceType::unknown));
     }
-    if (string_mode_ == StringMode::base64) {
-      if (!b64_) b64_ = std::make_unique<Base64Decoder>();
-      EVP_DecodeInit(b64_->ctx);
-      out_.begin_segment(SegmentKind::base64_document, string_start_, value_node_);
-    } else if (string_mode_ == StringMode::text) {
-      out_.begin_segment(SegmentKind::json_string, string_start_, value_node_);
-    }
+    out_.begin_segment(SegmentKind::json_string, string_start_, value_node_);
   }
   string_dec_start_ = out_.end();
+  if (decode_document_) {
+    if (!b64_) b64_ = std::make_unique<Base64Decoder>();
+    EVP_DecodeInit(b64_->ctx);
+    b64_fed_ = string_dec_start_;
+    b64_chars_ = 0;
+    b64_doc_.clear();
+  }
+}
+
+void JsonTextExtractor::decode_document_text() {
+  // Lenient, as the decoders behind the API are: the URL-safe alphabet is read as the standard
+  // one, and anything outside the alphabet (line breaks, padding, stray bytes) is dropped
+  // rather than ending the document.
+  uint64_t from = std::max(b64_fed_, out_.begin());
+  std::string_view text = out_.slice(from, out_.end());
+  b64_fed_ = out_.end();
+  Base64Decoder& d = *b64_;
+  auto flush = [&](size_t n) {
+    int outl = 0;
+    if (n && EVP_DecodeUpdate(d.ctx, d.out, &outl, d.in, static_cast<int>(n)) >= 0 && outl > 0)
+      b64_doc_.append(reinterpret_cast<const char*>(d.out), static_cast<size_t>(outl));
+  };
+  size_t n = 0;
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+    if (!std::isalnum(c) && c != '+' && c != '/') continue;
+    d.in[n++] = c;
+    ++b64_chars_;
+    if (n == sizeof d.in) flush(std::exchange(n, 0));
+  }
+  flush(n);
+}
+
+void JsonTextExtractor::finish_document() {
+  decode_document_text();
+  Base64Decoder& d = *b64_;
+  // Unpadded input ends in a partial block; pad it so the decoder returns its bytes (a single
+  // character left over carries no whole byte).
+  static const unsigned char kPad[] = {'=', '='};
+  int outl = 0;
+  int pad = b64_chars_ % 4 >= 2 ? static_cast<int>(4 - b64_chars_ % 4) : 0;
+  if (pad && EVP_DecodeUpdate(d.ctx, d.out, &outl, kPad, pad) >= 0 && outl > 0)
+    b64_doc_.append(reinterpret_cast<const char*>(d.out), static_cast<size_t>(outl));
+  outl = 0;
+  EVP_DecodeFinal(d.ctx, d.out, &outl);
+  if (outl > 0) b64_doc_.append(reinterpret_cast<const char*>(d.out), static_cast<size_t>(outl));
 }
 
 void JsonTextExtractor::string_bytes(const char* p, size_t n) {
   if (pending_high_) flush_pending_high();
-  switch (string_mode_) {
-    case StringMode::text:
-      out_.append_identity(p, n);
-      break;
-    case StringMode::skip:
-      break;
-    case StringMode::base64: {
-      const size_t total = n;
-      while (n > 0) {
-        // Each call decodes at most 3/4 of its input plus a buffered partial line.
-        size_t take = std::min<size_t>(n, 2048);
-        int outl = 0;
-        int rc =
-            EVP_DecodeUpdate(b64_->ctx, b64_->out, &outl, reinterpret_cast<const unsigned char*>(p),
-                             static_cast<int>(take));
-        if (outl > 0)
-          out_.append_identity(reinterpret_cast<const char*>(b64_->out), static_cast<size_t>(outl));
-        p += take;
-        n -= take;
-        if (rc < 0) {
-          // Not base64 after all: scan the rest of the string as text.
-          string_mode_ = StringMode::text;
-          out_.begin_segment(SegmentKind::json_string, pos_ + (total - n), value_node_);
-          out_.append_identity(p, n);
-          return;
-        }
-      }
-      break;
-    }
-  }
+  out_.append_identity(p, n);
 }
 
 void JsonTextExtractor::emit_codepoint(uint32_t cp, uint64_t raw_start, uint32_t raw_len) {
@@ -246,11 +270,7 @@ void JsonTextExtractor::emit_codepoint(uint32_t cp, uint64_t raw_start, uint32_t
     buf[3] = static_cast<char>(0x80 | (cp & 0x3F));
     n = 4;
   }
-  if (string_mode_ == StringMode::text) {
-    out_.append_escape(buf, n, raw_start, raw_len);
-  } else if (string_mode_ == StringMode::base64) {
-    string_bytes(buf, n);
-  }
+  out_.append_escape(buf, n, raw_start, raw_len);
 }
 
 void JsonTextExtractor::flush_pending_high() {
@@ -261,13 +281,18 @@ void JsonTextExtractor::flush_pending_high() {
 
 void JsonTextExtractor::end_string() {
   flush_pending_high();
-  if (string_mode_ == StringMode::base64) {
-    int outl = 0;
-    EVP_DecodeFinal(b64_->ctx, b64_->out, &outl);
-    if (outl > 0)
-      out_.append_identity(reinterpret_cast<const char*>(b64_->out), static_cast<size_t>(outl));
+  out_.end_segment(pos_);
+  if (decode_document_) {
+    finish_document();
+    decode_document_ = false;
+    if (!b64_doc_.empty()) {
+      out_.append_separator("\n", pos_);
+      out_.begin_segment(SegmentKind::base64_document, string_start_, value_node_);
+      out_.append_identity(b64_doc_.data(), b64_doc_.size());
+      out_.end_segment(pos_);
+    }
+    if (b64_doc_.capacity() > (1u << 20)) std::string().swap(b64_doc_);
   }
-  if (string_mode_ != StringMode::skip) out_.end_segment(pos_);
   if (in_key_) {
     // The member name, for paths and for recognising documents (capped: names can be huge).
     uint64_t from = std::max(string_dec_start_, out_.begin());
@@ -278,13 +303,14 @@ void JsonTextExtractor::end_string() {
     return;
   }
   // Remember what tells us whether a sibling "data" member is a base64 text document.
-  if (!frames_.empty() && !frames_.back().is_array && string_mode_ == StringMode::text &&
-      string_dec_start_ >= out_.begin()) {
-    std::string_view value = out_.slice(string_dec_start_, out_.end());
+  if (!frames_.empty() && !frames_.back().is_array && string_dec_start_ >= out_.begin()) {
     Frame& f = frames_.back();
     std::string_view key = key_;
-    if (key == "type" && value == "base64") f.base64_source = true;
-    if (key == "media_type") f.media = is_text_media(value) ? Media::text : Media::binary;
+    if (key == "type" || key == "media_type") {
+      std::string_view value = out_.slice(string_dec_start_, out_.end());
+      if (key == "type") f.type = value == "base64" ? SourceType::base64 : SourceType::other;
+      if (key == "media_type") f.media = is_text_media(value) ? Media::text : Media::binary;
+    }
   }
   out_.append_separator("\n", pos_);
   after_value_done();
@@ -410,11 +436,15 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
   if (failed()) return false;
   const char* p = chunk.data();
   const char* end = p + chunk.size();
+  if (pos_ == 0 && chunk.starts_with(kUtf8Bom)) {  // a byte order mark: not part of the JSON
+    p += kUtf8Bom.size();
+    pos_ += kUtf8Bom.size();
+  }
   while (p < end) {
     char c = *p;
     switch (state_) {
       case State::string: {
-        if (string_mode_ == StringMode::text && !pending_high_) {
+        if (!pending_high_) {
           const char* start = p;
           p = copy_plain_run(p, end);
           pos_ += static_cast<uint64_t>(p - start);
@@ -520,11 +550,11 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           begin_value_node();
           out_.append_separator("\n", pos_);
           // Anthropic puts documents under "source"; members may come in any order, so a
-          // "data" string there is decoded as base64 even before "type" is seen.
+          // "data" string there is decoded from base64 unless a "type" before it says otherwise.
           frames_.push_back({c == '[', 0,
                              c == '{' && !frames_.empty() && !frames_.back().is_array &&
                                  std::string_view(key_) == "source",
-                             Media::unknown});
+                             SourceType::unknown, Media::unknown});
           frame_nodes_.push_back(value_node_);
           state_ = c == '[' ? State::value : State::object_key_or_end;
           if (c == '[') {
@@ -637,6 +667,8 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
     ++p;
     ++pos_;
   }
+  // Before the caller may trim the decoded text: a document's text so far goes to its decoder.
+  if (decode_document_ && state_ != State::done) decode_document_text();
   return !failed();
 }
 

@@ -2,9 +2,12 @@
 //
 // Feed raw bytes in chunks of any size; string contents come out unescaped (`\n`, `\"`,
 // `\u0041`, surrogate pairs) into a DecodedText, one segment per string, with the map back to
-// raw offsets and the JSON path of each value. Base64 text documents (an object with
-// `"type":"base64"` and `data`, as in Anthropic `document` / `image` sources) are decoded
-// too, unless their `media_type` says they are not text. Strict: malformed JSON stops the
+// raw offsets and the JSON path of each value. The `data` string of a document source (an
+// object with `"type":"base64"`, or the value of a `source` member whose type is not known yet,
+// as in Anthropic `document` / `image` blocks) is scanned as the text it is and, unless its
+// `media_type` says it is not text, also decoded from base64 as leniently as the API's decoders
+// are, into a second segment after it. A UTF-8 byte order mark before the document is allowed,
+// as JSON parsers that read bytes allow it. Strict otherwise: malformed JSON stops the
 // decoder with an error that names the raw offset; nesting depth and token sizes are bounded,
 // so memory stays bounded whatever the input.
 #pragma once
@@ -62,10 +65,12 @@ class JsonTextExtractor {
     done
   };
   enum class Media : uint8_t { unknown, text, binary };
+  enum class SourceType : uint8_t { unknown, base64, other };  // this object's "type"
   struct Frame {
     bool is_array;
     int32_t next_index;
-    bool base64_source;  // this object has "type": "base64", or is the value of "source"
+    bool under_source;  // the value of a "source" member
+    SourceType type;
     Media media;
   };
 
@@ -78,6 +83,8 @@ class JsonTextExtractor {
   void string_bytes(const char* p, size_t n);
   void emit_codepoint(uint32_t cp, uint64_t raw_start, uint32_t raw_len);
   void flush_pending_high();
+  void decode_document_text();
+  void finish_document();
   void close_container(char c);
   void after_value_done();
   bool begin_skip_if_listed();
@@ -99,7 +106,12 @@ class JsonTextExtractor {
   int unicode_digits_ = 0;
   uint32_t pending_high_ = 0;
   uint64_t pending_high_start_ = 0;
-  enum class StringMode : uint8_t { text, base64, skip } string_mode_ = StringMode::text;
+  // A document source's `data`: its decoded text from b64_fed_ on goes through the base64
+  // decoder into b64_doc_, which becomes a segment of its own when the string ends.
+  bool decode_document_ = false;
+  uint64_t b64_fed_ = 0;
+  uint64_t b64_chars_ = 0;
+  std::string b64_doc_;
   struct Base64Decoder;
   std::unique_ptr<Base64Decoder> b64_;
   // literal / number state

@@ -187,8 +187,8 @@ TEST_CASE("one-byte chunks give the same findings as one block") {
 TEST_CASE("a stream outlives its scanner, and the next streams reuse finished ones' buffers") {
   // A rule reload replaces a thread's Scanner while a request body is still arriving.
   auto scanner = std::make_unique<Scanner>(test_rules(), test_key());
-  std::string body = R"({"messages":[{"role":"user","content":"deploy with )" + github_token(3) +
-                     R"( please"}]})";
+  std::string body =
+      R"({"messages":[{"role":"user","content":"deploy with )" + github_token(3) + R"( please"}]})";
   auto stream = scanner->open_stream(InputFormat::json);
   stream->write(std::string_view(body).substr(0, 40));
   scanner.reset();
@@ -200,8 +200,8 @@ TEST_CASE("a stream outlives its scanner, and the next streams reuse finished on
 
   // Streams one after another (and two at once) find the same as a fresh scanner's first one.
   Scanner s(test_rules(), test_key());
-  std::string big = R"({"messages":[{"role":"user","content":")" + std::string(200000, 'x') +
-                    R"("}]})";
+  std::string big =
+      R"({"messages":[{"role":"user","content":")" + std::string(200000, 'x') + R"("}]})";
   for (int round = 0; round < 3; ++round) {
     auto a = s.open_stream(InputFormat::json);
     auto b = s.open_stream(InputFormat::json);
@@ -301,6 +301,63 @@ TEST_CASE("base64 text documents are decoded and scanned") {
   std::string image =
       R"({"source":{"type":"base64","media_type":"image/png","data":")" + b64 + R"("}})";
   CHECK(s.scan(image, InputFormat::json).findings.empty());
+}
+
+// A reader of the JSON would find these: the differences a review found between what the
+// decoder scanned and what the API's parsers read.
+TEST_CASE("a document's data is scanned as text too, and decoded as leniently as the API does") {
+  Scanner s(test_rules(), test_key());
+  std::string token = github_token(14);
+  auto found = [&](const std::string& body) {
+    auto r = s.scan(body, InputFormat::json);
+    REQUIRE(r.ok());
+    return r.findings.size();
+  };
+  auto doc = [](std::string source) {
+    return R"({"messages":[{"role":"user","content":[{"type":"document","source":)" + source +
+           "}]}]}";
+  };
+  // A plain-text source, and text in a source whose type is never said.
+  CHECK(found(doc(R"({"type":"text","media_type":"text/plain","data":"Notes. My token is )" +
+                  token + R"( ok."})")) == 1);
+  CHECK(found(doc(R"({"data":"Notes. My token is )" + token + R"( ok."})")) == 1);
+  // Plain text where an image's base64 should be (a tool may send anything).
+  CHECK(found(R"({"input":{"type":"base64","media_type":"image/png","data":"notes )" + token +
+              R"("}})") == 1);
+  // Base64 with what lenient decoders skip or accept: a stray character, extra padding, line
+  // breaks, the URL-safe alphabet without padding; media types in any case.
+  std::string text = "\xFB\xFF\xBF config token: " + token + " \xFB\xFF\xBF";  // "+/+/" in base64
+  std::string b64(4 * ((text.size() + 2) / 3), '\0');
+  b64.resize(static_cast<size_t>(EVP_EncodeBlock(
+      reinterpret_cast<unsigned char*>(b64.data()),
+      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()))));
+  std::string url = b64;
+  for (char& c : url) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!url.empty() && url.back() == '=') url.pop_back();
+  REQUIRE(url.find_first_of("-_") != std::string::npos);
+  for (std::string data :
+       {b64 + ".", "*" + b64, b64 + "=", b64.substr(0, 20) + "\\n" + b64.substr(20), url}) {
+    INFO(data);
+    CHECK(found(doc(R"({"type":"base64","media_type":"Text/Plain","data":")" + data + R"("})")) ==
+          1);
+  }
+  // A declared non-base64 type before the data is believed: the text is not decoded.
+  auto r = s.scan(doc(R"({"type":"text","media_type":"text/plain","data":")" + b64 + R"("})"),
+                  InputFormat::json);
+  CHECK(r.findings.empty());
+}
+
+TEST_CASE("a UTF-8 byte order mark before a JSON document is read past") {
+  Scanner s(test_rules(), test_key());
+  std::string token = github_token(15);
+  std::string body = "\xEF\xBB\xBF{\"t\":\"\\u0067" + token.substr(1) + "\"}";
+  for (auto format : {InputFormat::json, InputFormat::automatic}) {
+    auto r = s.scan(body, format);
+    REQUIRE(r.ok());
+    CHECK(r.scanned_as_json);
+    REQUIRE(r.findings.size() == 1);
+    CHECK(r.findings[0].start == body.find("\\u0067"));
+  }
 }
 
 TEST_CASE("fingerprints are keyed, stable, and never the value") {
