@@ -540,6 +540,7 @@ struct Scanner::Impl {
   // requests' decoded text (in this process only) until the next stream overwrites it.
   static constexpr size_t kSpareTexts = 8;
   static constexpr size_t kMaxSpareTextBytes = 1u << 20;
+  static constexpr size_t kMaxKeptScanTextBytes = 16u << 20;
   std::vector<DecodedText> spare_texts;
 };
 
@@ -608,6 +609,8 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format,
   if (impl_->known)
     confirmer.known_secrets(*impl_->known, text, 0, true, impl_->known_hits, result.findings);
   finalize(result);
+  // The text is kept for the thread's next scan, but one huge body must not pin its size.
+  if (text.memory_bytes() > Impl::kMaxKeptScanTextBytes) text = DecodedText();
   return result;
 }
 
@@ -740,12 +743,21 @@ bool ScanStream::write(std::string_view chunk) {
   if (!s.error.empty()) return false;
   s.result.raw_bytes += chunk.size();
   if (!s.decided) {
-    if (first_non_space(chunk) == chunk.size() &&
-        s.undecided.size() + chunk.size() < kMinRetained) {
+    // Only white space, or the start of a byte order mark, so far: wait for what follows.
+    std::string joined;
+    std::string_view so_far = chunk;
+    if (!s.undecided.empty()) {
+      joined = s.undecided;
+      joined.append(chunk);
+      so_far = joined;
+    }
+    const bool bom_start =
+        so_far.size() < 3 && std::string_view("\xEF\xBB\xBF").starts_with(so_far);
+    if ((first_non_space(so_far) == so_far.size() || bom_start) && so_far.size() < kMinRetained) {
       s.undecided.append(chunk);
       return true;
     }
-    s.decide(looks_like_json(chunk));
+    s.decide(looks_like_json(so_far));
     std::string head = std::move(s.undecided);
     if (!head.empty() && !s.push(head)) return false;
   }

@@ -1,7 +1,5 @@
 #include "json_text.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -15,6 +13,7 @@
 #endif
 
 #include "cpu_features.h"
+#include "lenient_base64.h"
 
 namespace promptgate {
 namespace {
@@ -139,13 +138,6 @@ bool is_text_media(std::string_view media_type) {
 
 }  // namespace
 
-struct JsonTextExtractor::Base64Decoder {
-  EVP_ENCODE_CTX* ctx = EVP_ENCODE_CTX_new();
-  ~Base64Decoder() { EVP_ENCODE_CTX_free(ctx); }
-  unsigned char in[1024];
-  unsigned char out[1024];  // EVP_DecodeUpdate writes at most 3/4 of in plus a buffered block
-};
-
 JsonTextExtractor::JsonTextExtractor(DecodedText& out) : out_(out) {
   out_.live_nodes_ = &frame_nodes_;
 }
@@ -194,53 +186,22 @@ void JsonTextExtractor::begin_string(bool is_key) {
   }
   string_dec_start_ = out_.end();
   if (decode_document_) {
-    if (!b64_) b64_ = std::make_unique<Base64Decoder>();
-    EVP_DecodeInit(b64_->ctx);
+    if (!b64_) b64_ = std::make_unique<LenientBase64>();
+    b64_->reset();
     b64_fed_ = string_dec_start_;
-    b64_chars_ = 0;
     b64_doc_.clear();
   }
 }
 
 void JsonTextExtractor::decode_document_text() {
-  // Lenient, as the decoders behind the API are: the URL-safe alphabet is read as the standard
-  // one, and anything outside the alphabet (line breaks, padding, stray bytes) is dropped
-  // rather than ending the document.
   uint64_t from = std::max(b64_fed_, out_.begin());
-  std::string_view text = out_.slice(from, out_.end());
+  b64_->feed(out_.slice(from, out_.end()), b64_doc_);
   b64_fed_ = out_.end();
-  Base64Decoder& d = *b64_;
-  auto flush = [&](size_t n) {
-    int outl = 0;
-    if (n && EVP_DecodeUpdate(d.ctx, d.out, &outl, d.in, static_cast<int>(n)) >= 0 && outl > 0)
-      b64_doc_.append(reinterpret_cast<const char*>(d.out), static_cast<size_t>(outl));
-  };
-  size_t n = 0;
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-    if (!std::isalnum(c) && c != '+' && c != '/') continue;
-    d.in[n++] = c;
-    ++b64_chars_;
-    if (n == sizeof d.in) flush(std::exchange(n, 0));
-  }
-  flush(n);
 }
 
 void JsonTextExtractor::finish_document() {
   decode_document_text();
-  Base64Decoder& d = *b64_;
-  // Unpadded input ends in a partial block; pad it so the decoder returns its bytes (a single
-  // character left over carries no whole byte).
-  static const unsigned char kPad[] = {'=', '='};
-  int outl = 0;
-  int pad = b64_chars_ % 4 >= 2 ? static_cast<int>(4 - b64_chars_ % 4) : 0;
-  if (pad && EVP_DecodeUpdate(d.ctx, d.out, &outl, kPad, pad) >= 0 && outl > 0)
-    b64_doc_.append(reinterpret_cast<const char*>(d.out), static_cast<size_t>(outl));
-  outl = 0;
-  EVP_DecodeFinal(d.ctx, d.out, &outl);
-  if (outl > 0) b64_doc_.append(reinterpret_cast<const char*>(d.out), static_cast<size_t>(outl));
+  b64_->finish(b64_doc_);
 }
 
 void JsonTextExtractor::string_bytes(const char* p, size_t n) {
@@ -298,6 +259,17 @@ void JsonTextExtractor::end_string() {
     uint64_t from = std::max(string_dec_start_, out_.begin());
     std::string_view name = out_.slice(from, out_.end());
     key_.assign(name.substr(0, kMaxKeyBytes));
+    // What decides how a document's data is read must be said once: parsers differ on which
+    // of two equal keys wins, and the scan must read the document as the API does.
+    if (!frames_.empty()) {
+      uint8_t bit = key_ == "type" ? 1 : key_ == "media_type" ? 2 : key_ == "data" ? 4 : 0;
+      Frame& f = frames_.back();
+      if (bit & f.seen_keys) {
+        fail("\"" + key_ + "\" appears twice in one object");
+        return;
+      }
+      f.seen_keys |= bit;
+    }
     out_.append_separator(": ", pos_);
     state_ = State::colon;
     return;
@@ -436,9 +408,15 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
   if (failed()) return false;
   const char* p = chunk.data();
   const char* end = p + chunk.size();
-  if (pos_ == 0 && chunk.starts_with(kUtf8Bom)) {  // a byte order mark: not part of the JSON
-    p += kUtf8Bom.size();
-    pos_ += kUtf8Bom.size();
+  // A byte order mark first (in any split across feeds) is not part of the JSON.
+  while (bom_seen_ < kUtf8Bom.size() && pos_ == bom_seen_ && p < end) {
+    if (*p != kUtf8Bom[bom_seen_]) {
+      if (bom_seen_ > 0) return fail("incomplete byte order mark");
+      break;
+    }
+    ++p;
+    ++pos_;
+    ++bom_seen_;
   }
   while (p < end) {
     char c = *p;
@@ -460,6 +438,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
         }
         if (c == '"') {
           end_string();
+          if (failed()) return false;
           ++p;
           ++pos_;
           skip_common_structure(p, end);
@@ -554,7 +533,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           frames_.push_back({c == '[', 0,
                              c == '{' && !frames_.empty() && !frames_.back().is_array &&
                                  std::string_view(key_) == "source",
-                             SourceType::unknown, Media::unknown});
+                             SourceType::unknown, Media::unknown, 0});
           frame_nodes_.push_back(value_node_);
           state_ = c == '[' ? State::value : State::object_key_or_end;
           if (c == '[') {

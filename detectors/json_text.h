@@ -8,8 +8,10 @@
 // `media_type` says it is not text, also decoded from base64 as leniently as the API's decoders
 // are, into a second segment after it. A UTF-8 byte order mark before the document is allowed,
 // as JSON parsers that read bytes allow it. Strict otherwise: malformed JSON stops the
-// decoder with an error that names the raw offset; nesting depth and token sizes are bounded,
-// so memory stays bounded whatever the input.
+// decoder with an error that names the raw offset, and so does an object that says
+// "type", "media_type" or "data" twice (parsers differ on which one wins). Nesting depth and
+// token sizes are bounded; a document's decoded copy is held until its string ends (at most
+// 3/4 of the string), so memory is bounded by the input's largest string.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "decoded_text.h"
+#include "lenient_base64.h"
 
 namespace promptgate {
 
@@ -72,6 +75,7 @@ class JsonTextExtractor {
     bool under_source;  // the value of a "source" member
     SourceType type;
     Media media;
+    uint8_t seen_keys;  // "type", "media_type", "data" seen in this object (bits 1, 2, 4)
   };
 
   bool fail(const std::string& msg);
@@ -92,7 +96,8 @@ class JsonTextExtractor {
   DecodedText& out_;
   std::string error_;
   State state_ = State::value;
-  uint64_t pos_ = 0;  // raw offset of the next byte
+  uint64_t pos_ = 0;     // raw offset of the next byte
+  size_t bom_seen_ = 0;  // bytes of a leading UTF-8 byte order mark read so far
   std::vector<Frame> frames_;
   std::vector<uint32_t> frame_nodes_;  // container node per frame (DecodedText may remap these)
   uint32_t value_node_ = 0;            // node of the value being parsed
@@ -110,10 +115,8 @@ class JsonTextExtractor {
   // decoder into b64_doc_, which becomes a segment of its own when the string ends.
   bool decode_document_ = false;
   uint64_t b64_fed_ = 0;
-  uint64_t b64_chars_ = 0;
   std::string b64_doc_;
-  struct Base64Decoder;
-  std::unique_ptr<Base64Decoder> b64_;
+  std::unique_ptr<LenientBase64> b64_;
   // literal / number state
   const char* literal_ = nullptr;
   size_t literal_pos_ = 0;

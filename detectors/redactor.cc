@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <map>
 
+#include "lenient_base64.h"
+
 namespace promptgate {
 namespace {
 
@@ -83,34 +85,16 @@ bool hex4(std::string_view raw, size_t at, uint32_t& v) {
   return true;
 }
 
-// The JSON string content of a base64 document, unescaped (`\/`) and without line breaks.
-std::string clean_base64(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c == '\\' && i + 1 < raw.size()) {
-      char n = raw[++i];
-      if (n == '/') out.push_back('/');
-      continue;  // \n, \r and others carry no base64 data
-    }
-    if (c != '\n' && c != '\r' && c != ' ') out.push_back(c);
-  }
-  return out;
-}
-
+// A base64 document with spans of its decoded text replaced, encoded again (standard alphabet,
+// padded). It is decoded exactly as the detector decoded it (JSON escapes undone, then
+// LenientBase64), so the spans mean the same bytes; empty when it does not decode at all.
 std::string redact_base64(std::string_view raw_container, const std::vector<Span>& inner,
                           const ReplacementFn& replacement) {
-  std::string b64 = clean_base64(raw_container);
-  if (b64.size() % 4 != 0) return {};
-  std::string doc(b64.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(doc.data()),
-                          reinterpret_cast<const unsigned char*>(b64.data()),
-                          static_cast<int>(b64.size()));
-  if (n < 0) return {};
-  size_t pad = 0;
-  for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++pad;
-  doc.resize(static_cast<size_t>(n) - pad);
+  std::string text;
+  if (!json_unescape(raw_container, text)) return {};
+  std::string doc = decode_base64_leniently(text);
+  OPENSSL_cleanse(text.data(), text.size());
+  if (doc.empty()) return {};
   std::string replaced = apply_spans(doc, inner, replacement);
   OPENSSL_cleanse(doc.data(), doc.size());
   std::string out(4 * ((replaced.size() + 2) / 3), '\0');

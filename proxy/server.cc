@@ -202,6 +202,25 @@ http::response<http::string_body> error_response(unsigned status, const char* ty
   return res;
 }
 
+// True when every Transfer-Encoding coding is chunked: a compressed transfer coding would be
+// decoded by nobody (the proxy scans and forwards the bytes as they came).
+bool only_chunked(const http::fields& fields) {
+  for (auto [it, end] = fields.equal_range(http::field::transfer_encoding); it != end; ++it) {
+    std::string_view list = it->value();
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view coding = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+        coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+        coding.remove_suffix(1);
+      if (!coding.empty() && !beast::iequals(coding, "chunked")) return false;
+    }
+  }
+  return true;
+}
+
 bool is_hop_by_hop(std::string_view name) {
   static constexpr std::string_view kNames[] = {"connection",
                                                 "keep-alive",
@@ -273,8 +292,8 @@ struct Target {
 
 // The Host header for a target: the port only when it is not the scheme's default.
 std::string host_header_for(const Target& target) {
-  std::string host =
-      target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
+  const bool bare_ipv6 = target.host.find(':') != std::string::npos && target.host[0] != '[';
+  std::string host = bare_ipv6 ? "[" + target.host + "]" : target.host;
   if (target.port != (target.tls ? 443 : 80)) host += ":" + std::to_string(target.port);
   return host;
 }
@@ -828,9 +847,10 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   // Where the body ends must be read the same way here, upstream and by anything in front of
   // us (RFC 9112 6.1): a Transfer-Encoding that does not end in chunked, or one on HTTP/1.0,
   // leaves it ambiguous, and is refused rather than guessed at.
-  if (req.count(http::field::transfer_encoding) && (!parser.chunked() || req.version() < 11)) {
+  if (req.count(http::field::transfer_encoding) &&
+      (!parser.chunked() || req.version() < 11 || !only_chunked(req))) {
     co_await respond(400, "invalid_request_error",
-                     "promptgate refused this request: its Transfer-Encoding does not end in "
+                     "promptgate refused this request: its Transfer-Encoding is not just "
                      "chunked (or comes with HTTP/1.0), so where its body ends is ambiguous.",
                      false, "error");
     record(sh, ev);
@@ -855,10 +875,13 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   // together; past it the body is read and dropped, and the answer is 503.
   BodyBudget::Hold held(sh.body_budget);
   bool over_budget = false;
+  bool too_large_alone = false;  // would not fit even with nothing else held: 413, not 503
   auto fits = [&](uint64_t raw_bytes) {
-    if (!over_budget &&
-        !held.try_grow_to(raw_bytes + decoded_body.size(), cfg.max_buffered_body_bytes))
+    const uint64_t total = raw_bytes + decoded_body.size();
+    if (!over_budget && !held.try_grow_to(total, cfg.max_buffered_body_bytes)) {
       over_budget = true;
+      too_large_alone = total > cfg.max_buffered_body_bytes;
+    }
     return !over_budget;
   };
   // 503, which clients retry (a block is never 5xx: it would be retried for minutes).
@@ -955,17 +978,27 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   };
   const bool direct = parser.content_length() && !parser.chunked();
   const uint64_t length = direct ? *parser.content_length() : 0;
-  if (direct && fits(length)) {
+  // The budget is taken as bytes arrive, a step ahead of them, not for the declared length:
+  // headers that only announce large bodies must not fill it. The buffer's pages are not
+  // touched (no zero-fill), so memory follows the bytes received too.
+  constexpr uint64_t kReserveStep = 1 << 20;
+  if (direct) {
     raw_body.resize(static_cast<size_t>(length));
     size_t buffered = std::min(buf.size(), raw_body.size());
-    if (buffered) {
+    // Whole steps, so what a request holds is easy to reason about (and to watch).
+    auto step_after = [&](uint64_t bytes) {
+      return std::min<uint64_t>(length, (bytes / kReserveStep + 1) * kReserveStep);
+    };
+    if (buffered && fits(step_after(buffered))) {
       net::buffer_copy(net::buffer(raw_body.data(), buffered), buf.data());
       buf.consume(buffered);
       take_piece(buffered);
     }
     while (used < raw_body.size() && !over_budget) {
+      const uint64_t reserved = step_after(used);
+      if (!fits(reserved)) break;
       size_t got = co_await client.async_read_some(
-          net::buffer(raw_body.data() + used, raw_body.size() - used), tok(ec));
+          net::buffer(raw_body.data() + used, static_cast<size_t>(reserved) - used), tok(ec));
       if (got) take_piece(got);
       if (ec) break;
     }
@@ -974,6 +1007,8 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   while (!direct && !parser.is_done() && !over_budget) {
     if (raw_body.size() - used < 16 * 1024) {
       size_t grown = std::max<size_t>(2 * raw_body.size(), used + 64 * 1024);
+      // Never past what the parser's body limit lets in (it fails the read beyond it).
+      grown = std::min<size_t>(grown, std::max<size_t>(cfg.max_body_bytes, used) + 16 * 1024);
       if (!fits(grown)) break;
       raw_body.resize(grown);
     }
@@ -1018,6 +1053,17 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
       }
     }
     ev.body_bytes = total;
+    if (ec == http::error::body_limit || too_large_alone) {
+      co_await respond(413, "request_too_large",
+                       ec == http::error::body_limit
+                           ? "promptgate refused this request: the body is larger than the " +
+                                 std::to_string(cfg.max_body_bytes) + "-byte limit."
+                           : "promptgate refused this request: with its decompressed copy it "
+                             "needs more memory than max_buffered_body_bytes allows.",
+                       !ec && wants_keep_alive, "error");
+      record(sh, ev);
+      co_return;
+    }
     co_await answer_over_budget(!ec && wants_keep_alive);
     co_return;
   }
@@ -1058,6 +1104,14 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     std::string().swap(decoded_body);
     scan.reset();
     held.set(0);
+    if (too_large_alone) {
+      co_await respond(413, "request_too_large",
+                       "promptgate refused this request: with its decompressed copy it needs more "
+                       "memory than max_buffered_body_bytes allows.",
+                       wants_keep_alive, "error");
+      record(sh, ev);
+      co_return;
+    }
     co_await answer_over_budget(wants_keep_alive);
     co_return;
   }

@@ -341,6 +341,15 @@ TEST_CASE("a document's data is scanned as text too, and decoded as leniently as
     CHECK(found(doc(R"({"type":"base64","media_type":"Text/Plain","data":")" + data + R"("})")) ==
           1);
   }
+  // One character too many (4k+1) does not cost the document its last block.
+  CHECK(found(doc(R"({"type":"base64","media_type":"text/plain","data":")" + b64 + "A\"}")) == 1);
+  // Keys that decide how the data is read, said twice: parsers differ on which wins, so the
+  // document is refused rather than read one way.
+  auto twice = s.scan(
+      doc(R"({"type":"text","data":")" + b64 + R"(","type":"base64","media_type":"text/plain"})"),
+      InputFormat::json);
+  CHECK_FALSE(twice.ok());
+  CHECK(twice.error.find("\"type\" appears twice") != std::string::npos);
   // A declared non-base64 type before the data is believed: the text is not decoded.
   auto r = s.scan(doc(R"({"type":"text","media_type":"text/plain","data":")" + b64 + R"("})"),
                   InputFormat::json);
@@ -357,7 +366,20 @@ TEST_CASE("a UTF-8 byte order mark before a JSON document is read past") {
     CHECK(r.scanned_as_json);
     REQUIRE(r.findings.size() == 1);
     CHECK(r.findings[0].start == body.find("\\u0067"));
+    // Streamed in two pieces, split anywhere (inside the mark too): the same finding.
+    for (size_t cut = 0; cut <= 8; ++cut) {
+      INFO("cut at " << cut);
+      auto stream = s.open_stream(format);
+      stream->write(std::string_view(body).substr(0, cut));
+      stream->write(std::string_view(body).substr(cut));
+      auto streamed = stream->finish();
+      REQUIRE(streamed.ok());
+      REQUIRE(streamed.findings.size() == 1);
+      CHECK(streamed.findings[0].start == r.findings[0].start);
+    }
   }
+  // The start of a mark that does not go on is not JSON.
+  CHECK_FALSE(s.scan("\xEF\xBB{\"t\":1}", InputFormat::json).ok());
 }
 
 TEST_CASE("fingerprints are keyed, stable, and never the value") {

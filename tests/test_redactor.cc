@@ -72,6 +72,40 @@ TEST_CASE("redaction inside a base64 document re-encodes the document") {
   CHECK(decoded.find(token) == std::string::npos);
 }
 
+// The redactor decodes a document as the detector did (JSON escapes undone, then leniently),
+// so the redaction lands on the secret even when the data is written unusually.
+TEST_CASE("redaction inside an unusually written base64 document hits the secret") {
+  Scanner s(test_rules(), test_key());
+  std::string token = github_token(24);
+  std::string doc = "\xFB\xFF\xBF notes\nGH_TOKEN=" + token + "\nend\n";  // "+/+/" in base64
+  std::string b64 = base64(doc);
+  REQUIRE(b64.find('+') != std::string::npos);
+  std::string url = b64;  // URL-safe, unpadded
+  for (char& c : url) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (url.back() == '=') url.pop_back();
+  std::string escaped = b64;  // '+' written as \u002B, as .NET's serializer does
+  for (size_t at = 0; (at = escaped.find('+', at)) != std::string::npos;)
+    escaped.replace(at, 1, "\\u002B");
+  for (const std::string& data : {url, b64 + ".", escaped}) {
+    INFO(data);
+    std::string raw =
+        R"({"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"text/plain","data":")" +
+        data + R"("}}]}]})";
+    auto r = s.scan(raw, InputFormat::json);
+    REQUIRE(r.findings.size() == 1);
+    std::string out = redact(raw, r.findings);
+    auto parsed = nlohmann::json::parse(out);
+    std::string redacted = parsed["messages"][0]["content"][0]["source"]["data"];
+    std::string decoded(redacted.size(), '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                            reinterpret_cast<const unsigned char*>(redacted.data()),
+                            static_cast<int>(redacted.size()));
+    REQUIRE(n > 0);
+    CHECK(decoded.find("GH_TOKEN=[REDACTED:test-github-pat]\nend") != std::string::npos);
+    CHECK(decoded.find(token) == std::string::npos);
+  }
+}
+
 TEST_CASE("overlapping findings are merged into one marker") {
   Finding a, b;
   a.rule_id = "first";

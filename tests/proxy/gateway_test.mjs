@@ -843,6 +843,34 @@ test('max_buffered_body_bytes: a body that does not fit gets 503 and is not forw
   }
 });
 
+// The budget is taken as a body arrives, a step (1 MiB) ahead of it, not for the length a header
+// announces: connections that announce large bodies and send nothing cannot fill it.
+test('max_buffered_body_bytes: announced but unsent bodies hold only a step of the budget', T, async () => {
+  const p = await startProxy({ yaml: configYaml('max_body_bytes: 4194304\nmax_buffered_body_bytes: 5242880\n') });
+  const agent = new TunnelAgent(p);
+  const stalled = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const s = await tlsThroughProxy(p, 'api.anthropic.com');
+      s.on('error', () => {});
+      s.write(`POST /upload?m=${marker('announce')} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: text/plain\r\nContent-Length: 4194304\r\n\r\nabc`);
+      stalled.push(s);
+    }
+    let held;
+    for (let i = 0; i < 100 && (held = metric(await scrape(p), 'promptgate_buffered_request_bytes')) !== 3 * 1048576; i++) await sleep(50);
+    assert.equal(held, 3 * 1048576, 'three announced 4 MiB bodies should hold one step each');
+    // 1.5 MiB more fits beside them (3 + 1.5 <= 5 MiB); reserving the announced 12 MiB would not.
+    const m = marker('beside');
+    const r = await request(agent, { method: 'POST', path: `/upload?m=${m}`, headers: { 'content-type': 'text/plain' }, body: 'y'.repeat(1572864) });
+    assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+    assert.equal(JSON.parse(r.body.toString()).bytes, 1572864);
+  } finally {
+    for (const s of stalled) s.destroy();
+    agent.destroy();
+    await p.stop();
+  }
+});
+
 // ---- connection caps ----------------------------------------------------------------------------
 
 test('max_connections_per_client 3: the 4th is closed at once, a slot frees on close, other clients unaffected', T, async () => {
