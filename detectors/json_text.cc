@@ -128,6 +128,24 @@ bool valid_number(std::string_view s) {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
+}  // namespace
+
+// Member names that matter to documents, told apart by length first: this runs for every key.
+JsonTextExtractor::KeyKind JsonTextExtractor::kind_of_key(std::string_view k) {
+  switch (k.size()) {
+    case 4:
+      return k == "type" ? KeyKind::type : k == "data" ? KeyKind::data : KeyKind::other;
+    case 6:
+      return k == "source" ? KeyKind::source : KeyKind::other;
+    case 10:
+      return k == "media_type" ? KeyKind::media_type : KeyKind::other;
+    default:
+      return KeyKind::other;
+  }
+}
+
+namespace {
+
 bool is_text_media(std::string_view media_type) {
   std::string m(media_type.substr(0, 64));
   for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -176,7 +194,7 @@ void JsonTextExtractor::begin_string(bool is_key) {
     begin_value_node();
     // The text of the string is always scanned as it is (a "data" member may hold plain text,
     // whatever its siblings claim); a document source's is decoded from base64 as well.
-    if (!frames_.empty() && !frames_.back().is_array && std::string_view(key_) == "data") {
+    if (key_kind_ == KeyKind::data && !frames_.empty() && !frames_.back().is_array) {
       const Frame& f = frames_.back();
       decode_document_ =
           f.media != Media::binary &&
@@ -259,10 +277,11 @@ void JsonTextExtractor::end_string() {
     uint64_t from = std::max(string_dec_start_, out_.begin());
     std::string_view name = out_.slice(from, out_.end());
     key_.assign(name.substr(0, kMaxKeyBytes));
+    key_kind_ = kind_of_key(key_);
     // What decides how a document's data is read must be said once: parsers differ on which
     // of two equal keys wins, and the scan must read the document as the API does.
-    if (!frames_.empty()) {
-      uint8_t bit = key_ == "type" ? 1 : key_ == "media_type" ? 2 : key_ == "data" ? 4 : 0;
+    if (key_kind_ != KeyKind::other && key_kind_ != KeyKind::source && !frames_.empty()) {
+      auto bit = static_cast<uint8_t>(1u << static_cast<unsigned>(key_kind_));
       Frame& f = frames_.back();
       if (bit & f.seen_keys) {
         fail("\"" + key_ + "\" appears twice in one object");
@@ -275,14 +294,14 @@ void JsonTextExtractor::end_string() {
     return;
   }
   // Remember what tells us whether a sibling "data" member is a base64 text document.
-  if (!frames_.empty() && !frames_.back().is_array && string_dec_start_ >= out_.begin()) {
+  if ((key_kind_ == KeyKind::type || key_kind_ == KeyKind::media_type) && !frames_.empty() &&
+      !frames_.back().is_array && string_dec_start_ >= out_.begin()) {
     Frame& f = frames_.back();
-    std::string_view key = key_;
-    if (key == "type" || key == "media_type") {
-      std::string_view value = out_.slice(string_dec_start_, out_.end());
-      if (key == "type") f.type = value == "base64" ? SourceType::base64 : SourceType::other;
-      if (key == "media_type") f.media = is_text_media(value) ? Media::text : Media::binary;
-    }
+    std::string_view value = out_.slice(string_dec_start_, out_.end());
+    if (key_kind_ == KeyKind::type)
+      f.type = value == "base64" ? SourceType::base64 : SourceType::other;
+    else
+      f.media = is_text_media(value) ? Media::text : Media::binary;
   }
   out_.append_separator("\n", pos_);
   after_value_done();
@@ -532,7 +551,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           // "data" string there is decoded from base64 unless a "type" before it says otherwise.
           frames_.push_back({c == '[', 0,
                              c == '{' && !frames_.empty() && !frames_.back().is_array &&
-                                 std::string_view(key_) == "source",
+                                 key_kind_ == KeyKind::source,
                              SourceType::unknown, Media::unknown, 0});
           frame_nodes_.push_back(value_node_);
           state_ = c == '[' ? State::value : State::object_key_or_end;

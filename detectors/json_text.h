@@ -69,13 +69,16 @@ class JsonTextExtractor {
   };
   enum class Media : uint8_t { unknown, text, binary };
   enum class SourceType : uint8_t { unknown, base64, other };  // this object's "type"
+  // The member names documents are recognised by (the first three are bits in seen_keys).
+  enum class KeyKind : uint8_t { type, media_type, data, source, other };
+  static KeyKind kind_of_key(std::string_view key);
   struct Frame {
     bool is_array;
     int32_t next_index;
     bool under_source;  // the value of a "source" member
     SourceType type;
     Media media;
-    uint8_t seen_keys;  // "type", "media_type", "data" seen in this object (bits 1, 2, 4)
+    uint8_t seen_keys;  // KeyKind type, media_type, data seen in this object (1 << kind)
   };
 
   bool fail(const std::string& msg);
@@ -102,6 +105,7 @@ class JsonTextExtractor {
   std::vector<uint32_t> frame_nodes_;  // container node per frame (DecodedText may remap these)
   uint32_t value_node_ = 0;            // node of the value being parsed
   std::string key_;                    // last member name in the current object (decoded, capped)
+  KeyKind key_kind_ = KeyKind::other;  // what key_ is, for documents
   bool in_key_ = false;
   // string state
   uint64_t string_start_ = 0;
