@@ -884,8 +884,17 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     }
     return !over_budget;
   };
-  // 503, which clients retry (a block is never 5xx: it would be retried for minutes).
+  // 503, which clients retry (a block is never 5xx: it would be retried for minutes); 413 for
+  // a request that could not fit even alone.
   auto answer_over_budget = [&](bool keep_conn) -> net::awaitable<void> {
+    if (too_large_alone) {
+      co_await respond(413, "request_too_large",
+                       "promptgate refused this request: with its decompressed copy it needs more "
+                       "memory than max_buffered_body_bytes allows.",
+                       keep_conn, "error");
+      record(sh, ev);
+      co_return;
+    }
     sh.metrics.request_shed();
     finish(503, "error");
     ev.error = "the request bodies held in memory reached max_buffered_body_bytes";
@@ -926,6 +935,13 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   const std::shared_ptr<Scanner> scanner_owner = thread_scanner(sh, *conn.snap);
   Scanner& scanner = *scanner_owner;
   std::unique_ptr<ScanStream> scan;
+  // Over the budget: the memory goes back before the rest of the body is read and dropped.
+  auto drop_body = [&] {
+    BodyBytes().swap(raw_body);
+    std::string().swap(decoded_body);
+    scan.reset();
+    held.set(0);
+  };
   uint64_t scan_us = 0;
   bool decode_failed = false, decoded_too_large = false;
   std::string decode_error;
@@ -1020,15 +1036,13 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     if (got) take_piece(got);
     if (ec) break;
   }
+  uint64_t received = used;
   if (over_budget && !ec) {
     // Give the memory back first, then read the rest of the body into a small buffer and drop
     // it: answering mid-upload and closing would reset the connection under the client before
     // it reads the answer. The body deadline still applies.
-    uint64_t total = direct ? length : used;
-    BodyBytes().swap(raw_body);
-    std::string().swap(decoded_body);
-    scan.reset();
-    held.set(0);
+    received = direct ? length : used;
+    drop_body();
     std::array<char, 16 * 1024> scratch;
     if (direct) {
       uint64_t left = length - std::min<uint64_t>(used, length);
@@ -1049,26 +1063,19 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
         req.body().size = scratch.size();
         co_await http::async_read(client, buf, parser, tok(ec));
         if (ec == http::error::need_buffer) ec = {};
-        total += scratch.size() - req.body().size;
+        received += scratch.size() - req.body().size;
       }
     }
-    ev.body_bytes = total;
-    if (ec == http::error::body_limit || too_large_alone) {
-      co_await respond(413, "request_too_large",
-                       ec == http::error::body_limit
-                           ? "promptgate refused this request: the body is larger than the " +
-                                 std::to_string(cfg.max_body_bytes) + "-byte limit."
-                           : "promptgate refused this request: with its decompressed copy it "
-                             "needs more memory than max_buffered_body_bytes allows.",
-                       !ec && wants_keep_alive, "error");
-      record(sh, ev);
+    ev.body_bytes = received;
+    if (!ec) {
+      co_await answer_over_budget(wants_keep_alive);
       co_return;
     }
-    co_await answer_over_budget(!ec && wants_keep_alive);
-    co_return;
+    // A read error while dropping (a body over max_body_bytes, a timeout): answered below.
+  } else {
+    raw_body.resize(used);
+    ev.body_bytes = raw_body.size();
   }
-  raw_body.resize(used);
-  ev.body_bytes = raw_body.size();
   if (ec) {
     ev.decision = "error";
     if (ec == http::error::body_limit) {
@@ -1100,18 +1107,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   }
   if (decoder) decode_piece({}, true);
   if (over_budget) {  // the decompressed body's tail did not fit
-    BodyBytes().swap(raw_body);
-    std::string().swap(decoded_body);
-    scan.reset();
-    held.set(0);
-    if (too_large_alone) {
-      co_await respond(413, "request_too_large",
-                       "promptgate refused this request: with its decompressed copy it needs more "
-                       "memory than max_buffered_body_bytes allows.",
-                       wants_keep_alive, "error");
-      record(sh, ev);
-      co_return;
-    }
+    drop_body();
     co_await answer_over_budget(wants_keep_alive);
     co_return;
   }
