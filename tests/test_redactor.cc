@@ -20,6 +20,20 @@ std::string base64(const std::string& s) {
   out.resize(static_cast<size_t>(n));
   return out;
 }
+
+// Scans `raw` (one finding expected), redacts it, and returns the document's decoded text.
+std::string redacted_document(Scanner& s, const std::string& raw) {
+  auto r = s.scan(raw, InputFormat::json);
+  REQUIRE(r.findings.size() == 1);
+  auto parsed = nlohmann::json::parse(redact(raw, r.findings));
+  std::string data = parsed["messages"][0]["content"][0]["source"]["data"];
+  std::string decoded(data.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  REQUIRE(n > 0);
+  return decoded;
+}
 }  // namespace
 
 TEST_CASE("redacted JSON parses, holds no secret, and names the rules") {
@@ -57,17 +71,7 @@ TEST_CASE("redaction inside a base64 document re-encodes the document") {
           {{{"type", "document"},
             {"source",
              {{"type", "base64"}, {"media_type", "text/plain"}, {"data", base64(doc)}}}}}}}}}};
-  std::string raw = body.dump();
-  auto r = s.scan(raw, InputFormat::json);
-  REQUIRE(r.findings.size() == 1);
-  std::string out = redact(raw, r.findings);
-  auto parsed = nlohmann::json::parse(out);
-  std::string data = parsed["messages"][0]["content"][0]["source"]["data"];
-  std::string decoded(data.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  REQUIRE(n > 0);
+  std::string decoded = redacted_document(s, body.dump());
   CHECK(decoded.find("GH_TOKEN=[REDACTED:test-github-pat]\nend") != std::string::npos);
   CHECK(decoded.find(token) == std::string::npos);
 }
@@ -91,16 +95,7 @@ TEST_CASE("redaction inside an unusually written base64 document hits the secret
     std::string raw =
         R"({"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"text/plain","data":")" +
         data + R"("}}]}]})";
-    auto r = s.scan(raw, InputFormat::json);
-    REQUIRE(r.findings.size() == 1);
-    std::string out = redact(raw, r.findings);
-    auto parsed = nlohmann::json::parse(out);
-    std::string redacted = parsed["messages"][0]["content"][0]["source"]["data"];
-    std::string decoded(redacted.size(), '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                            reinterpret_cast<const unsigned char*>(redacted.data()),
-                            static_cast<int>(redacted.size()));
-    REQUIRE(n > 0);
+    std::string decoded = redacted_document(s, raw);
     CHECK(decoded.find("GH_TOKEN=[REDACTED:test-github-pat]\nend") != std::string::npos);
     CHECK(decoded.find(token) == std::string::npos);
   }
