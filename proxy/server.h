@@ -13,11 +13,11 @@
 
 #include "audit_log.h"
 #include "certificate_authority.h"
+#include "client_certificates.h"
 #include "config.h"
 #include "engine.h"
 #include "fingerprint.h"
 #include "known_secrets.h"
-#include "client_certificates.h"
 #include "proxy_auth.h"
 
 namespace promptgate::proxy {

@@ -1,0 +1,40 @@
+// Stage 4, the decision: what happens to a request given its findings. The policy for the
+// user and host picks each finding's action (block, redact, tokenize, log); a finding outside
+// the body (query, header) cannot be rewritten in place and blocks instead, as does any
+// rewrite of a signed body (AWS SigV4); a justified override may let a block through. Fills in
+// the audit event's findings, actions, decision and override record.
+//
+//   Decided d = decide_request(ctx, findings, inputs, overrides_book);
+//   if (d.block) answer(*d.block);          // the block message names rules, never values
+//   else if (d.rewrite) ...                 // stage 5 rewrites the body
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "engine.h"
+#include "override.h"
+#include "pipeline/request_context.h"
+#include "policy.h"
+
+namespace promptgate::proxy {
+
+// What the decision reads from the request besides its findings.
+struct DecideInputs {
+  std::string_view authorization;    // the Authorization header (SigV4 marks a signed body)
+  std::string_view override_header;  // X-Promptgate-Override, if sent
+  std::string_view body_text;        // where an override line in the conversation is looked for
+};
+
+struct Decided {
+  RequestDecision decision;
+  bool enforce = true;           // mode enforce: the verdict is applied
+  bool rewrite = false;          // redact / tokenize the body before forwarding
+  std::optional<Refusal> block;  // the answer when the request is blocked
+};
+
+Decided decide_request(const RequestContext& ctx, const std::vector<Finding>& findings,
+                       const DecideInputs& inputs, OverrideBook& overrides);
+
+}  // namespace promptgate::proxy

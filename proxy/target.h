@@ -1,0 +1,26 @@
+// Where a request goes: the host and port the destination policy judged (the CONNECT target or
+// the absolute URL's authority), whether the upstream speaks TLS, and what the policy said.
+//
+//   Target t{"api.anthropic.com", 443, true, Destination::intercept};
+//   req.set(http::field::host, host_header_for(t));   // "api.anthropic.com"
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config.h"
+
+namespace promptgate::proxy {
+
+struct Target {
+  std::string host;
+  uint16_t port = 443;
+  bool tls = true;
+  Destination destination = Destination::intercept;
+};
+
+// The Host header for a target: the port only when it is not the scheme's default, an IPv6
+// literal in brackets.
+std::string host_header_for(const Target& target);
+
+}  // namespace promptgate::proxy
