@@ -10,9 +10,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
+#include "arguments.h"
 #include "certificate_authority.h"
 #include "commands.h"
 #include "config.h"
@@ -66,6 +69,13 @@ constexpr const char* kValueFlags[] = {"--config",    "--listen",      "--admin-
                                        "--mode",      "--upstream-ca", "--connect-to",
                                        "--audit-log", "--threads"};
 
+const cli::ArgumentSpec kArgs = [] {
+  cli::ArgumentSpec spec{.equals_form = true, .help = true};
+  for (const char* flag : kValueFlags) spec.options.push_back({flag, cli::OptionKind::value});
+  spec.options.push_back({"--check-config"});
+  return spec;
+}();
+
 // "--admin-listen" -> "PROMPTGATE_ADMIN_LISTEN"
 std::string env_name_of(std::string_view flag) {
   std::string name = "PROMPTGATE_";
@@ -88,151 +98,166 @@ std::vector<std::string> split_list(const std::string& text) {
   }
   return out;
 }
+
+struct Flag {
+  std::string name, value;
+};
+
+// What the command line and the environment ask of the config.
+struct RunOptions {
+  std::string config_path;  // empty: the embedded default
+  bool check_only = false;
+  std::vector<Flag> flags;  // applied in this order on top of the config file
+};
+
+RunOptions options_from(const cli::Arguments& parsed) {
+  RunOptions o;
+  o.config_path = parsed.last("--config").value_or("");
+  o.check_only = parsed.has("--check-config");
+  for (const auto& option : parsed.options)
+    if (option.name != "--config" && option.name != "--check-config")
+      o.flags.push_back({option.name, option.value});
+  return o;
+}
+
+// The environment fills in the flags the command line did not give (an empty variable is
+// unset). Applied before the command-line flags, which therefore win even on repeatable ones.
+void add_environment(RunOptions& o) {
+  std::vector<Flag> from_env;
+  for (std::string_view flag : kValueFlags) {
+    bool on_command_line = flag == "--config"
+                               ? !o.config_path.empty()
+                               : std::any_of(o.flags.begin(), o.flags.end(),
+                                             [&](const Flag& f) { return f.name == flag; });
+    const char* value = std::getenv(env_name_of(flag).c_str());
+    if (on_command_line || !value || !*value) continue;
+    if (flag == "--config")
+      o.config_path = value;
+    else if (flag == "--connect-to")
+      for (auto& item : split_list(value)) from_env.push_back({std::string(flag), item});
+    else
+      from_env.push_back({std::string(flag), value});
+  }
+  o.flags.insert(o.flags.begin(), from_env.begin(), from_env.end());
+}
+
+void apply_flag(proxy::ProxyConfig& cfg, const Flag& f) {
+  if (f.name == "--listen") {
+    cfg.listen = proxy::parse_host_port(f.value, "--listen");
+  } else if (f.name == "--admin-listen") {
+    cfg.admin_listen = proxy::parse_host_port(f.value, "--admin-listen");
+  } else if (f.name == "--mode") {
+    if (f.value == "enforce")
+      cfg.mode = proxy::Mode::enforce;
+    else if (f.value == "monitor")
+      cfg.mode = proxy::Mode::monitor;
+    else
+      throw proxy::ConfigError("--mode must be enforce or monitor");
+  } else if (f.name == "--upstream-ca") {
+    cfg.upstream_ca = f.value;
+  } else if (f.name == "--connect-to") {
+    cfg.connect_to.push_back(proxy::parse_connect_to(f.value));
+  } else if (f.name == "--audit-log") {
+    cfg.audit_log = f.value;
+  } else if (f.name == "--threads") {
+    unsigned n = 0;
+    auto [end, err] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
+    if (err != std::errc() || end != f.value.data() + f.value.size() || n > 256)
+      throw proxy::ConfigError("--threads must be a number from 0 (one per core) to 256, not '" +
+                               f.value + "'");
+    cfg.threads = n;
+  } else {
+    throw proxy::ConfigError("unknown option " + f.name);
+  }
+}
+
+// Everything a reload rebuilds: the file is read again and the flags applied again on top.
+proxy::Loaded load(const RunOptions& o, const std::string& home) {
+  proxy::ProxyConfig cfg = proxy::load_config(o.config_path);
+  for (const auto& f : o.flags) apply_flag(cfg, f);
+  if (!cfg.upstream_ca.empty() && !std::filesystem::exists(cfg.upstream_ca))
+    throw proxy::ConfigError("upstream_ca " + cfg.upstream_ca + ": no such file");
+  std::vector<RuleSource> sources;
+  for (const auto& r : cfg.rules) sources.push_back({r});
+  proxy::Loaded loaded;
+  loaded.rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
+  if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
+  if (!cfg.client_ca.empty())
+    loaded.client_certificates = proxy::ClientCertificateTrust::load(cfg.client_ca);
+  if (!cfg.known_secrets.empty())
+    loaded.known_secrets =
+        KnownSecrets::load(cfg.known_secrets, FingerprintKey::load_file(home + "/fingerprint.key"));
+  loaded.config = std::make_shared<const proxy::ProxyConfig>(std::move(cfg));
+  return loaded;
+}
+
+// --check-config: what was loaded, on one line.
+void print_check(const proxy::Loaded& loaded) {
+  const proxy::ProxyConfig& cfg = *loaded.config;
+  std::cout << cfg.source << ": OK (" << loaded.rules->size() << " rules, listen "
+            << cfg.listen.host << ":" << cfg.listen.port << ", mode " << proxy::to_string(cfg.mode);
+  if (loaded.credentials) std::cout << ", " << loaded.credentials->users() << " users";
+  if (loaded.client_certificates)
+    std::cout << ", " << loaded.client_certificates->certificates() << " client CA certificates";
+  if (loaded.known_secrets) std::cout << ", " << loaded.known_secrets->size() << " known secrets";
+  std::cout << ")\n";
+}
+
+// Sets up the CA, key and audit log, says how to point Claude Code here, and serves until
+// stopped. `first` is the load already made; reloads call load() again.
+int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
+  const proxy::ProxyConfig& cfg = *first.config;
+  raise_open_file_limit(cfg.max_connections);
+  auto ca = proxy::CertificateAuthority::load_or_create(home);
+  auto key = FingerprintKey::load_or_create(home);
+  auto audit = std::make_shared<proxy::AuditLog>(cfg.audit_log);
+  if (ca->created())
+    std::cerr << "promptgate: created a local CA in " << home << " (" << ca->info().cert_path
+              << ")\n";
+  std::string proxy_url =
+      "http://" + (cfg.listen.host == "0.0.0.0" ? std::string("127.0.0.1") : cfg.listen.host) +
+      ":" + std::to_string(cfg.listen.port);
+  std::cerr << "promptgate: to send Claude Code through promptgate, run in your shell:\n"
+            << "  export HTTPS_PROXY=" << proxy_url << "\n"
+            << "  export NODE_EXTRA_CA_CERTS=" << ca->info().cert_path << "\n";
+  // The first load is reused for the start; reloads load afresh. Held by a shared_ptr so that
+  // every copy of the function sees the first load taken.
+  auto unused_first = std::make_shared<std::optional<proxy::Loaded>>(std::move(first));
+  auto load_once_then_fresh = [unused_first, o, home]() -> proxy::Loaded {
+    if (*unused_first) {
+      proxy::Loaded loaded = std::move(**unused_first);
+      unused_first->reset();
+      return loaded;
+    }
+    return load(o, home);
+  };
+  return proxy::run_server({load_once_then_fresh, key, ca, audit});
+}
+
 }  // namespace
 
 int run_command(const Args& args) {
-  std::string config_path;
-  bool check_only = false;
-  struct Flag {
-    std::string name, value;
-  };
-  std::vector<Flag> flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
+  RunOptions options;
+  try {
+    cli::Arguments parsed = cli::parse_arguments(args, kArgs);
+    if (parsed.help) {
       std::cout << kRunUsage;
       return 0;
     }
-    if (a == "--check-config") {
-      check_only = true;
-      continue;
-    }
-    std::string name = a, value;
-    size_t eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      std::cerr << "promptgate run: " << a << " needs a value\n" << kRunUsage;
-      return 2;
-    }
-    if (name == "--config")
-      config_path = value;
-    else if (std::find(std::begin(kValueFlags), std::end(kValueFlags), name) !=
-             std::end(kValueFlags))
-      flags.push_back({name, value});
-    else {
-      std::cerr << "promptgate run: unknown option " << name << "\n" << kRunUsage;
-      return 2;
-    }
+    options = options_from(parsed);
+  } catch (const cli::ArgumentError& e) {
+    std::cerr << "promptgate run: " << e.what() << "\n" << kRunUsage;
+    return 2;
   }
-  // The environment fills in the flags the command line did not give (an empty variable is
-  // unset). Applied before the command-line flags, which therefore win even on repeatable ones.
-  {
-    std::vector<Flag> from_env;
-    for (std::string_view flag : kValueFlags) {
-      bool on_command_line = flag == "--config"
-                                 ? !config_path.empty()
-                                 : std::any_of(flags.begin(), flags.end(),
-                                               [&](const Flag& f) { return f.name == flag; });
-      const char* value = std::getenv(env_name_of(flag).c_str());
-      if (on_command_line || !value || !*value) continue;
-      if (flag == "--config")
-        config_path = value;
-      else if (flag == "--connect-to")
-        for (auto& item : split_list(value)) from_env.push_back({std::string(flag), item});
-      else
-        from_env.push_back({std::string(flag), value});
-    }
-    flags.insert(flags.begin(), from_env.begin(), from_env.end());
-  }
-  // Everything a reload rebuilds: the file is read again and the flags applied again on top.
+  add_environment(options);
   std::string home = default_home_dir();
-  auto load = [config_path, flags, home]() -> proxy::Loaded {
-    proxy::ProxyConfig cfg = proxy::load_config(config_path);
-    for (const auto& f : flags) {
-      if (f.name == "--listen") {
-        cfg.listen = proxy::parse_host_port(f.value, "--listen");
-      } else if (f.name == "--admin-listen") {
-        cfg.admin_listen = proxy::parse_host_port(f.value, "--admin-listen");
-      } else if (f.name == "--mode") {
-        if (f.value == "enforce")
-          cfg.mode = proxy::Mode::enforce;
-        else if (f.value == "monitor")
-          cfg.mode = proxy::Mode::monitor;
-        else
-          throw proxy::ConfigError("--mode must be enforce or monitor");
-      } else if (f.name == "--upstream-ca") {
-        cfg.upstream_ca = f.value;
-      } else if (f.name == "--connect-to") {
-        cfg.connect_to.push_back(proxy::parse_connect_to(f.value));
-      } else if (f.name == "--audit-log") {
-        cfg.audit_log = f.value;
-      } else if (f.name == "--threads") {
-        unsigned n = 0;
-        auto [end, err] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
-        if (err != std::errc() || end != f.value.data() + f.value.size() || n > 256)
-          throw proxy::ConfigError(
-              "--threads must be a number from 0 (one per core) to 256, not '" + f.value + "'");
-        cfg.threads = n;
-      } else {
-        throw proxy::ConfigError("unknown option " + f.name);
-      }
-    }
-    if (!cfg.upstream_ca.empty() && !std::filesystem::exists(cfg.upstream_ca))
-      throw proxy::ConfigError("upstream_ca " + cfg.upstream_ca + ": no such file");
-    std::vector<RuleSource> sources;
-    for (const auto& r : cfg.rules) sources.push_back({r});
-    proxy::Loaded loaded;
-    loaded.rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
-    if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
-    if (!cfg.client_ca.empty())
-      loaded.client_certificates = proxy::ClientCertificateTrust::load(cfg.client_ca);
-    if (!cfg.known_secrets.empty())
-      loaded.known_secrets = KnownSecrets::load(
-          cfg.known_secrets, FingerprintKey::load_file(home + "/fingerprint.key"));
-    loaded.config = std::make_shared<const proxy::ProxyConfig>(std::move(cfg));
-    return loaded;
-  };
   try {
-    proxy::Loaded first = load();
-    const proxy::ProxyConfig& cfg = *first.config;
-    if (check_only) {
-      std::cout << cfg.source << ": OK (" << first.rules->size() << " rules, listen "
-                << cfg.listen.host << ":" << cfg.listen.port << ", mode "
-                << proxy::to_string(cfg.mode);
-      if (first.credentials) std::cout << ", " << first.credentials->users() << " users";
-      if (first.client_certificates)
-        std::cout << ", " << first.client_certificates->certificates() << " client CA certificates";
-      if (first.known_secrets) std::cout << ", " << first.known_secrets->size() << " known secrets";
-      std::cout << ")\n";
+    proxy::Loaded first = load(options, home);
+    if (options.check_only) {
+      print_check(first);
       return 0;
     }
-    raise_open_file_limit(cfg.max_connections);
-    auto ca = proxy::CertificateAuthority::load_or_create(home);
-    auto key = FingerprintKey::load_or_create(home);
-    auto audit = std::make_shared<proxy::AuditLog>(cfg.audit_log);
-    if (ca->created())
-      std::cerr << "promptgate: created a local CA in " << home << " (" << ca->info().cert_path
-                << ")\n";
-    std::string proxy_url =
-        "http://" + (cfg.listen.host == "0.0.0.0" ? std::string("127.0.0.1") : cfg.listen.host) +
-        ":" + std::to_string(cfg.listen.port);
-    std::cerr << "promptgate: to send Claude Code through promptgate, run in your shell:\n"
-              << "  export HTTPS_PROXY=" << proxy_url << "\n"
-              << "  export NODE_EXTRA_CA_CERTS=" << ca->info().cert_path << "\n";
-    // The first load is reused for the start; reloads call `load` again.
-    bool used_first = false;
-    auto load_once_then_fresh = [&first, &used_first, load]() -> proxy::Loaded {
-      if (!used_first) {
-        used_first = true;
-        return first;
-      }
-      return load();
-    };
-    return proxy::run_server({load_once_then_fresh, key, ca, audit});
+    return serve(std::move(first), options, home);
   } catch (const std::exception& e) {
     std::cerr << "promptgate run: " << e.what() << "\n";
     return 2;
