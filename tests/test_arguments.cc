@@ -41,7 +41,7 @@ ArgumentError error_of(const Words& words, const ArgumentSpec& spec) {
 
 }  // namespace
 
-TEST_CASE("options keep their command-line order; positionals are collected apart", "[cli]") {
+TEST_CASE("options keep their command-line order and positionals are collected apart", "[cli]") {
   Arguments a = parse_arguments(
       Words{"--rules", "a.yaml", "src", "--strict", "--rules", "b.yaml", "-", ""}, kScanLike);
   REQUIRE(a.options.size() == 3);
