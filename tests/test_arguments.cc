@@ -134,7 +134,7 @@ TEST_CASE("without positionals, a plain word is an unknown option", "[cli]") {
   CHECK(e.option() == "foo");
 }
 
-TEST_CASE("--help and -h stop parsing, so what follows them is not read", "[cli]") {
+TEST_CASE("help (--help or -h) stops parsing, so what follows it is not read", "[cli]") {
   Arguments a = parse_arguments(Words{"--check-config", "--help", "--bogus"}, kRunLike);
   CHECK(a.help);
   CHECK(a.has("--check-config"));
