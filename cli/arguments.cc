@@ -1,3 +1,4 @@
+// The CLI's argument parser; what it accepts and how to use it is in arguments.h.
 #include "arguments.h"
 
 #include <algorithm>
