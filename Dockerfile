@@ -17,6 +17,7 @@ RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
 COPY detectors detectors
 COPY proxy proxy
+COPY cli cli
 COPY rules rules
 COPY tests tests
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMPTGATE_BENCH=OFF \

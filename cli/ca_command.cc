@@ -1,11 +1,18 @@
 // promptgate ca init [--force] | show | export: manage the local CA in $PROMPTGATE_HOME.
 #include <iostream>
+#include <span>
 
+#include "arguments.h"
 #include "certificate_authority.h"
 #include "commands.h"
 #include "fingerprint.h"
 
 namespace promptgate {
+
+namespace {
+// `show` and `export` take nothing and, as before, ignore what follows them.
+const cli::ArgumentSpec kInitArgs{.options = {{"--force"}}};
+}  // namespace
 
 int ca_command(const Args& args) {
   constexpr const char* kUsage =
@@ -18,8 +25,10 @@ int ca_command(const Args& args) {
   try {
     const std::string& sub = args[0];
     if (sub == "init") {
-      bool force = args.size() > 1 && args[1] == "--force";
-      if (args.size() > (force ? 2u : 1u)) {
+      bool force = false;
+      try {
+        force = cli::parse_arguments(std::span(args).subspan(1), kInitArgs).has("--force");
+      } catch (const cli::ArgumentError&) {
         std::cerr << kUsage;
         return 2;
       }

@@ -8,7 +8,9 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <span>
 
+#include "arguments.h"
 #include "commands.h"
 #include "known_secrets.h"
 
@@ -39,28 +41,20 @@ struct Options {
   std::vector<std::string> paths;
 };
 
-Options parse(const Args& args, size_t from) {
+const cli::ArgumentSpec kArgs{
+    .options = {{"--key-file", cli::OptionKind::value},
+                {"--format", cli::OptionKind::value, {"auto", "env", "lines", "json"}},
+                {"--keep-plain"}},
+    .positionals = true};
+
+// The words after the subcommand. Throws cli::ArgumentError (an invalid_argument).
+Options parse(std::span<const std::string> words) {
+  cli::Arguments parsed = cli::parse_arguments(words, kArgs);
   Options o;
-  for (size_t i = from; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) usage_error(a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--key-file") {
-      o.key_file = value();
-    } else if (a == "--format") {
-      o.format = value();
-      if (o.format != "auto" && o.format != "env" && o.format != "lines" && o.format != "json")
-        usage_error("--format must be auto, env, lines or json");
-    } else if (a == "--keep-plain") {
-      o.keep_plain = true;
-    } else if (a == "-" || a.empty() || a[0] != '-') {
-      o.paths.push_back(a);
-    } else {
-      usage_error("unknown option " + a);
-    }
-  }
+  o.key_file = parsed.last("--key-file").value_or("");
+  o.format = parsed.last("--format").value_or("auto");
+  o.keep_plain = parsed.has("--keep-plain");
+  o.paths = std::move(parsed.positionals);
   return o;
 }
 
@@ -212,7 +206,7 @@ int secrets_command(const Args& args) {
     return args.empty() ? 2 : 0;
   }
   try {
-    Options o = parse(args, 1);
+    Options o = parse(std::span(args).subspan(1));
     if (args[0] == "digest") return digest(o);
     if (args[0] == "check") return check(o);
     usage_error("unknown subcommand '" + args[0] + "'");

@@ -4,9 +4,11 @@
 // and restarts, torn or unchained lines). See docs/audit.md.
 #include <fstream>
 #include <iostream>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "arguments.h"
 #include "audit_log.h"
 #include "commands.h"
 
@@ -14,6 +16,7 @@ namespace promptgate {
 
 namespace {
 constexpr const char* kAuditUsage = "usage: promptgate audit verify [--strict] FILE...\n";
+const cli::ArgumentSpec kAuditArgs{.options = {{"--strict"}}, .positionals = true};
 }  // namespace
 
 int audit_command(const Args& args) {
@@ -21,18 +24,15 @@ int audit_command(const Args& args) {
     std::cerr << kAuditUsage;
     return 2;
   }
-  bool strict = false;
-  std::vector<std::string> files;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--strict")
-      strict = true;
-    else if (args[i].size() > 1 && args[i][0] == '-')
-      return std::cerr << "promptgate audit: unknown option '" << args[i] << "'\n"
-                       << kAuditUsage,
-             2;
-    else
-      files.push_back(args[i]);
+  cli::Arguments parsed;
+  try {
+    parsed = cli::parse_arguments(std::span(args).subspan(1), kAuditArgs);
+  } catch (const cli::ArgumentError& e) {
+    std::cerr << "promptgate audit: unknown option '" << e.option() << "'\n" << kAuditUsage;
+    return 2;
   }
+  const bool strict = parsed.has("--strict");
+  const std::vector<std::string>& files = parsed.positionals;
   if (files.empty()) {
     std::cerr << kAuditUsage;
     return 2;

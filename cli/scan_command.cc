@@ -11,9 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "arguments.h"
 #include "commands.h"
 #include "engine.h"
 #include "known_secrets.h"
+#include "version.h"
 
 namespace promptgate {
 namespace {
@@ -38,50 +40,30 @@ struct FileFindings {
   bool have_content = false;
 };
 
-[[noreturn]] void usage_error(const std::string& msg) {
-  throw std::invalid_argument(msg);
-}
+const cli::ArgumentSpec kArgs{
+    .options = {{"--rules", cli::OptionKind::value},
+                {"--known-secrets", cli::OptionKind::value},
+                {"--format", cli::OptionKind::value, {"jsonl", "text", "sarif"}},
+                {"--json", cli::OptionKind::value, {"auto", "on", "off"}}},
+    .positionals = true};
 
+// Throws std::invalid_argument (cli::ArgumentError among them) with the message to print.
 ScanOptions parse(const Args& args) {
+  cli::Arguments parsed = cli::parse_arguments(args, kArgs);
   ScanOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) usage_error(a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--rules") {
-      o.rules.push_back({value()});
-    } else if (a == "--known-secrets") {
-      o.known_secrets = value();
-    } else if (a == "--format") {
-      const auto& v = value();
-      if (v == "jsonl")
-        o.format = OutputFormat::jsonl;
-      else if (v == "text")
-        o.format = OutputFormat::text;
-      else if (v == "sarif")
-        o.format = OutputFormat::sarif;
-      else
-        usage_error("--format must be jsonl, text or sarif");
-    } else if (a == "--json") {
-      const auto& v = value();
-      if (v == "auto")
-        o.json = InputFormat::automatic;
-      else if (v == "on")
-        o.json = InputFormat::json;
-      else if (v == "off")
-        o.json = InputFormat::text;
-      else
-        usage_error("--json must be auto, on or off");
-    } else if (a == "-" || a.empty() || a[0] != '-') {
-      o.paths.push_back(a);
-    } else {
-      usage_error("unknown option " + a);
-    }
-  }
+  for (auto& path : parsed.all("--rules")) o.rules.push_back({std::move(path)});
+  o.known_secrets = parsed.last("--known-secrets").value_or("");
+  std::string format = parsed.last("--format").value_or("jsonl");
+  o.format = format == "text"    ? OutputFormat::text
+             : format == "sarif" ? OutputFormat::sarif
+                                 : OutputFormat::jsonl;
+  std::string json = parsed.last("--json").value_or("auto");
+  o.json = json == "on"    ? InputFormat::json
+           : json == "off" ? InputFormat::text
+                           : InputFormat::automatic;
+  o.paths = std::move(parsed.positionals);
   if (o.rules.empty()) o.rules.push_back(RuleSource::builtin());
-  if (o.paths.empty()) usage_error("scan needs a PATH or - for stdin");
+  if (o.paths.empty()) throw std::invalid_argument("scan needs a PATH or - for stdin");
   return o;
 }
 
@@ -201,13 +183,15 @@ void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
                              {{"artifactLocation", {{"uri", file.path}}}, {"region", region}}}}}}});
     }
   }
-  nlohmann::json sarif = {
-      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-      {"version", "2.1.0"},
-      {"runs",
-       {{{"tool",
-          {{"driver", {{"name", "promptgate"}, {"version", "0.1.0"}, {"rules", rule_list}}}}},
-         {"results", results}}}}};
+  nlohmann::json sarif = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+                          {"version", "2.1.0"},
+                          {"runs",
+                           {{{"tool",
+                              {{"driver",
+                                {{"name", "promptgate"},
+                                 {"version", std::string(cli::kVersion)},
+                                 {"rules", rule_list}}}}},
+                             {"results", results}}}}};
   std::cout << sarif.dump(2) << "\n";
 }
 

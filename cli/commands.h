@@ -1,5 +1,6 @@
 // The subcommands of the `promptgate` binary. Each takes the arguments after its own name and
-// returns the process exit status.
+// returns the process exit status; main.cc dispatches to them from its table of commands, and
+// each reads its arguments with cli::parse_arguments (arguments.h).
 #pragma once
 
 #include <string>

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "arguments.h"
+#include "commands.h"
 #include "proxy_auth.h"
 
 namespace promptgate {
-
-int passwd_command(const std::vector<std::string>& args);
 
 namespace {
 
@@ -69,20 +69,30 @@ bool read_line(std::string& out) {
 
 }  // namespace
 
-int passwd_command(const std::vector<std::string>& args) {
+int passwd_command(const Args& args) {
   constexpr const char* kUsage =
       "usage: promptgate passwd USER\n"
       "  Reads the secret from stdin (the first line; prompts without echo on a terminal) and\n"
       "  prints USER:pbkdf2-sha256$... to append to the gateway's users file.\n";
-  if (args.size() != 1 || args[0].empty() || args[0][0] == '-') {
-    if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-      std::cout << kUsage;
-      return 0;
-    }
+  // Help only as the one argument: "passwd USER --help" is a usage error, not help.
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  cli::Arguments parsed;
+  try {
+    parsed = cli::parse_arguments(args, {.positionals = true});
+  } catch (const cli::ArgumentError&) {
     std::cerr << kUsage;
     return 2;
   }
-  const std::string& user = args[0];
+  // One user name: "-" and "" are positionals to the parser, but no name.
+  const auto& names = parsed.positionals;
+  if (names.size() != 1 || names[0].empty() || names[0][0] == '-') {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string& user = names[0];
   std::string secret;
   std::string again;
   try {

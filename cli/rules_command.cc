@@ -1,7 +1,9 @@
 // `promptgate rules test|list`: checks every rule against its own examples, or lists rules.
 #include <iomanip>
 #include <iostream>
+#include <span>
 
+#include "arguments.h"
 #include "commands.h"
 #include "engine.h"
 #include "rule_examples.h"
@@ -9,12 +11,20 @@
 namespace promptgate {
 
 int rules_command(const Args& args) {
+  constexpr const char* kUsage = "usage: promptgate rules test|list [PATH...]\n";
   if (args.empty() || (args[0] != "test" && args[0] != "list")) {
-    std::cerr << "usage: promptgate rules test|list [PATH...]\n";
+    std::cerr << kUsage;
+    return 2;
+  }
+  cli::Arguments parsed;
+  try {
+    parsed = cli::parse_arguments(std::span(args).subspan(1), {.positionals = true});
+  } catch (const cli::ArgumentError& e) {
+    std::cerr << "promptgate rules: " << e.what() << "\n" << kUsage;
     return 2;
   }
   std::vector<RuleSource> sources;
-  for (size_t i = 1; i < args.size(); ++i) sources.push_back({args[i]});
+  for (const auto& path : parsed.positionals) sources.push_back({path});
   if (sources.empty()) sources.push_back(RuleSource::builtin());
   std::shared_ptr<const RuleSet> rules;
   try {

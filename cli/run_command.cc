@@ -1,0 +1,267 @@
+// promptgate run: load the config (embedded default or --config), apply flags, compile the rules,
+// load or create the CA, and serve. --check-config validates everything and exits.
+// Every flag --foo-bar may also come from the environment as PROMPTGATE_FOO_BAR (containers and
+// systemd units configure by environment); a flag on the command line wins over its variable.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "arguments.h"
+#include "certificate_authority.h"
+#include "commands.h"
+#include "config.h"
+#include "server.h"
+
+namespace promptgate {
+
+namespace {
+
+// Each proxied connection holds two descriptors (client and upstream). The usual soft limit of
+// 1024 would refuse connections long before max_connections, so raise it to the hard limit, and
+// say so when even that is short.
+void raise_open_file_limit(uint32_t max_connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  const rlim_t wanted = 2 * static_cast<rlim_t>(max_connections) + 256;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted)
+    std::cerr << "promptgate: warning: the open-file limit (" << lim.rlim_cur
+              << ") is below what max_connections " << max_connections << " needs (" << wanted
+              << "); raise it (ulimit -n, LimitNOFILE=) or lower max_connections\n";
+}
+
+constexpr const char* kRunUsage =
+    R"(usage: promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
+                      [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
+                      [--audit-log FILE|-] [--admin-listen ADDR:PORT] [--threads N]
+                      [--check-config]
+Starts the intercepting proxy (default 127.0.0.1:8080, embedded default config). On first run
+it creates a local CA in $PROMPTGATE_HOME (default ~/.config/promptgate) and prints how to use it.
+SIGHUP (or POST /-/reload on the admin port) reloads the config, rules and users; SIGTERM drains.
+
+Each flag can also be set in the environment; a flag given on the command line wins:
+  PROMPTGATE_CONFIG        --config
+  PROMPTGATE_LISTEN        --listen
+  PROMPTGATE_ADMIN_LISTEN  --admin-listen
+  PROMPTGATE_MODE          --mode
+  PROMPTGATE_UPSTREAM_CA   --upstream-ca
+  PROMPTGATE_CONNECT_TO    --connect-to (several entries separated by commas)
+  PROMPTGATE_AUDIT_LOG     --audit-log
+  PROMPTGATE_THREADS       --threads
+  PROMPTGATE_HOME          where the CA, fingerprint key and rule cache live
+)";
+
+// The flags that take a value; each has an environment variable PROMPTGATE_<NAME>.
+constexpr const char* kValueFlags[] = {"--config",    "--listen",      "--admin-listen",
+                                       "--mode",      "--upstream-ca", "--connect-to",
+                                       "--audit-log", "--threads"};
+
+const cli::ArgumentSpec kArgs = [] {
+  cli::ArgumentSpec spec{.equals_form = true, .help = true};
+  for (const char* flag : kValueFlags) spec.options.push_back({flag, cli::OptionKind::value});
+  spec.options.push_back({"--check-config"});
+  return spec;
+}();
+
+// "--admin-listen" -> "PROMPTGATE_ADMIN_LISTEN"
+std::string env_name_of(std::string_view flag) {
+  std::string name = "PROMPTGATE_";
+  for (char c : flag.substr(2))
+    name.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return name;
+}
+
+// PROMPTGATE_CONNECT_TO holds several mappings separated by commas (blanks around them ignored).
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    size_t first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+    if (first != std::string::npos) out.push_back(item.substr(first, last - first + 1));
+    start = end + 1;
+  }
+  return out;
+}
+
+struct Flag {
+  std::string name, value;
+};
+
+// What the command line and the environment ask of the config.
+struct RunOptions {
+  std::string config_path;  // empty: the embedded default
+  bool check_only = false;
+  std::vector<Flag> flags;  // applied in this order on top of the config file
+};
+
+RunOptions options_from(const cli::Arguments& parsed) {
+  RunOptions o;
+  o.config_path = parsed.last("--config").value_or("");
+  o.check_only = parsed.has("--check-config");
+  for (const auto& option : parsed.options)
+    if (option.name != "--config" && option.name != "--check-config")
+      o.flags.push_back({option.name, option.value});
+  return o;
+}
+
+// The environment fills in the flags the command line did not give (an empty variable is
+// unset). Applied before the command-line flags, which therefore win even on repeatable ones.
+void add_environment(RunOptions& o) {
+  std::vector<Flag> from_env;
+  for (std::string_view flag : kValueFlags) {
+    bool on_command_line = flag == "--config"
+                               ? !o.config_path.empty()
+                               : std::any_of(o.flags.begin(), o.flags.end(),
+                                             [&](const Flag& f) { return f.name == flag; });
+    const char* value = std::getenv(env_name_of(flag).c_str());
+    if (on_command_line || !value || !*value) continue;
+    if (flag == "--config")
+      o.config_path = value;
+    else if (flag == "--connect-to")
+      for (auto& item : split_list(value)) from_env.push_back({std::string(flag), item});
+    else
+      from_env.push_back({std::string(flag), value});
+  }
+  o.flags.insert(o.flags.begin(), from_env.begin(), from_env.end());
+}
+
+void apply_flag(proxy::ProxyConfig& cfg, const Flag& f) {
+  if (f.name == "--listen") {
+    cfg.listen = proxy::parse_host_port(f.value, "--listen");
+  } else if (f.name == "--admin-listen") {
+    cfg.admin_listen = proxy::parse_host_port(f.value, "--admin-listen");
+  } else if (f.name == "--mode") {
+    if (f.value == "enforce")
+      cfg.mode = proxy::Mode::enforce;
+    else if (f.value == "monitor")
+      cfg.mode = proxy::Mode::monitor;
+    else
+      throw proxy::ConfigError("--mode must be enforce or monitor");
+  } else if (f.name == "--upstream-ca") {
+    cfg.upstream_ca = f.value;
+  } else if (f.name == "--connect-to") {
+    cfg.connect_to.push_back(proxy::parse_connect_to(f.value));
+  } else if (f.name == "--audit-log") {
+    cfg.audit_log = f.value;
+  } else if (f.name == "--threads") {
+    unsigned n = 0;
+    auto [end, err] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
+    if (err != std::errc() || end != f.value.data() + f.value.size() || n > 256)
+      throw proxy::ConfigError("--threads must be a number from 0 (one per core) to 256, not '" +
+                               f.value + "'");
+    cfg.threads = n;
+  } else {
+    throw proxy::ConfigError("unknown option " + f.name);
+  }
+}
+
+// Everything a reload rebuilds: the file is read again and the flags applied again on top.
+proxy::Loaded load(const RunOptions& o, const std::string& home) {
+  proxy::ProxyConfig cfg = proxy::load_config(o.config_path);
+  for (const auto& f : o.flags) apply_flag(cfg, f);
+  if (!cfg.upstream_ca.empty() && !std::filesystem::exists(cfg.upstream_ca))
+    throw proxy::ConfigError("upstream_ca " + cfg.upstream_ca + ": no such file");
+  std::vector<RuleSource> sources;
+  for (const auto& r : cfg.rules) sources.push_back({r});
+  proxy::Loaded loaded;
+  loaded.rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
+  if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
+  if (!cfg.client_ca.empty())
+    loaded.client_certificates = proxy::ClientCertificateTrust::load(cfg.client_ca);
+  if (!cfg.known_secrets.empty())
+    loaded.known_secrets =
+        KnownSecrets::load(cfg.known_secrets, FingerprintKey::load_file(home + "/fingerprint.key"));
+  loaded.config = std::make_shared<const proxy::ProxyConfig>(std::move(cfg));
+  return loaded;
+}
+
+// --check-config: what was loaded, on one line.
+void print_check(const proxy::Loaded& loaded) {
+  const proxy::ProxyConfig& cfg = *loaded.config;
+  std::cout << cfg.source << ": OK (" << loaded.rules->size() << " rules, listen "
+            << cfg.listen.host << ":" << cfg.listen.port << ", mode " << proxy::to_string(cfg.mode);
+  if (loaded.credentials) std::cout << ", " << loaded.credentials->users() << " users";
+  if (loaded.client_certificates)
+    std::cout << ", " << loaded.client_certificates->certificates() << " client CA certificates";
+  if (loaded.known_secrets) std::cout << ", " << loaded.known_secrets->size() << " known secrets";
+  std::cout << ")\n";
+}
+
+// Sets up the CA, key and audit log, says how to point Claude Code here, and serves until
+// stopped. `first` is the load already made; reloads call load() again.
+int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
+  const proxy::ProxyConfig& cfg = *first.config;
+  raise_open_file_limit(cfg.max_connections);
+  auto ca = proxy::CertificateAuthority::load_or_create(home);
+  auto key = FingerprintKey::load_or_create(home);
+  auto audit = std::make_shared<proxy::AuditLog>(cfg.audit_log);
+  if (ca->created())
+    std::cerr << "promptgate: created a local CA in " << home << " (" << ca->info().cert_path
+              << ")\n";
+  std::string proxy_url =
+      "http://" + (cfg.listen.host == "0.0.0.0" ? std::string("127.0.0.1") : cfg.listen.host) +
+      ":" + std::to_string(cfg.listen.port);
+  std::cerr << "promptgate: to send Claude Code through promptgate, run in your shell:\n"
+            << "  export HTTPS_PROXY=" << proxy_url << "\n"
+            << "  export NODE_EXTRA_CA_CERTS=" << ca->info().cert_path << "\n";
+  // The first load is reused for the start; reloads load afresh. Held by a shared_ptr so that
+  // every copy of the function sees the first load taken.
+  auto unused_first = std::make_shared<std::optional<proxy::Loaded>>(std::move(first));
+  auto load_once_then_fresh = [unused_first, o, home]() -> proxy::Loaded {
+    if (*unused_first) {
+      proxy::Loaded loaded = std::move(**unused_first);
+      unused_first->reset();
+      return loaded;
+    }
+    return load(o, home);
+  };
+  return proxy::run_server({load_once_then_fresh, key, ca, audit});
+}
+
+}  // namespace
+
+int run_command(const Args& args) {
+  RunOptions options;
+  try {
+    cli::Arguments parsed = cli::parse_arguments(args, kArgs);
+    if (parsed.help) {
+      std::cout << kRunUsage;
+      return 0;
+    }
+    options = options_from(parsed);
+  } catch (const cli::ArgumentError& e) {
+    std::cerr << "promptgate run: " << e.what() << "\n" << kRunUsage;
+    return 2;
+  }
+  add_environment(options);
+  std::string home = default_home_dir();
+  try {
+    proxy::Loaded first = load(options, home);
+    if (options.check_only) {
+      print_check(first);
+      return 0;
+    }
+    return serve(std::move(first), options, home);
+  } catch (const std::exception& e) {
+    std::cerr << "promptgate run: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace promptgate
