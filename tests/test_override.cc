@@ -228,7 +228,7 @@ TEST_CASE("override book: bounded, the oldest codes go first", "[override]") {
   CHECK(book.redeem("user:u", codes[4], {"fp"}, why, 1, 0s) == OverrideBook::Redeem::ok);
 }
 
-TEST_CASE("override eligibility: by rule, category and group; off by default", "[override]") {
+TEST_CASE("override eligibility: by rule, category and group: off by default", "[override]") {
   Identity alice{"alice", {"developers"}};
   Identity bob{"bob", {"contractors"}};
   Finding token = finding("github-pat-classic", Category::credential, "fp_1");

@@ -99,7 +99,7 @@ TEST_CASE("connect_to maps a host:port to another TCP target") {
   CHECK(flag.to.host == "localhost");
 }
 
-TEST_CASE("overrides by rule, category and host; the most severe action wins") {
+TEST_CASE("overrides by rule, category and host: the most severe action wins") {
   ProxyConfig c = parse_config(R"(actions:
   - {rule: generic-password, action: log}
   - {category: pii, host: "*.internal.test", action: log}
@@ -154,7 +154,7 @@ TEST_CASE("a config file that does not mention destinations still intercepts the
   CHECK(own.destination_for("api.anthropic.com") == Destination::tunnel);
 }
 
-TEST_CASE("policy blocks by user, group and host; the first match wins") {
+TEST_CASE("policy blocks by user, group and host: the first match wins") {
   ProxyConfig c = parse_config(R"(auth:
   users_file: /dev/null
   groups: {security: [alice], ci: [ci-bot, ci-bot-2]}

@@ -119,7 +119,7 @@ TEST_CASE("plain text redaction") {
   CHECK(redact(text, s.scan(text, InputFormat::text).findings) == "a [REDACTED:test-github-pat] b");
 }
 
-TEST_CASE("redact_with: the callback gets the decoded value; its result is escaped") {
+TEST_CASE("redact_with: the callback gets the decoded value: its result is escaped") {
   Scanner s(test_rules(), test_key());
   std::string token = github_token(25);
   std::string key = aws_key_id(26);

@@ -41,7 +41,7 @@ std::string restored(const Substitutions& s, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("a value keeps its stand-in in a conversation; values get distinct ones", "[vault]") {
+TEST_CASE("a value keeps its stand-in in a conversation: values get distinct ones", "[vault]") {
   TokenVault vault(VaultLimits{});
   auto conv = vault.conversation("alice");
   Rule gh = github_rule();
@@ -80,7 +80,7 @@ TEST_CASE("identities are isolated", "[vault]") {
   CHECK(restored(*alice->restorations(), sb) == sb);
 }
 
-TEST_CASE("a collision takes the next attempt; no free stand-in falls back to the marker",
+TEST_CASE("a collision takes the next attempt: no free stand-in falls back to the marker",
           "[vault]") {
   TokenVault vault(VaultLimits{});
   auto conv = vault.conversation("carol");

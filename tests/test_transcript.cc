@@ -82,7 +82,7 @@ TEST_CASE("anything that is not a Messages body has no blocks", "[transcript]") 
   CHECK(transcript_blocks(R"({"system": "s", "messages": []})").size() == 1);
 }
 
-TEST_CASE("a skipped value is not scanned; everything else keeps its offsets and paths",
+TEST_CASE("a skipped value is not scanned: everything else keeps its offsets and paths",
           "[transcript]") {
   std::string token_a = testing::github_token(1), token_b = testing::github_token(2);
   json body = claude_body({user_text("first " + token_a), user_text("second " + token_b)});
