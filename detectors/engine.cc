@@ -18,6 +18,7 @@
 
 #include "decoded_text.h"
 #include "digit_runs.h"
+#include "hyperscan_util.h"
 #include "json_text.h"
 #include "known_secrets.h"
 #include "validators.h"
@@ -28,11 +29,7 @@ namespace {
 struct HsDatabaseDeleter {
   void operator()(hs_database_t* db) const { hs_free_database(db); }
 };
-struct HsScratchDeleter {
-  void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
-};
 using HsDatabase = std::unique_ptr<hs_database_t, HsDatabaseDeleter>;
-using HsScratch = std::unique_ptr<hs_scratch_t, HsScratchDeleter>;
 
 constexpr uint32_t kMinRetained = 4096;
 constexpr uint32_t kDefaultMaxLength = 512;
@@ -323,7 +320,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
   };
   compile_mode(HS_MODE_BLOCK, impl.block_db);
   compile_mode(HS_MODE_STREAM, impl.stream_db);
-  hs_stream_size(impl.stream_db.get(), &impl.stream_state);
+  if (hs_error_t rc = hs_stream_size(impl.stream_db.get(), &impl.stream_state); rc != HS_SUCCESS)
+    throw_hs_error("hs_stream_size", rc);
   return set;
 }
 
@@ -548,13 +546,9 @@ Scanner::Scanner(std::shared_ptr<const RuleSet> rules, FingerprintKey key)
     : rules_(std::move(rules)), impl_(std::make_shared<Impl>()) {
   impl_->key = key;
   impl_->spare_texts.reserve(Impl::kSpareTexts);  // a stream's destructor only moves into it
-  hs_scratch_t* s = nullptr;
   const auto& ri = *rules_->impl_;
-  if (ri.block_db && hs_alloc_scratch(ri.block_db.get(), &s) != HS_SUCCESS)
-    throw std::runtime_error("hs_alloc_scratch failed");
-  if (ri.stream_db && hs_alloc_scratch(ri.stream_db.get(), &s) != HS_SUCCESS)
-    throw std::runtime_error("hs_alloc_scratch failed");
-  impl_->scratch.reset(s);
+  if (ri.block_db) alloc_scratch(impl_->scratch, ri.block_db.get());
+  if (ri.stream_db) alloc_scratch(impl_->scratch, ri.stream_db.get());
 }
 
 Scanner::~Scanner() = default;
@@ -599,9 +593,12 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format,
   cands.clear();
   std::string_view v = text.view();
   CandidateSink sink{&ri.expressions, &cands};
-  if (ri.block_db && hs_scan(ri.block_db.get(), v.data(), static_cast<unsigned>(v.size()), 0,
-                             impl_->scratch.get(), collect_candidate, &sink) != HS_SUCCESS)
-    throw std::runtime_error("hs_scan failed");
+  if (ri.block_db) {
+    hs_error_t rc = hs_scan(ri.block_db.get(), v.data(), static_cast<unsigned>(v.size()), 0,
+                            impl_->scratch.get(), collect_candidate, &sink);
+    if (rc != HS_SUCCESS) [[unlikely]]
+      throw_hs_error("hs_scan", rc);
+  }
   collect_digit_runs(ri, v, 0, text.begin(), 0, impl_->digit_hits, cands);
   result.candidates = cands.size();
   Confirmer confirmer(ri, impl_->key);
@@ -637,6 +634,7 @@ struct ScanStream::Impl {
   std::string error;
 
   ~Impl() {
+    // With no callback Hyperscan only frees the stream: nothing to check, nothing to report.
     if (hs) hs_close_stream(hs, nullptr, nullptr, nullptr);
     json.reset();  // it points into `text`
     auto& spares = scanner->spare_texts;
@@ -674,9 +672,13 @@ struct ScanStream::Impl {
     if (fresh_bytes.empty()) return;
     fresh.clear();
     CandidateSink sink{&rules->impl_->expressions, &fresh};
-    if (hs && hs_scan_stream(hs, fresh_bytes.data(), static_cast<unsigned>(fresh_bytes.size()), 0,
-                             scanner->scratch.get(), collect_candidate, &sink) != HS_SUCCESS)
-      throw std::runtime_error("hs_scan_stream failed");
+    if (hs) {
+      hs_error_t rc =
+          hs_scan_stream(hs, fresh_bytes.data(), static_cast<unsigned>(fresh_bytes.size()), 0,
+                         scanner->scratch.get(), collect_candidate, &sink);
+      if (rc != HS_SUCCESS) [[unlikely]]
+        throw_hs_error("hs_scan_stream", rc);
+    }
     // The digit-run finder has no stream state: it looks again at the bytes a hit ending in the
     // new ones may start in.
     const auto& ri = *rules->impl_;
@@ -726,9 +728,10 @@ std::unique_ptr<ScanStream> Scanner::open_stream(InputFormat format) {
   impl->confirmer = std::make_unique<Confirmer>(*rules_->impl_, impl_->key);
   impl->known = impl_->known;
   if (format != InputFormat::automatic) impl->decide(format == InputFormat::json);
-  if (rules_->impl_->stream_db &&
-      hs_open_stream(rules_->impl_->stream_db.get(), 0, &impl->hs) != HS_SUCCESS)
-    throw std::runtime_error("hs_open_stream failed");
+  if (rules_->impl_->stream_db) {
+    hs_error_t rc = hs_open_stream(rules_->impl_->stream_db.get(), 0, &impl->hs);
+    if (rc != HS_SUCCESS) throw_hs_error("hs_open_stream", rc);
+  }
   return std::unique_ptr<ScanStream>(new ScanStream(std::move(impl)));
 }
 
@@ -779,8 +782,11 @@ ScanResult ScanStream::finish() {
   if (s.hs) {
     s.fresh.clear();
     CandidateSink sink{&s.rules->impl_->expressions, &s.fresh};
-    hs_close_stream(s.hs, s.scanner->scratch.get(), collect_candidate, &sink);
-    s.hs = nullptr;
+    hs_error_t rc = hs_close_stream(s.hs, s.scanner->scratch.get(), collect_candidate, &sink);
+    // Hyperscan has freed the stream unless it refused the call before touching it (bad
+    // arguments, scratch in use); then ~Impl frees it, without a callback, which cannot fail.
+    if (rc == HS_SUCCESS || rc == HS_UNKNOWN_ERROR) s.hs = nullptr;
+    if (rc != HS_SUCCESS) throw_hs_error("hs_close_stream", rc);
     s.result.candidates += s.fresh.size();
     s.pending.insert(s.pending.end(), s.fresh.begin(), s.fresh.end());
   }

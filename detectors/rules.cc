@@ -1,16 +1,15 @@
 #include "rules.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
-#include <set>
+#include <functional>
 #include <sstream>
 #include <unordered_map>
 
 #include "validators.h"
+#include "yaml_reader.h"
 
 namespace promptgate {
 namespace {
@@ -26,229 +25,218 @@ std::optional<E> parse_enum(std::string_view s, const char* const (&names)[N]) {
   return std::nullopt;
 }
 
-int line_of(const YAML::Node& n) {
-  return n.Mark().line + 1;
+// The fields a rule may have: a misspelt one is an error, not a silently ignored line.
+const std::vector<std::string_view> kRuleFields = {
+    "id",      "category",        "severity",   "action",     "description",
+    "pattern", "prefilter",       "anchor",     "validators", "min_entropy",
+    "context", "not_placeholder", "max_length", "examples",   "digit_run"};
+
+std::function<std::string(const std::string&)> unknown_field(const std::string& what) {
+  return [what](const std::string& key) { return "unknown " + what + "field '" + key + "'"; };
 }
 
-[[noreturn]] void fail(const std::string& file, int line, const std::string& rule_id,
-                       const std::string& msg) {
-  std::ostringstream os;
-  os << file << ":" << line << ": ";
-  if (!rule_id.empty()) os << "rule '" << rule_id << "': ";
-  os << msg;
-  throw RuleError(os.str());
+std::string required(const YamlReader& in, const YAML::Node& n, const char* key) {
+  if (!n[key]) in.fail(n, std::string("missing '") + key + "'");
+  return in.string(n[key], key);
 }
 
-std::string scalar(const YAML::Node& n, const std::string& file, const std::string& id,
-                   const char* key) {
-  if (!n.IsScalar()) fail(file, line_of(n), id, std::string("'") + key + "' must be a string");
-  return n.as<std::string>();
+template <typename E>
+E required_enum(const YamlReader& in, const YAML::Node& n, const char* key,
+                std::optional<E> (*parse)(std::string_view), const char* choices) {
+  std::string text = required(in, n, key);
+  std::optional<E> value = parse(text);
+  if (!value) in.fail(n[key], std::string("unknown ") + key + " '" + text + "' (" + choices + ")");
+  return *value;
 }
 
-std::vector<Example> parse_examples(const YAML::Node& list, const std::string& file,
-                                    const std::string& id, const char* key) {
+std::vector<Example> parse_examples(const YamlReader& in, const YAML::Node& list,
+                                    const std::string& key) {
   std::vector<Example> out;
   if (!list) return out;
-  if (!list.IsSequence())
-    fail(file, line_of(list), id, std::string("examples.") + key + " must be a list of strings");
-  for (const auto& item : list) {
-    out.push_back({scalar(item, file, id, key), {file, line_of(item)}});
+  for (auto& item : in.string_items(list, key, "examples." + key + " must be a list of strings"))
+    out.push_back({std::move(item.value), {in.file(), YamlReader::line_of(item.node)}});
+  return out;
+}
+
+std::vector<std::string> parse_validators(const YamlReader& in, const YAML::Node& list) {
+  std::vector<std::string> out;
+  for (auto& item : in.string_items(list, "validators")) {
+    if (!find_validator(item.value))
+      in.fail(item.node,
+              "unknown validator '" + item.value + "' (known: " + known_validator_names() + ")");
+    out.push_back(std::move(item.value));
   }
   return out;
 }
 
-Rule parse_rule(const YAML::Node& n, const std::string& pack, const std::string& file) {
+ContextRequirement parse_context(const YamlReader& in, const YAML::Node& ctx) {
+  if (!ctx.IsMap() || !ctx["words"] || !ctx["words"].IsSequence())
+    in.fail(ctx, "'context' must be {words: [...], within: N}");
+  ContextRequirement req;
+  for (auto& word : in.string_items(ctx["words"], "context.words")) {
+    if (word.value.empty()) in.fail(word.node, "empty context word");
+    std::transform(word.value.begin(), word.value.end(), word.value.begin(),
+                   [](unsigned char ch) { return std::tolower(ch); });
+    req.words.push_back(std::move(word.value));
+  }
+  if (req.words.empty()) in.fail(ctx, "context.words is empty");
+  int64_t within = 64;
+  if (ctx["within"]) within = in.scalar<int64_t>(ctx["within"], "context.within must be a number");
+  if (within <= 0 || within > 4096) in.fail(ctx, "context.within must be 1..4096 bytes");
+  req.within = static_cast<uint32_t>(within);
+  return req;
+}
+
+void parse_anchor(const YamlReader& in, const YAML::Node& an, Rule& r) {
+  auto v = in.string(an, "anchor");
+  if (v == "context") {
+    r.anchor = Anchor::context;
+  } else if (v != "pattern") {
+    in.fail(an, "anchor must be 'pattern' or 'context'");
+  }
+  if (r.anchor == Anchor::context && !r.context)
+    in.fail(an, "anchor: context needs a 'context' with words");
+  if (r.anchor == Anchor::context && !r.prefilter.empty())
+    in.fail(an, "anchor: context and prefilter exclude each other");
+}
+
+// Reads the digit_run counts; each bound depends on the ones before it.
+void parse_digit_counts(const YamlReader& in, const YAML::Node& dr, DigitRunPrefilter& run) {
+  const std::string numbers =
+      "digit_run.digits, min_group, first_group and max_separators must be numbers";
+  auto digits = in.scalar<int64_t>(dr["digits"], numbers);
+  if (digits < 2 || digits > 64) in.fail(dr["digits"], "digit_run.digits must be 2..64");
+  run.digits = static_cast<uint32_t>(digits);
+  if (dr["min_group"]) {
+    auto group = in.scalar<int64_t>(dr["min_group"], numbers);
+    if (group < 1 || group > digits)
+      in.fail(dr["min_group"], "digit_run.min_group must be 1..digits");
+    run.min_group = static_cast<uint32_t>(group);
+  }
+  run.first_group = run.min_group;
+  if (dr["first_group"]) {
+    auto group = in.scalar<int64_t>(dr["first_group"], numbers);
+    if (group < run.min_group || group > digits)
+      in.fail(dr["first_group"], "digit_run.first_group must be min_group..digits");
+    run.first_group = static_cast<uint32_t>(group);
+  }
+  if (dr["max_separators"]) {
+    auto most = in.scalar<int64_t>(dr["max_separators"], numbers);
+    if (most < 0 || most >= digits)
+      in.fail(dr["max_separators"], "digit_run.max_separators must be 0..digits-1");
+    run.max_separators = static_cast<uint32_t>(most);
+  }
+}
+
+DigitRunPrefilter parse_digit_run(const YamlReader& in, const YAML::Node& dr) {
+  if (!dr.IsMap() || !dr["digits"])
+    in.fail(dr,
+            "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F, "
+            "first_digits: '23456', whole_run: true, max_separators: S}");
+  in.check_keys(dr,
+                {"digits", "separators", "min_group", "first_group", "first_digits", "whole_run",
+                 "max_separators"},
+                unknown_field("digit_run "));
+  DigitRunPrefilter run;
+  parse_digit_counts(in, dr, run);
+  if (dr["separators"]) {
+    run.separators = in.string(dr["separators"], "digit_run.separators");
+    for (char ch : run.separators)
+      if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')
+        in.fail(dr["separators"], "digit_run.separators must not be letters, digits or '_'");
+  }
+  if (dr["first_digits"]) {
+    run.first_digits = in.string(dr["first_digits"], "digit_run.first_digits");
+    if (run.first_digits.empty() || !std::all_of(run.first_digits.begin(), run.first_digits.end(),
+                                                 [](char ch) { return ch >= '0' && ch <= '9'; }))
+      in.fail(dr["first_digits"], "digit_run.first_digits must be digits, e.g. '23456'");
+  }
+  if (dr["whole_run"])
+    run.whole_run = in.scalar<bool>(dr["whole_run"], "digit_run.whole_run must be true or false");
+  return run;
+}
+
+bool valid_rule_id(const std::string& id) {
+  return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+// `file_in` names the file only; once the id is read, messages name the rule too.
+Rule parse_rule(const YamlReader& file_in, const YAML::Node& n, const std::string& pack) {
   Rule r;
   r.pack = pack;
-  r.where = {file, line_of(n)};
-  if (!n.IsMap()) fail(file, line_of(n), "", "a rule must be a mapping");
-  if (!n["id"]) fail(file, line_of(n), "", "rule without 'id'");
-  r.id = scalar(n["id"], file, "", "id");
-  if (r.id.empty() || !std::all_of(r.id.begin(), r.id.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-      }))
-    fail(file, line_of(n["id"]), r.id, "id must be lower-case letters, digits, '-' or '_'");
-  static const std::set<std::string> known = {
-      "id",      "category",        "severity",   "action",     "description",
-      "pattern", "prefilter",       "anchor",     "validators", "min_entropy",
-      "context", "not_placeholder", "max_length", "examples",   "digit_run"};
-  for (const auto& kv : n) {
-    auto key = kv.first.as<std::string>();
-    if (!known.count(key)) fail(file, line_of(kv.first), r.id, "unknown field '" + key + "'");
-  }
-  auto required = [&](const char* key) {
-    if (!n[key]) fail(file, line_of(n), r.id, std::string("missing '") + key + "'");
-    return scalar(n[key], file, r.id, key);
-  };
-  auto cat = required("category");
-  auto c = parse_category(cat);
-  if (!c)
-    fail(file, line_of(n["category"]), r.id,
-         "unknown category '" + cat + "' (credential|pii|phi|pci)");
-  r.category = *c;
-  auto sev = required("severity");
-  auto s = parse_severity(sev);
-  if (!s)
-    fail(file, line_of(n["severity"]), r.id,
-         "unknown severity '" + sev + "' (low|medium|high|critical)");
-  r.severity = *s;
-  auto act = required("action");
-  auto a = parse_action(act);
-  if (!a)
-    fail(file, line_of(n["action"]), r.id,
-         "unknown action '" + act + "' (block|redact|tokenize|log)");
-  r.action = *a;
-  r.description = required("description");
-  r.pattern = required("pattern");
-  if (r.pattern.empty()) fail(file, line_of(n["pattern"]), r.id, "empty pattern");
+  r.where = {file_in.file(), YamlReader::line_of(n)};
+  if (!n.IsMap()) file_in.fail(n, "a rule must be a mapping");
+  if (!n["id"]) file_in.fail(n, "rule without 'id'");
+  r.id = file_in.string(n["id"], "id");
+  const YamlReader in = file_in.about("rule '" + r.id + "'");
+  if (!valid_rule_id(r.id)) in.fail(n["id"], "id must be lower-case letters, digits, '-' or '_'");
+  in.check_keys(n, kRuleFields, unknown_field(""));
+  r.category = required_enum(in, n, "category", parse_category, "credential|pii|phi|pci");
+  r.severity = required_enum(in, n, "severity", parse_severity, "low|medium|high|critical");
+  r.action = required_enum(in, n, "action", parse_action, "block|redact|tokenize|log");
+  r.description = required(in, n, "description");
+  r.pattern = required(in, n, "pattern");
+  if (r.pattern.empty()) in.fail(n["pattern"], "empty pattern");
   if (n["prefilter"]) {
-    r.prefilter = scalar(n["prefilter"], file, r.id, "prefilter");
-    if (r.prefilter.empty()) fail(file, line_of(n["prefilter"]), r.id, "empty prefilter");
+    r.prefilter = in.string(n["prefilter"], "prefilter");
+    if (r.prefilter.empty()) in.fail(n["prefilter"], "empty prefilter");
   }
-
-  if (auto v = n["validators"]) {
-    if (!v.IsSequence()) fail(file, line_of(v), r.id, "'validators' must be a list");
-    for (const auto& item : v) {
-      auto name = scalar(item, file, r.id, "validators");
-      if (!find_validator(name))
-        fail(file, line_of(item), r.id,
-             "unknown validator '" + name + "' (known: " + known_validator_names() + ")");
-      r.validators.push_back(name);
-    }
+  if (auto v = n["validators"]) r.validators = parse_validators(in, v);
+  if (auto v = n["min_entropy"]) {
+    r.min_entropy = in.scalar<double>(v, "'min_entropy' must be a number");
+    if (r.min_entropy < 0 || r.min_entropy > 8)
+      in.fail(v, "min_entropy must be between 0 and 8 bits per byte");
   }
-  try {
-    if (auto v = n["min_entropy"]) {
-      r.min_entropy = v.as<double>();
-      if (r.min_entropy < 0 || r.min_entropy > 8)
-        fail(file, line_of(v), r.id, "min_entropy must be between 0 and 8 bits per byte");
-    }
-    if (auto v = n["max_length"]) {
-      auto len = v.as<int64_t>();
-      if (len <= 0 || len > 65536) fail(file, line_of(v), r.id, "max_length must be 1..65536");
-      r.max_length = static_cast<uint32_t>(len);
-    }
-    if (auto v = n["not_placeholder"]) r.not_placeholder = v.as<bool>();
-  } catch (const YAML::BadConversion& e) {
-    fail(file, e.mark.line + 1, r.id, "bad value: " + e.msg);
+  if (auto v = n["max_length"]) {
+    auto len = in.scalar<int64_t>(v, "'max_length' must be a whole number");
+    if (len <= 0 || len > 65536) in.fail(v, "max_length must be 1..65536");
+    r.max_length = static_cast<uint32_t>(len);
   }
-  if (auto ctx = n["context"]) {
-    if (!ctx.IsMap() || !ctx["words"] || !ctx["words"].IsSequence())
-      fail(file, line_of(ctx), r.id, "'context' must be {words: [...], within: N}");
-    ContextRequirement req;
-    for (const auto& w : ctx["words"]) {
-      auto word = scalar(w, file, r.id, "context.words");
-      if (word.empty()) fail(file, line_of(w), r.id, "empty context word");
-      std::transform(word.begin(), word.end(), word.begin(),
-                     [](unsigned char ch) { return std::tolower(ch); });
-      req.words.push_back(word);
-    }
-    if (req.words.empty()) fail(file, line_of(ctx), r.id, "context.words is empty");
-    int64_t within = 64;
-    if (ctx["within"]) {
-      try {
-        within = ctx["within"].as<int64_t>();
-      } catch (const YAML::BadConversion&) {
-        fail(file, line_of(ctx["within"]), r.id, "context.within must be a number");
-      }
-    }
-    if (within <= 0 || within > 4096)
-      fail(file, line_of(ctx), r.id, "context.within must be 1..4096 bytes");
-    req.within = static_cast<uint32_t>(within);
-    r.context = std::move(req);
-  }
-  if (auto an = n["anchor"]) {
-    auto v = scalar(an, file, r.id, "anchor");
-    if (v == "context") {
-      r.anchor = Anchor::context;
-    } else if (v != "pattern") {
-      fail(file, line_of(an), r.id, "anchor must be 'pattern' or 'context'");
-    }
-    if (r.anchor == Anchor::context && !r.context)
-      fail(file, line_of(an), r.id, "anchor: context needs a 'context' with words");
-    if (r.anchor == Anchor::context && !r.prefilter.empty())
-      fail(file, line_of(an), r.id, "anchor: context and prefilter exclude each other");
-  }
+  if (auto v = n["not_placeholder"]) r.not_placeholder = in.boolean(v, "not_placeholder");
+  if (auto ctx = n["context"]) r.context = parse_context(in, ctx);
+  if (auto an = n["anchor"]) parse_anchor(in, an, r);
   if (auto dr = n["digit_run"]) {
-    if (!dr.IsMap() || !dr["digits"])
-      fail(file, line_of(dr), r.id,
-           "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F, "
-           "first_digits: '23456', whole_run: true, max_separators: S}");
-    for (const auto& kv : dr) {
-      auto key = kv.first.as<std::string>();
-      if (key != "digits" && key != "separators" && key != "min_group" && key != "first_group" &&
-          key != "first_digits" && key != "whole_run" && key != "max_separators")
-        fail(file, line_of(kv.first), r.id, "unknown digit_run field '" + key + "'");
-    }
-    DigitRunPrefilter run;
-    try {
-      auto digits = dr["digits"].as<int64_t>();
-      if (digits < 2 || digits > 64)
-        fail(file, line_of(dr["digits"]), r.id, "digit_run.digits must be 2..64");
-      run.digits = static_cast<uint32_t>(digits);
-      if (dr["min_group"]) {
-        auto group = dr["min_group"].as<int64_t>();
-        if (group < 1 || group > digits)
-          fail(file, line_of(dr["min_group"]), r.id, "digit_run.min_group must be 1..digits");
-        run.min_group = static_cast<uint32_t>(group);
-      }
-      run.first_group = run.min_group;
-      if (dr["first_group"]) {
-        auto group = dr["first_group"].as<int64_t>();
-        if (group < run.min_group || group > digits)
-          fail(file, line_of(dr["first_group"]), r.id,
-               "digit_run.first_group must be min_group..digits");
-        run.first_group = static_cast<uint32_t>(group);
-      }
-      if (dr["max_separators"]) {
-        auto most = dr["max_separators"].as<int64_t>();
-        if (most < 0 || most >= digits)
-          fail(file, line_of(dr["max_separators"]), r.id,
-               "digit_run.max_separators must be 0..digits-1");
-        run.max_separators = static_cast<uint32_t>(most);
-      }
-    } catch (const YAML::BadConversion& e) {
-      fail(file, e.mark.line + 1, r.id,
-           "digit_run.digits, min_group, first_group and max_separators must be numbers");
-    }
-    if (dr["separators"]) {
-      run.separators = scalar(dr["separators"], file, r.id, "digit_run.separators");
-      for (char ch : run.separators)
-        if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')
-          fail(file, line_of(dr["separators"]), r.id,
-               "digit_run.separators must not be letters, digits or '_'");
-    }
-    if (dr["first_digits"]) {
-      run.first_digits = scalar(dr["first_digits"], file, r.id, "digit_run.first_digits");
-      if (run.first_digits.empty() || !std::all_of(run.first_digits.begin(), run.first_digits.end(),
-                                                   [](char ch) { return ch >= '0' && ch <= '9'; }))
-        fail(file, line_of(dr["first_digits"]), r.id,
-             "digit_run.first_digits must be digits, e.g. '23456'");
-    }
-    if (dr["whole_run"]) {
-      try {
-        run.whole_run = dr["whole_run"].as<bool>();
-      } catch (const YAML::BadConversion&) {
-        fail(file, line_of(dr["whole_run"]), r.id, "digit_run.whole_run must be true or false");
-      }
-    }
+    r.digit_run = parse_digit_run(in, dr);
     // The line of this rule's conflicting key: `dr` may be an alias to another rule's anchor.
     if (!r.prefilter.empty() || r.anchor == Anchor::context)
-      fail(file, line_of(n["prefilter"] ? n["prefilter"] : n["anchor"]), r.id,
-           "digit_run replaces the prefilter: it excludes 'prefilter' and 'anchor: context'");
-    r.digit_run = std::move(run);
+      in.fail(n["prefilter"] ? n["prefilter"] : n["anchor"],
+              "digit_run replaces the prefilter: it excludes 'prefilter' and 'anchor: context'");
   }
   if (auto ex = n["examples"]) {
-    if (!ex.IsMap())
-      fail(file, line_of(ex), r.id, "'examples' must be {match: [...], no_match: [...]}");
-    for (const auto& kv : ex) {
-      auto key = kv.first.as<std::string>();
-      if (key != "match" && key != "no_match")
-        fail(file, line_of(kv.first), r.id, "unknown examples field '" + key + "'");
-    }
-    r.match_examples = parse_examples(ex["match"], file, r.id, "match");
-    r.no_match_examples = parse_examples(ex["no_match"], file, r.id, "no_match");
+    if (!ex.IsMap()) in.fail(ex, "'examples' must be {match: [...], no_match: [...]}");
+    in.check_keys(ex, {"match", "no_match"}, unknown_field("examples "));
+    r.match_examples = parse_examples(in, ex["match"], "match");
+    r.no_match_examples = parse_examples(in, ex["no_match"], "no_match");
   }
   return r;
+}
+
+std::vector<AllowEntry> parse_allowlist(const YamlReader& in, const YAML::Node& list) {
+  if (!list.IsSequence()) in.fail(list, "'allowlist' must be a list");
+  std::vector<AllowEntry> out;
+  for (const auto& e : list) {
+    if (!e.IsMap()) in.fail(e, "an allowlist entry must be a mapping");
+    AllowEntry a;
+    a.where = {in.file(), YamlReader::line_of(e)};
+    for (const auto& kv : e) {
+      auto key = YamlReader::key_of(kv.first);
+      auto val = in.string(kv.second, key);
+      if (key == "fingerprint")
+        a.fingerprint = val;
+      else if (key == "rule")
+        a.rule = val;
+      else if (key == "pattern")
+        a.pattern = val;
+      else
+        in.fail(kv.first, "unknown allowlist field '" + key + "' (fingerprint|rule|pattern)");
+    }
+    if (a.fingerprint.empty() && a.rule.empty() && a.pattern.empty())
+      in.fail(e, "empty allowlist entry");
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 std::string read_file(const std::filesystem::path& p) {
@@ -264,12 +252,32 @@ void merge(RulePacks& into, RulePacks&& from,
   for (auto& r : from.rules) {
     auto [it, fresh] = seen.emplace(r.id, r.where);
     if (!fresh)
-      fail(r.where.file, r.where.line, r.id,
-           "duplicate rule id (first defined at " + it->second.file + ":" +
-               std::to_string(it->second.line) + ")");
+      throw RuleError(YamlError(r.where.file, r.where.line, "rule '" + r.id + "'",
+                                "duplicate rule id (first defined at " + it->second.file + ":" +
+                                    std::to_string(it->second.line) + ")")
+                          .what());
     into.rules.push_back(std::move(r));
   }
   for (auto& a : from.allowlist) into.allowlist.push_back(std::move(a));
+}
+
+RulePacks parse_pack(const YamlReader& in, const std::string& yaml_text) {
+  YAML::Node doc = in.load(yaml_text);
+  RulePacks out;
+  if (!doc || doc.IsNull()) return out;
+  if (!doc.IsMap()) in.fail_at(1, "a rule pack must be a mapping with 'pack' and 'rules'");
+  in.check_keys(doc, {"pack", "rules", "allowlist"}, unknown_field("top-level "));
+  std::string pack = doc["pack"] ? in.string(doc["pack"], "pack") : std::string();
+  if (auto rules = doc["rules"]) {
+    if (!rules.IsSequence()) in.fail(rules, "'rules' must be a list");
+    if (pack.empty()) in.fail(rules, "a file with rules needs 'pack:'");
+    std::unordered_map<std::string, SourceLocation> seen;
+    RulePacks local;
+    for (const auto& r : rules) local.rules.push_back(parse_rule(in, r, pack));
+    merge(out, std::move(local), seen);
+  }
+  if (auto allow = doc["allowlist"]) out.allowlist = parse_allowlist(in, allow);
+  return out;
 }
 
 }  // namespace
@@ -294,54 +302,11 @@ std::optional<Action> parse_action(std::string_view s) {
 }
 
 RulePacks parse_rule_pack(const std::string& yaml_text, const std::string& name) {
-  YAML::Node doc;
   try {
-    doc = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    fail(name, e.mark.line + 1, "", "malformed YAML: " + e.msg);
+    return parse_pack(YamlReader(name), yaml_text);
+  } catch (const YamlError& e) {
+    throw RuleError(e.what());
   }
-  RulePacks out;
-  if (!doc || doc.IsNull()) return out;
-  if (!doc.IsMap()) fail(name, 1, "", "a rule pack must be a mapping with 'pack' and 'rules'");
-  for (const auto& kv : doc) {
-    auto key = kv.first.as<std::string>();
-    if (key != "pack" && key != "rules" && key != "allowlist")
-      fail(name, line_of(kv.first), "", "unknown top-level field '" + key + "'");
-  }
-  std::string pack = doc["pack"] ? scalar(doc["pack"], name, "", "pack") : std::string();
-  if (auto rules = doc["rules"]) {
-    if (!rules.IsSequence()) fail(name, line_of(rules), "", "'rules' must be a list");
-    if (pack.empty()) fail(name, line_of(rules), "", "a file with rules needs 'pack:'");
-    std::unordered_map<std::string, SourceLocation> seen;
-    RulePacks local;
-    for (const auto& r : rules) local.rules.push_back(parse_rule(r, pack, name));
-    merge(out, std::move(local), seen);
-  }
-  if (auto allow = doc["allowlist"]) {
-    if (!allow.IsSequence()) fail(name, line_of(allow), "", "'allowlist' must be a list");
-    for (const auto& e : allow) {
-      if (!e.IsMap()) fail(name, line_of(e), "", "an allowlist entry must be a mapping");
-      AllowEntry a;
-      a.where = {name, line_of(e)};
-      for (const auto& kv : e) {
-        auto key = kv.first.as<std::string>();
-        auto val = scalar(kv.second, name, "", key.c_str());
-        if (key == "fingerprint")
-          a.fingerprint = val;
-        else if (key == "rule")
-          a.rule = val;
-        else if (key == "pattern")
-          a.pattern = val;
-        else
-          fail(name, line_of(kv.first), "",
-               "unknown allowlist field '" + key + "' (fingerprint|rule|pattern)");
-      }
-      if (a.fingerprint.empty() && a.rule.empty() && a.pattern.empty())
-        fail(name, line_of(e), "", "empty allowlist entry");
-      out.allowlist.push_back(std::move(a));
-    }
-  }
-  return out;
 }
 
 RulePacks load_rule_packs(const std::vector<RuleSource>& sources) {

@@ -1,13 +1,12 @@
 // Parsing and validation of the proxy's YAML configuration; see config.h.
 #include "config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <set>
 #include <sstream>
+
+#include "yaml_reader.h"
 
 namespace promptgate::proxy {
 
@@ -195,243 +194,29 @@ ConnectTo parse_connect_to(const std::string& s) {
 
 namespace {
 
+using YAML::Node;
+
 class Parser {
  public:
-  explicit Parser(std::string source) : source_(std::move(source)) {}
-
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& msg) const {
-    std::string where = source_;
-    if (n.IsDefined() && n.Mark().line >= 0) where += ":" + std::to_string(n.Mark().line + 1);
-    throw ConfigError(where + ": " + msg);
-  }
-
-  std::string str(const YAML::Node& n, const char* key) const {
-    if (!n.IsScalar()) fail(n, std::string("'") + key + "' must be a string");
-    return n.as<std::string>();
-  }
-
-  uint64_t number(const YAML::Node& n, const char* key, uint64_t min, uint64_t max) const {
-    uint64_t v = 0;
-    if (!n.IsScalar() || !YAML::convert<uint64_t>::decode(n, v))
-      fail(n, std::string("'") + key + "' must be a whole number");
-    if (v < min || v > max)
-      fail(n, std::string("'") + key + "' must be between " + std::to_string(min) + " and " +
-                  std::to_string(max));
-    return v;
-  }
-
-  std::vector<std::string> list(const YAML::Node& n, const char* key) const {
-    std::vector<std::string> out;
-    if (n.IsNull()) return out;
-    if (!n.IsSequence()) fail(n, std::string("'") + key + "' must be a list");
-    for (const auto& item : n) out.push_back(str(item, key));
-    return out;
-  }
-
-  void check_keys(const YAML::Node& map, const std::set<std::string>& known,
-                  const char* what) const {
-    if (!map.IsMap()) fail(map, std::string(what) + " must be a mapping");
-    for (const auto& kv : map) {
-      std::string k = kv.first.as<std::string>();
-      if (!known.count(k)) {
-        std::string names;
-        for (const auto& n : known) names += (names.empty() ? "" : ", ") + n;
-        fail(kv.first, "unknown key '" + k + "' in " + what + " (known: " + names + ")");
-      }
-    }
-  }
-
-  Destination destination(const YAML::Node& n) const {
-    std::string v = str(n, "default");
-    if (v == "intercept") return Destination::intercept;
-    if (v == "tunnel") return Destination::tunnel;
-    if (v == "deny") return Destination::deny;
-    fail(n, "destination must be intercept, tunnel or deny, not '" + v + "'");
-  }
+  explicit Parser(const std::string& source) : in_(source) {}
 
   ProxyConfig parse(const std::string& text) const {
-    YAML::Node root;
-    try {
-      root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-      throw ConfigError(source_ + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-    }
+    Node root = in_.load(text);
     ProxyConfig c;
-    c.source = source_;
+    c.source = in_.file();
     if (root.IsNull()) return c;
-    check_keys(root,
-               {"listen",
-                "mode",
-                "audit_log",
-                "upstream_ca",
-                "connect_to",
-                "rules",
-                "threads",
-                "destinations",
-                "fail_open_hosts",
-                "signed_body_hosts",
-                "actions",
-                "block_status",
-                "scan_headers",
-                "max_body_bytes",
-                "max_decoded_body_bytes",
-                "max_buffered_body_bytes",
-                "max_header_bytes",
-                "timeouts",
-                "admin_listen",
-                "allowed_connect_ports",
-                "allowed_private_hosts",
-                "allow_private_destinations",
-                "max_connections",
-                "max_connections_per_client",
-                "auth",
-                "policies",
-                "upstream_proxy",
-                "overrides",
-                "incremental_scan",
-                "tokenize",
-                "known_secrets"},
-               "the configuration");
+    std::vector<std::string_view> known;
+    for (const auto& f : fields()) known.push_back(f.key);
+    in_.check_keys(root, known, "the configuration");
     for (const auto& kv : root) {
-      std::string key = kv.first.as<std::string>();
-      const YAML::Node& v = kv.second;
+      std::string key = YamlReader::key_of(kv.first);
+      const Node& v = kv.second;
+      auto field = std::find_if(fields().begin(), fields().end(),
+                                [&](const Field& f) { return f.key == key; });
       try {
-        if (key == "listen") {
-          c.listen = parse_host_port(str(v, "listen"), "listen");
-        } else if (key == "mode") {
-          std::string m = str(v, "mode");
-          if (m == "enforce")
-            c.mode = Mode::enforce;
-          else if (m == "monitor")
-            c.mode = Mode::monitor;
-          else
-            fail(v, "mode must be enforce or monitor, not '" + m + "'");
-        } else if (key == "audit_log") {
-          c.audit_log = v.IsNull() ? "" : str(v, "audit_log");
-        } else if (key == "upstream_ca") {
-          c.upstream_ca = str(v, "upstream_ca");
-        } else if (key == "connect_to") {
-          for (const auto& s : list(v, "connect_to")) c.connect_to.push_back(parse_connect_to(s));
-        } else if (key == "rules") {
-          c.rules = list(v, "rules");
-          if (c.rules.empty()) fail(v, "'rules' needs at least one source (e.g. builtin)");
-        } else if (key == "threads") {
-          c.threads = static_cast<unsigned>(number(v, "threads", 0, 256));
-        } else if (key == "destinations") {
-          check_keys(v, {"default", "intercept", "tunnel", "deny"}, "destinations");
-          if (v["default"]) c.default_destination = destination(v["default"]);
-          if (v["intercept"]) c.intercept_hosts = list(v["intercept"], "intercept");
-          if (v["tunnel"]) c.tunnel_hosts = list(v["tunnel"], "tunnel");
-          if (v["deny"]) c.deny_hosts = list(v["deny"], "deny");
-        } else if (key == "fail_open_hosts") {
-          c.fail_open_hosts = list(v, "fail_open_hosts");
-        } else if (key == "signed_body_hosts") {
-          c.signed_body_hosts = list(v, "signed_body_hosts");
-        } else if (key == "actions") {
-          if (!v.IsSequence()) fail(v, "'actions' must be a list");
-          for (const auto& a : v) c.actions.push_back(action_override(a));
-        } else if (key == "block_status") {
-          c.block_status = static_cast<unsigned>(number(v, "block_status", 400, 499));
-        } else if (key == "scan_headers") {
-          for (auto h : list(v, "scan_headers")) c.scan_headers.push_back(lower(h));
-        } else if (key == "max_body_bytes") {
-          c.max_body_bytes = number(v, "max_body_bytes", 1024, 1ull << 32);
-        } else if (key == "max_decoded_body_bytes") {
-          c.max_decoded_body_bytes = number(v, "max_decoded_body_bytes", 1024, 1ull << 34);
-        } else if (key == "max_buffered_body_bytes") {
-          c.max_buffered_body_bytes = number(v, "max_buffered_body_bytes", 1024, 1ull << 40);
-        } else if (key == "max_header_bytes") {
-          c.max_header_bytes = static_cast<uint32_t>(number(v, "max_header_bytes", 1024, 1 << 20));
-        } else if (key == "timeouts") {
-          check_keys(v,
-                     {"header_ms", "body_ms", "idle_ms", "upstream_connect_ms",
-                      "upstream_response_ms", "drain_ms"},
-                     "timeouts");
-          auto ms = [&](const char* k, uint32_t& out) {
-            if (v[k]) out = static_cast<uint32_t>(number(v[k], k, 1, 86'400'000));
-          };
-          ms("header_ms", c.header_timeout_ms);
-          ms("body_ms", c.body_timeout_ms);
-          ms("idle_ms", c.idle_timeout_ms);
-          ms("upstream_connect_ms", c.upstream_connect_timeout_ms);
-          ms("upstream_response_ms", c.upstream_response_timeout_ms);
-          ms("drain_ms", c.drain_timeout_ms);
-        } else if (key == "admin_listen") {
-          c.admin_listen = parse_host_port(str(v, "admin_listen"), "admin_listen");
-        } else if (key == "allowed_connect_ports") {
-          c.allowed_connect_ports.clear();
-          if (!v.IsSequence()) fail(v, "'allowed_connect_ports' must be a list of ports");
-          for (const auto& port : v)
-            c.allowed_connect_ports.push_back(
-                static_cast<uint16_t>(number(port, "allowed_connect_ports", 1, 65535)));
-        } else if (key == "allowed_private_hosts") {
-          c.allowed_private_hosts = list(v, "allowed_private_hosts");
-        } else if (key == "allow_private_destinations") {
-          bool b = false;
-          if (!v.IsScalar() || !YAML::convert<bool>::decode(v, b))
-            fail(v, "'allow_private_destinations' must be true or false");
-          c.allow_private_destinations = b;
-        } else if (key == "max_connections") {
-          c.max_connections = static_cast<uint32_t>(number(v, "max_connections", 1, 10'000'000));
-        } else if (key == "max_connections_per_client") {
-          c.max_connections_per_client =
-              static_cast<uint32_t>(number(v, "max_connections_per_client", 1, 10'000'000));
-        } else if (key == "upstream_proxy") {
-          std::string url = str(v, "upstream_proxy");
-          if (url.rfind("http://", 0) == 0) url = url.substr(7);
-          while (!url.empty() && url.back() == '/') url.pop_back();
-          c.upstream_proxy = parse_host_port(url, "upstream_proxy");
-        } else if (key == "auth") {
-          check_keys(v, {"users_file", "client_ca", "groups"}, "auth");
-          if (v["users_file"]) c.users_file = str(v["users_file"], "users_file");
-          if (v["client_ca"]) c.client_ca = str(v["client_ca"], "client_ca");
-          if (v["groups"]) {
-            if (!v["groups"].IsMap()) fail(v["groups"], "'groups' must map a group to its users");
-            for (const auto& g : v["groups"])
-              c.groups.push_back({g.first.as<std::string>(), list(g.second, "groups")});
-          }
-        } else if (key == "policies") {
-          if (!v.IsSequence()) fail(v, "'policies' must be a list");
-          for (const auto& p : v) c.policies.push_back(policy_block(p));
-        } else if (key == "overrides") {
-          c.overrides = overrides(v);
-        } else if (key == "known_secrets") {
-          c.known_secrets = v.IsNull() ? "" : str(v, "known_secrets");
-        } else if (key == "tokenize") {
-          check_keys(v,
-                     {"max_conversations", "max_entries_per_conversation", "max_total_bytes",
-                      "idle_ttl_seconds"},
-                     "tokenize");
-          auto& t = c.tokenize;
-          if (v["max_conversations"])
-            t.max_conversations = static_cast<uint32_t>(
-                number(v["max_conversations"], "max_conversations", 1, 1'000'000));
-          if (v["max_entries_per_conversation"])
-            t.max_entries_per_conversation = static_cast<uint32_t>(number(
-                v["max_entries_per_conversation"], "max_entries_per_conversation", 1, 1'000'000));
-          if (v["max_total_bytes"])
-            t.max_total_bytes = number(v["max_total_bytes"], "max_total_bytes", 4096, 1ull << 36);
-          if (v["idle_ttl_seconds"])
-            t.idle_ttl_seconds = static_cast<uint32_t>(
-                number(v["idle_ttl_seconds"], "idle_ttl_seconds", 1, 30 * 86'400));
-        } else if (key == "incremental_scan") {
-          check_keys(v, {"enabled", "max_identities", "max_blocks_per_identity"},
-                     "incremental_scan");
-          auto& inc = c.incremental_scan;
-          if (v["enabled"] &&
-              (!v["enabled"].IsScalar() || !YAML::convert<bool>::decode(v["enabled"], inc.enabled)))
-            fail(v["enabled"], "'enabled' must be true or false");
-          if (v["max_identities"])
-            inc.max_identities =
-                static_cast<uint32_t>(number(v["max_identities"], "max_identities", 1, 1'000'000));
-          if (v["max_blocks_per_identity"])
-            inc.max_blocks_per_identity = static_cast<uint32_t>(
-                number(v["max_blocks_per_identity"], "max_blocks_per_identity", 1, 10'000'000));
-        }
+        field->set(*this, v, c);  // known: check_keys said so
       } catch (const ConfigError& e) {
-        std::string msg = e.what();
-        if (msg.rfind(source_, 0) == 0) throw;
-        fail(v, msg);
+        in_.fail(v, e.what());  // parse_host_port and friends do not know the line
       }
     }
     if (c.max_decoded_body_bytes < c.max_body_bytes) c.max_decoded_body_bytes = c.max_body_bytes;
@@ -439,91 +224,267 @@ class Parser {
     return c;
   }
 
-  PolicyBlock policy_block(const YAML::Node& n) const {
-    check_keys(n, {"name", "users", "groups", "hosts", "mode", "actions"}, "a policy");
+ private:
+  // A top-level key and how its value sets the configuration; the keys are the known ones.
+  struct Field {
+    std::string_view key;
+    void (*set)(const Parser& p, const Node& v, ProxyConfig& c);
+  };
+  static const std::vector<Field>& fields();
+
+  Destination destination(const Node& n) const {
+    std::string v = in_.string(n, "default");
+    if (v == "intercept") return Destination::intercept;
+    if (v == "tunnel") return Destination::tunnel;
+    if (v == "deny") return Destination::deny;
+    in_.fail(n, "destination must be intercept, tunnel or deny, not '" + v + "'");
+  }
+
+  Mode mode(const Node& n) const {
+    std::string m = in_.string(n, "mode");
+    if (m == "enforce") return Mode::enforce;
+    if (m == "monitor") return Mode::monitor;
+    in_.fail(n, "mode must be enforce or monitor, not '" + m + "'");
+  }
+
+  Category category(const Node& n, std::string_view key) const {
+    std::string cat = in_.string(n, key);
+    auto parsed = parse_category(cat);
+    if (!parsed) in_.fail(n, "category must be credential, pii, phi or pci, not '" + cat + "'");
+    return *parsed;
+  }
+
+  std::vector<ActionOverride> action_overrides(const Node& n) const {
+    if (!n.IsSequence()) in_.fail(n, "'actions' must be a list");
+    std::vector<ActionOverride> out;
+    for (const auto& a : n) out.push_back(action_override(a));
+    return out;
+  }
+
+  void destinations(const Node& v, ProxyConfig& c) const {
+    in_.check_keys(v, {"default", "intercept", "tunnel", "deny"}, "destinations");
+    if (v["default"]) c.default_destination = destination(v["default"]);
+    if (v["intercept"]) c.intercept_hosts = in_.strings(v["intercept"], "intercept");
+    if (v["tunnel"]) c.tunnel_hosts = in_.strings(v["tunnel"], "tunnel");
+    if (v["deny"]) c.deny_hosts = in_.strings(v["deny"], "deny");
+  }
+
+  void timeouts(const Node& v, ProxyConfig& c) const {
+    in_.check_keys(v,
+                   {"header_ms", "body_ms", "idle_ms", "upstream_connect_ms",
+                    "upstream_response_ms", "drain_ms"},
+                   "timeouts");
+    constexpr uint64_t kDay = 86'400'000;
+    in_.optional_whole_number(v, "header_ms", 1, kDay, c.header_timeout_ms);
+    in_.optional_whole_number(v, "body_ms", 1, kDay, c.body_timeout_ms);
+    in_.optional_whole_number(v, "idle_ms", 1, kDay, c.idle_timeout_ms);
+    in_.optional_whole_number(v, "upstream_connect_ms", 1, kDay, c.upstream_connect_timeout_ms);
+    in_.optional_whole_number(v, "upstream_response_ms", 1, kDay, c.upstream_response_timeout_ms);
+    in_.optional_whole_number(v, "drain_ms", 1, kDay, c.drain_timeout_ms);
+  }
+
+  void auth(const Node& v, ProxyConfig& c) const {
+    in_.check_keys(v, {"users_file", "client_ca", "groups"}, "auth");
+    if (v["users_file"]) c.users_file = in_.string(v["users_file"], "users_file");
+    if (v["client_ca"]) c.client_ca = in_.string(v["client_ca"], "client_ca");
+    if (v["groups"]) {
+      if (!v["groups"].IsMap()) in_.fail(v["groups"], "'groups' must map a group to its users");
+      for (const auto& g : v["groups"])
+        c.groups.push_back({YamlReader::key_of(g.first), in_.strings(g.second, "groups")});
+    }
+  }
+
+  void tokenize(const Node& v, TokenizeConfig& t) const {
+    in_.check_keys(v,
+                   {"max_conversations", "max_entries_per_conversation", "max_total_bytes",
+                    "idle_ttl_seconds"},
+                   "tokenize");
+    in_.optional_whole_number(v, "max_conversations", 1, 1'000'000, t.max_conversations);
+    in_.optional_whole_number(v, "max_entries_per_conversation", 1, 1'000'000,
+                              t.max_entries_per_conversation);
+    in_.optional_whole_number(v, "max_total_bytes", 4096, 1ull << 36, t.max_total_bytes);
+    in_.optional_whole_number(v, "idle_ttl_seconds", 1, 30 * 86'400, t.idle_ttl_seconds);
+  }
+
+  void incremental_scan(const Node& v, IncrementalScanConfig& inc) const {
+    in_.check_keys(v, {"enabled", "max_identities", "max_blocks_per_identity"}, "incremental_scan");
+    if (v["enabled"]) inc.enabled = in_.boolean(v["enabled"], "enabled");
+    in_.optional_whole_number(v, "max_identities", 1, 1'000'000, inc.max_identities);
+    in_.optional_whole_number(v, "max_blocks_per_identity", 1, 10'000'000,
+                              inc.max_blocks_per_identity);
+  }
+
+  PolicyBlock policy_block(const Node& n) const {
+    in_.check_keys(n, {"name", "users", "groups", "hosts", "mode", "actions"}, "a policy");
     PolicyBlock p;
-    if (n["name"]) p.name = str(n["name"], "name");
-    if (n["users"]) p.users = list(n["users"], "users");
-    if (n["groups"]) p.groups = list(n["groups"], "groups");
-    if (n["hosts"]) p.hosts = list(n["hosts"], "hosts");
-    if (n["mode"]) {
-      std::string m = str(n["mode"], "mode");
-      if (m == "enforce")
-        p.mode = Mode::enforce;
-      else if (m == "monitor")
-        p.mode = Mode::monitor;
-      else
-        fail(n["mode"], "mode must be enforce or monitor, not '" + m + "'");
-    }
-    if (n["actions"]) {
-      if (!n["actions"].IsSequence()) fail(n["actions"], "'actions' must be a list");
-      for (const auto& a : n["actions"]) p.actions.push_back(action_override(a));
-    }
-    if (p.name.empty()) p.name = "policy at line " + std::to_string(n.Mark().line + 1);
+    if (n["name"]) p.name = in_.string(n["name"], "name");
+    if (n["users"]) p.users = in_.strings(n["users"], "users");
+    if (n["groups"]) p.groups = in_.strings(n["groups"], "groups");
+    if (n["hosts"]) p.hosts = in_.strings(n["hosts"], "hosts");
+    if (n["mode"]) p.mode = mode(n["mode"]);
+    if (n["actions"]) p.actions = action_overrides(n["actions"]);
+    if (p.name.empty()) p.name = "policy at line " + std::to_string(YamlReader::line_of(n));
     return p;
   }
 
-  OverridesConfig overrides(const YAML::Node& n) const {
-    check_keys(n,
-               {"enabled", "rules", "categories", "groups", "ttl_seconds", "grant_seconds",
-                "min_justification"},
-               "overrides");
+  OverridesConfig overrides(const Node& n) const {
+    in_.check_keys(n,
+                   {"enabled", "rules", "categories", "groups", "ttl_seconds", "grant_seconds",
+                    "min_justification"},
+                   "overrides");
     OverridesConfig o;
-    if (n["enabled"]) {
-      if (!n["enabled"].IsScalar() || !YAML::convert<bool>::decode(n["enabled"], o.enabled))
-        fail(n["enabled"], "'enabled' must be true or false");
-    }
-    if (n["rules"]) o.rules = list(n["rules"], "rules");
-    if (n["categories"]) {
-      if (!n["categories"].IsSequence()) fail(n["categories"], "'categories' must be a list");
-      for (const auto& item : n["categories"]) {
-        std::string cat = str(item, "categories");
-        auto parsed = parse_category(cat);
-        if (!parsed) fail(item, "category must be credential, pii, phi or pci, not '" + cat + "'");
-        o.categories.push_back(*parsed);
-      }
-    }
-    if (n["groups"]) o.groups = list(n["groups"], "groups");
-    if (n["ttl_seconds"])
-      o.ttl_seconds = static_cast<uint32_t>(number(n["ttl_seconds"], "ttl_seconds", 10, 86'400));
-    if (n["grant_seconds"])
-      o.grant_seconds =
-          static_cast<uint32_t>(number(n["grant_seconds"], "grant_seconds", 0, 7 * 86'400));
-    if (n["min_justification"])
-      o.min_justification =
-          static_cast<uint32_t>(number(n["min_justification"], "min_justification", 1, 200));
+    if (n["enabled"]) o.enabled = in_.boolean(n["enabled"], "enabled");
+    if (n["rules"]) o.rules = in_.strings(n["rules"], "rules");
+    if (n["categories"])
+      for (const auto& item : in_.string_items(n["categories"], "categories"))
+        o.categories.push_back(category(item.node, "categories"));
+    if (n["groups"]) o.groups = in_.strings(n["groups"], "groups");
+    in_.optional_whole_number(n, "ttl_seconds", 10, 86'400, o.ttl_seconds);
+    in_.optional_whole_number(n, "grant_seconds", 0, 7 * 86'400, o.grant_seconds);
+    in_.optional_whole_number(n, "min_justification", 1, 200, o.min_justification);
     if (o.enabled && o.rules.empty() && o.categories.empty())
-      fail(n, "overrides are enabled but no 'rules' or 'categories' are listed");
+      in_.fail(n, "overrides are enabled but no 'rules' or 'categories' are listed");
     return o;
   }
 
-  ActionOverride action_override(const YAML::Node& n) const {
-    check_keys(n, {"rule", "category", "host", "action"}, "an action override");
+  ActionOverride action_override(const Node& n) const {
+    in_.check_keys(n, {"rule", "category", "host", "action"}, "an action override");
     ActionOverride o;
-    if (n["rule"]) o.rule = str(n["rule"], "rule");
-    if (n["category"]) {
-      std::string cat = str(n["category"], "category");
-      o.category = parse_category(cat);
-      if (!o.category)
-        fail(n["category"], "category must be credential, pii, phi or pci, not '" + cat + "'");
-    }
-    if (n["host"]) o.host = str(n["host"], "host");
-    if (!n["action"]) fail(n, "an action override needs 'action: block|redact|tokenize|log'");
-    std::string a = str(n["action"], "action");
+    if (n["rule"]) o.rule = in_.string(n["rule"], "rule");
+    if (n["category"]) o.category = category(n["category"], "category");
+    if (n["host"]) o.host = in_.string(n["host"], "host");
+    if (!n["action"]) in_.fail(n, "an action override needs 'action: block|redact|tokenize|log'");
+    std::string a = in_.string(n["action"], "action");
     auto act = parse_action(a);
-    if (!act) fail(n["action"], "action must be block, redact, tokenize or log, not '" + a + "'");
+    if (!act)
+      in_.fail(n["action"], "action must be block, redact, tokenize or log, not '" + a + "'");
     o.action = *act;
     return o;
   }
 
- private:
-  std::string source_;
+  HostPort upstream_proxy(const Node& v) const {
+    std::string url = in_.string(v, "upstream_proxy");
+    if (url.rfind("http://", 0) == 0) url = url.substr(7);
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return parse_host_port(url, "upstream_proxy");
+  }
+
+  std::vector<uint16_t> ports(const Node& v) const {
+    if (!v.IsSequence()) in_.fail(v, "'allowed_connect_ports' must be a list of ports");
+    std::vector<uint16_t> out;
+    for (const auto& port : v)
+      out.push_back(in_.whole_number<uint16_t>(port, "allowed_connect_ports", 1, 65535));
+    return out;
+  }
+
+  YamlReader in_;
 };
+
+const std::vector<Parser::Field>& Parser::fields() {
+  // The setters' parameter types, short so that a field reads as one line.
+  using P = const Parser&;
+  using N = const Node&;
+  using C = ProxyConfig&;
+  static const std::vector<Field> table = {
+      {"listen",
+       [](P p, N v, C c) { c.listen = parse_host_port(p.in_.string(v, "listen"), "listen"); }},
+      {"mode", [](P p, N v, C c) { c.mode = p.mode(v); }},
+      {"audit_log",
+       [](P p, N v, C c) { c.audit_log = v.IsNull() ? "" : p.in_.string(v, "audit_log"); }},
+      {"upstream_ca", [](P p, N v, C c) { c.upstream_ca = p.in_.string(v, "upstream_ca"); }},
+      {"connect_to",
+       [](P p, N v, C c) {
+         for (const auto& s : p.in_.strings(v, "connect_to"))
+           c.connect_to.push_back(parse_connect_to(s));
+       }},
+      {"rules",
+       [](P p, N v, C c) {
+         c.rules = p.in_.strings(v, "rules");
+         if (c.rules.empty()) p.in_.fail(v, "'rules' needs at least one source (e.g. builtin)");
+       }},
+      {"threads",
+       [](P p, N v, C c) { c.threads = p.in_.whole_number<unsigned>(v, "threads", 0, 256); }},
+      {"destinations", [](P p, N v, C c) { p.destinations(v, c); }},
+      {"fail_open_hosts",
+       [](P p, N v, C c) { c.fail_open_hosts = p.in_.strings(v, "fail_open_hosts"); }},
+      {"signed_body_hosts",
+       [](P p, N v, C c) { c.signed_body_hosts = p.in_.strings(v, "signed_body_hosts"); }},
+      {"actions",
+       [](P p, N v, C c) {
+         auto more = p.action_overrides(v);
+         c.actions.insert(c.actions.end(), more.begin(), more.end());
+       }},
+      {"block_status",
+       [](P p, N v, C c) {
+         c.block_status = p.in_.whole_number<unsigned>(v, "block_status", 400, 499);
+       }},
+      {"scan_headers",
+       [](P p, N v, C c) {
+         for (const auto& h : p.in_.strings(v, "scan_headers")) c.scan_headers.push_back(lower(h));
+       }},
+      {"max_body_bytes",
+       [](P p, N v, C c) {
+         c.max_body_bytes = p.in_.whole_number(v, "max_body_bytes", 1024, 1ull << 32);
+       }},
+      {"max_decoded_body_bytes",
+       [](P p, N v, C c) {
+         c.max_decoded_body_bytes =
+             p.in_.whole_number(v, "max_decoded_body_bytes", 1024, 1ull << 34);
+       }},
+      {"max_buffered_body_bytes",
+       [](P p, N v, C c) {
+         c.max_buffered_body_bytes =
+             p.in_.whole_number(v, "max_buffered_body_bytes", 1024, 1ull << 40);
+       }},
+      {"max_header_bytes",
+       [](P p, N v, C c) {
+         c.max_header_bytes = p.in_.whole_number<uint32_t>(v, "max_header_bytes", 1024, 1 << 20);
+       }},
+      {"timeouts", [](P p, N v, C c) { p.timeouts(v, c); }},
+      {"admin_listen",
+       [](P p, N v, C c) {
+         c.admin_listen = parse_host_port(p.in_.string(v, "admin_listen"), "admin_listen");
+       }},
+      {"allowed_connect_ports", [](P p, N v, C c) { c.allowed_connect_ports = p.ports(v); }},
+      {"allowed_private_hosts",
+       [](P p, N v, C c) { c.allowed_private_hosts = p.in_.strings(v, "allowed_private_hosts"); }},
+      {"allow_private_destinations",
+       [](P p, N v, C c) {
+         c.allow_private_destinations = p.in_.boolean(v, "allow_private_destinations");
+       }},
+      {"max_connections",
+       [](P p, N v, C c) {
+         c.max_connections = p.in_.whole_number<uint32_t>(v, "max_connections", 1, 10'000'000);
+       }},
+      {"max_connections_per_client",
+       [](P p, N v, C c) {
+         c.max_connections_per_client =
+             p.in_.whole_number<uint32_t>(v, "max_connections_per_client", 1, 10'000'000);
+       }},
+      {"auth", [](P p, N v, C c) { p.auth(v, c); }},
+      {"policies",
+       [](P p, N v, C c) {
+         if (!v.IsSequence()) p.in_.fail(v, "'policies' must be a list");
+         for (const auto& block : v) c.policies.push_back(p.policy_block(block));
+       }},
+      {"upstream_proxy", [](P p, N v, C c) { c.upstream_proxy = p.upstream_proxy(v); }},
+      {"overrides", [](P p, N v, C c) { c.overrides = p.overrides(v); }},
+      {"incremental_scan", [](P p, N v, C c) { p.incremental_scan(v, c.incremental_scan); }},
+      {"tokenize", [](P p, N v, C c) { p.tokenize(v, c.tokenize); }},
+      {"known_secrets",
+       [](P p, N v, C c) { c.known_secrets = v.IsNull() ? "" : p.in_.string(v, "known_secrets"); }},
+  };
+  return table;
+}
 
 }  // namespace
 
 ProxyConfig parse_config(const std::string& yaml_text, const std::string& source_name) {
-  return Parser(source_name).parse(yaml_text);
+  try {
+    return Parser(source_name).parse(yaml_text);
+  } catch (const YamlError& e) {
+    throw ConfigError(e.what());  // callers know one error type for the configuration
+  }
 }
 
 ProxyConfig load_config(const std::string& path) {

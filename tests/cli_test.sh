@@ -5,13 +5,10 @@
 # usage: cli_test.sh PATH_TO_PROMPTGATE
 set -uo pipefail
 pg=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/lib/harness.sh
+. "$(dirname "$0")/lib/harness.sh"
+harness_init promptgate-cli-test --quiet
 export PROMPTGATE_HOME=$work/home
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$2"; then ok; else bad "$1"; fi; }
 
 # Synthetic secrets: a GitHub-format token with a valid CRC32, an AWS-format key id, a password.
 token=$(python3 -c '

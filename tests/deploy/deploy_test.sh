@@ -17,20 +17,9 @@ pg=$(realpath "${1:?usage: deploy_test.sh PATH_TO_PROMPTGATE PATH_TO_MANIFEST_TO
 tool=$(realpath "${2:?usage: deploy_test.sh PATH_TO_PROMPTGATE PATH_TO_MANIFEST_TOOL}")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 deploy=$repo/deploy
-work=$(mktemp -d "${TMPDIR:-/tmp}/promptgate-deploy-test.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "${KEEP_WORKDIR:-}" ] && echo "work dir kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; }
-skip() { skipped=$((skipped + 1)); echo "SKIP: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# shellcheck source=tests/lib/harness.sh
+. "$repo/tests/lib/harness.sh"
+harness_init promptgate-deploy-test
 # No PROMPTGATE_* from the caller's environment; a private PROMPTGATE_HOME.
 for v in $(compgen -e | grep '^PROMPTGATE_'); do unset "$v"; done
 pgrun() { PROMPTGATE_HOME="$work/home" "$pg" "$@"; }

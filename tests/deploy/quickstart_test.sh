@@ -14,20 +14,9 @@ set -uo pipefail
 pg=$(realpath "${1:?usage: quickstart_test.sh PATH_TO_PROMPTGATE}")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 doc=$repo/docs/quickstart.md
-work=$(mktemp -d "${TMPDIR:-/tmp}/promptgate-quickstart.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "${KEEP_WORKDIR:-}" ] && echo "work dir kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; }
-skip() { skipped=$((skipped + 1)); echo "SKIP: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# shellcheck source=tests/lib/harness.sh
+. "$repo/tests/lib/harness.sh"
+harness_init promptgate-quickstart
 for v in $(compgen -e | grep -E '^(PROMPTGATE_|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$)'); do unset "$v"; done
 
 # --- the blocks ---------------------------------------------------------------------------------
@@ -40,22 +29,11 @@ blocks=("$work"/blocks/*.sh)
 check "the quick start has its blocks (build, start, export, two requests, claude)" '[ ${#blocks[@]} -ge 6 ]'
 
 # --- fake upstream ------------------------------------------------------------------------------
-"$repo/tests/proxy/make_pki.sh" "$work/pki" || { echo "FAIL: make_pki.sh"; exit 1; }
-record=$work/fake-api-record.jsonl
-: > "$record"
-node "$repo/tests/proxy/fake_api.mjs" --port 0 --cert "$work/pki/upstream.pem" --key "$work/pki/upstream-key.pem" \
-  --record "$record" > "$work/fake-api.out" 2> "$work/fake-api.err" &
-pids+=($!)
-wait_for() {  # wait_for FILE REGEX-PREFIX -> prints the port
-  local port=
-  for _ in $(seq 300); do
-    port=$(sed -n "s/^$2[0-9.]*:\([0-9]*\).*/\1/p" "$1" | head -1)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
-fake_port=$(wait_for "$work/fake-api.out" 'fake_api listening on ') || { echo "FAIL: fake API did not start"; exit 1; }
+start_fake_api "$repo/tests/proxy" 300
+case $? in
+  1) echo "FAIL: make_pki.sh"; exit 1 ;;
+  2) echo "FAIL: fake API did not start"; exit 1 ;;
+esac
 
 # A free port for the proxy (the doc's 8080 may be taken on a shared machine).
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')

@@ -12,19 +12,9 @@ set -uo pipefail
 pg=$(realpath "${1:?usage: claude_cli_test.sh PATH_TO_PROMPTGATE}")
 here=$(cd "$(dirname "$0")" && pwd)
 proxy_tests=$here/../proxy
-work=$(mktemp -d "${TMPDIR:-/tmp}/promptgate-e2e.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "${KEEP_WORKDIR:-}" ] && echo "work dir kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# shellcheck source=tests/lib/harness.sh
+. "$here/../lib/harness.sh"
+harness_init promptgate-e2e
 
 # --- the pinned CLI, installed once into tests/e2e/node_modules ---------------------------------
 want=$(node -p 'require(process.argv[1]).dependencies["@anthropic-ai/claude-code"]' "$here/package.json")
@@ -47,22 +37,11 @@ fi
 echo "Claude Code $have"
 
 # --- upstream PKI and fake API ------------------------------------------------------------------
-"$proxy_tests/make_pki.sh" "$work/pki" || { echo "FAIL: make_pki.sh"; exit 1; }
-record=$work/fake-api-record.jsonl
-: > "$record"
-node "$proxy_tests/fake_api.mjs" --port 0 --cert "$work/pki/upstream.pem" --key "$work/pki/upstream-key.pem" \
-  --record "$record" > "$work/fake-api.out" 2> "$work/fake-api.err" &
-pids+=($!)
-wait_port() {  # wait_port FILE REGEX-PREFIX -> prints the port
-  local port=
-  for _ in $(seq 150); do
-    port=$(sed -n "s/^$2[0-9.]*:\([0-9]*\).*/\1/p" "$1" | head -1)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
-fake_port=$(wait_port "$work/fake-api.out" 'fake_api listening on ') || { echo "FAIL: fake API did not start"; cat "$work/fake-api.err"; exit 1; }
+start_fake_api "$proxy_tests" 150
+case $? in
+  1) echo "FAIL: make_pki.sh"; exit 1 ;;
+  2) echo "FAIL: fake API did not start"; cat "$work/fake-api.err"; exit 1 ;;
+esac
 
 # --- promptgate ---------------------------------------------------------------------------------
 start_proxy() {  # start_proxy NAME [CONFIG_TEXT] -> sets proxy_port, proxy_home, audit
