@@ -272,7 +272,7 @@ class Parser {
   void timeouts(const Node& v, ProxyConfig& c) const {
     in_.check_keys(v,
                    {"header_ms", "body_ms", "idle_ms", "upstream_connect_ms",
-                    "upstream_response_ms", "drain_ms"},
+                    "upstream_response_ms", "drain_ms", "tunnel_idle_ms"},
                    "timeouts");
     constexpr uint64_t kDay = 86'400'000;
     in_.optional_whole_number(v, "header_ms", 1, kDay, c.header_timeout_ms);
@@ -281,6 +281,7 @@ class Parser {
     in_.optional_whole_number(v, "upstream_connect_ms", 1, kDay, c.upstream_connect_timeout_ms);
     in_.optional_whole_number(v, "upstream_response_ms", 1, kDay, c.upstream_response_timeout_ms);
     in_.optional_whole_number(v, "drain_ms", 1, kDay, c.drain_timeout_ms);
+    in_.optional_whole_number(v, "tunnel_idle_ms", 1, kDay, c.tunnel_idle_timeout_ms);
   }
 
   void auth(const Node& v, ProxyConfig& c) const {

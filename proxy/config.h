@@ -139,6 +139,9 @@ struct ProxyConfig {
   uint32_t upstream_connect_timeout_ms = 10'000;
   uint32_t upstream_response_timeout_ms = 600'000;  // model answers can think for minutes
   uint32_t drain_timeout_ms = 30'000;  // SIGTERM: in-flight requests get this long to finish
+  // A tunnel (CONNECT to a host that is not intercepted) that moved no byte either way for this
+  // long is closed, so abandoned tunnels do not hold descriptors forever.
+  uint32_t tunnel_idle_timeout_ms = 3'600'000;
   uint32_t max_connections = 10'000;
   uint32_t max_connections_per_client = 512;
 

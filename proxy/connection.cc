@@ -169,12 +169,14 @@ net::awaitable<void> serve_requests(Connection& conn, Client& client, beast::fla
   }
 }
 
-net::awaitable<void> relay_bytes(tcp::socket& from, tcp::socket& to, uint64_t& count) {
+net::awaitable<void> relay_bytes(tcp::socket& from, tcp::socket& to, uint64_t& count,
+                                 Clock::time_point& last_activity) {
   std::array<char, 16 * 1024> data;
   beast::error_code ec;
   for (;;) {
     size_t n = co_await from.async_read_some(net::buffer(data), tok(ec));
     if (ec) break;
+    last_activity = Clock::now();
     co_await net::async_write(to, net::buffer(data.data(), n), tok(ec));
     if (ec) break;
     count += n;
@@ -186,6 +188,27 @@ net::awaitable<void> relay_bytes(tcp::socket& from, tcp::socket& to, uint64_t& c
   } else {
     from.close(ignored);
     to.close(ignored);
+  }
+}
+
+// Closes both sides of a tunnel once neither direction has moved a byte for `idle`; returns
+// true when it did. Ends (false) when cancelled because the relays finished first.
+net::awaitable<bool> tunnel_watchdog(tcp::socket& a, tcp::socket& b,
+                                     const Clock::time_point& last_activity,
+                                     std::chrono::milliseconds idle) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  for (;;) {
+    const auto due = last_activity + idle;
+    if (Clock::now() >= due) {
+      beast::error_code ignored;
+      a.close(ignored);
+      b.close(ignored);
+      co_return true;
+    }
+    timer.expires_at(due);
+    beast::error_code ec;
+    co_await timer.async_wait(tok(ec));
+    if (ec) co_return false;
   }
 }
 
@@ -268,11 +291,17 @@ net::awaitable<void> tunnel(Connection& conn, beast::tcp_stream& stream, beast::
     ev.tunnel_bytes_up += buf.size();
     buf.consume(buf.size());
   }
-  co_await (relay_bytes(client_sock, upstream_sock, ev.tunnel_bytes_up) &&
-            relay_bytes(upstream_sock, client_sock, ev.tunnel_bytes_down));
+  Clock::time_point last_activity = Clock::now();
+  auto ended = co_await (
+      (relay_bytes(client_sock, upstream_sock, ev.tunnel_bytes_up, last_activity) &&
+       relay_bytes(upstream_sock, client_sock, ev.tunnel_bytes_down, last_activity)) ||
+      tunnel_watchdog(client_sock, upstream_sock, last_activity, ms(cfg.tunnel_idle_timeout_ms)));
   conn.state->socket = nullptr;
   ev.decision = "tunnel";
   ev.status = 200;
+  if (ended.index() == 1 && std::get<1>(ended))
+    ev.error = "tunnel closed after " + std::to_string(cfg.tunnel_idle_timeout_ms) +
+               " ms without traffic (timeouts.tunnel_idle_ms)";
 }
 
 // Interception: answer 200, then be the TLS server for hp.host with a minted leaf, and serve

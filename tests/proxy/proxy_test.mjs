@@ -742,6 +742,76 @@ test('the upstream gets the Host the destination policy judged, not the client\'
   assert.equal(entry.headers.host, 'api.anthropic.com');
 });
 
+test('every refused request or CONNECT leaves one audit line, the refusals found while reading the head too', T, async () => {
+  // A client that does not trust the promptgate CA: the handshake fails, and the audit line says
+  // which CA to trust (the CLI only says the certificate could not be verified).
+  const r = await curl(['--proxy', pg.proxyUrl, '--cacert', env.upstreamCa, '-d', '{}', 'https://api.anthropic.com/v1/tls-untrusted']);
+  assert.equal(r.code, 60, r.stderr);
+  const tlsLine = await waitAudit(pg.audit, (l) => l.method === 'CONNECT' && /TLS handshake failed/.test(l.error || ''));
+  assert.ok(tlsLine, `no audit line for the failed handshake: ${JSON.stringify(readAudit(pg.audit).slice(-3))}`);
+  assert.equal(tlsLine.decision, 'error');
+  assert.equal(tlsLine.host, 'api.anthropic.com');
+  assert.match(tlsLine.error, /NODE_EXTRA_CA_CERTS/);
+
+  // A CONNECT whose target cannot be read.
+  const s1 = await rawPlain(pg);
+  const bad = await rawExchange(s1, ['CONNECT no-port-here HTTP/1.1\r\nHost: x\r\n\r\n'], { timeoutMs: 3000 });
+  assert.equal(bad.status, 400, bad.text);
+  assert.ok(await waitAudit(pg.audit, (l) => l.method === 'CONNECT' && l.status === 400 && l.decision === 'error'),
+    'no audit line for a malformed CONNECT target');
+
+  // A plain-HTTP request that is not in absolute form.
+  const s2 = await rawPlain(pg);
+  const rel = await rawExchange(s2, ['GET /relative-audit HTTP/1.1\r\nHost: x\r\n\r\n'], { timeoutMs: 3000 });
+  assert.equal(rel.status, 400, rel.text);
+  assert.ok(await waitAudit(pg.audit, (l) => l.method === 'GET' && l.status === 400 && /forward proxy/.test(l.error || '')),
+    'no audit line for a relative-form request');
+
+  // A head over max_header_bytes: 431, and a line with the method.
+  const s3 = await rawPlain(pg);
+  const big = await rawExchange(s3, [`POST http://example.test/ HTTP/1.1\r\nHost: example.test\r\nX-Big: ${'b'.repeat(80 * 1024)}\r\n\r\n`], { timeoutMs: 3000 });
+  assert.equal(big.status, 431, big.text.slice(0, 200));
+  assert.ok(await waitAudit(pg.audit, (l) => l.status === 431 && l.decision === 'error'), 'no audit line for a 431');
+  await assertHealthy(pg, 'refusals while reading the head');
+});
+
+test('a tunnel with no traffic either way for tunnel_idle_ms is closed and recorded', T, async () => {
+  const yaml = [
+    'listen: 127.0.0.1:0',
+    `upstream_ca: ${JSON.stringify(env.upstreamCa)}`,
+    'connect_to:',
+    `  - "upstream.test:443:127.0.0.1:${env.fakePort}"`,
+    'destinations: {default: tunnel}',
+    'timeouts: {tunnel_idle_ms: 400}',
+    'audit_log: AUDIT',
+    '',
+  ].join('\n');
+  const dir = fs.mkdtempSync(`${env.workdir}/tunnel-idle-`);
+  const auditFile = `${dir}/audit.jsonl`;
+  const tun = await startProxy({ yaml: yaml.replace('AUDIT', JSON.stringify(auditFile)), flags: false });
+  try {
+    const s = await tlsThroughProxy(tun, 'upstream.test', { ca: fs.readFileSync(env.upstreamCa) });
+    const closed = new Promise((resolve) => s.once('close', resolve));
+    const t0 = Date.now();
+    const outcome = await Promise.race([closed.then(() => 'closed'), sleep(5000).then(() => 'still open')]);
+    assert.equal(outcome, 'closed', 'an idle tunnel stayed open');
+    assert.ok(Date.now() - t0 >= 300, 'closed before the idle time');
+    const line = await waitAudit(auditFile, (l) => l.decision === 'tunnel' && /tunnel_idle_ms/.test(l.error || ''));
+    assert.ok(line, `no audit line for the idle tunnel: ${JSON.stringify(readAudit(auditFile))}`);
+    // A tunnel that keeps talking is not cut: four requests 200 ms apart on one tunnel.
+    const agent = new TunnelAgent(tun, { caPem: fs.readFileSync(env.upstreamCa) });
+    for (let i = 0; i < 4; ++i) {
+      const r = await request(agent, { host: 'upstream.test', path: `/idle-${i}` });
+      assert.equal(r.status, 200, `request ${i}`);
+      await sleep(200);
+    }
+    assert.equal(agent.connects, 1, 'the busy tunnel was closed and reopened');
+    agent.destroy();
+  } finally {
+    await tun.stop();
+  }
+});
+
 test('promptgate ca export prints the CA that $PROMPTGATE_HOME/ca.pem holds', T, async () => {
   const out = await new Promise((resolve) => execFile(env.bin, ['ca', 'export'], { env: { ...process.env, PROMPTGATE_HOME: pg.home } },
     (err, stdout, stderr) => resolve({ err, stdout, stderr })));
