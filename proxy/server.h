@@ -1,11 +1,14 @@
 // The intercepting forward proxy: a Boost.Beast HTTP/1.1 server that handles CONNECT (intercept
 // with a minted leaf certificate, tunnel, or deny), scans every request body with the engine as
 // it arrives, blocks / redacts / logs by policy, forwards over verified TLS, and streams the
-// response back unbuffered. Beast and Asio stay inside server.cc.
+// response back unbuffered. This header is Boost-free; Beast and Asio stay inside the
+// networking files (connection.cc, request_handler.cc, forward.cc, upstream.cc, admin_server.cc,
+// server.cc); the request's stages are in pipeline/.
 //
 //   ServerSetup setup{load, key, ca, audit};   // load() builds config + rules + users; reloads
-//   call it return run_server(setup);   // blocks until SIGTERM (drains) or SIGINT; returns the
-//   exit status
+//                                              // call it again
+//   return run_server(setup);                  // blocks until SIGTERM (drains) or SIGINT;
+//                                              // returns the exit status
 #pragma once
 
 #include <functional>

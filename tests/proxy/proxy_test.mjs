@@ -767,7 +767,7 @@ test('every refused request or CONNECT leaves one audit line, the refusals found
   assert.ok(await waitAudit(pg.audit, (l) => l.method === 'GET' && l.status === 400 && /forward proxy/.test(l.error || '')),
     'no audit line for a relative-form request');
 
-  // A head over max_header_bytes: 431, and a line with the method.
+  // A head over max_header_bytes: 431, and a line (no method: the head was never read whole).
   const s3 = await rawPlain(pg);
   const big = await rawExchange(s3, [`POST http://example.test/ HTTP/1.1\r\nHost: example.test\r\nX-Big: ${'b'.repeat(80 * 1024)}\r\n\r\n`], { timeoutMs: 3000 });
   assert.equal(big.status, 431, big.text.slice(0, 200));
