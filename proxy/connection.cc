@@ -232,6 +232,14 @@ std::string connect_refusal(const ProxyConfig& cfg, const HostPort& hp, Destinat
   return {};
 }
 
+// A CONNECT the policy refuses: 403 with the reason, recorded as a deny.
+net::awaitable<void> deny_connect(beast::tcp_stream& stream, std::string refusal, AuditEvent& ev) {
+  bool keep = false;
+  Refusal r = refuse(403, "permission_error", std::move(refusal), false);
+  r.decision = "deny";
+  co_await send_refusal(stream, std::move(r), ev, keep);
+}
+
 constexpr std::string_view kConnectionEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
 
 // A tunnel: the bytes pass untouched both ways until either side closes.
@@ -249,10 +257,7 @@ net::awaitable<void> tunnel(Connection& conn, beast::tcp_stream& stream, beast::
   if (!ec && !cfg.upstream_proxy)
     refusal = internal_destination_refusal(cfg, hp.host, addresses_of(endpoints));
   if (!refusal.empty()) {
-    ev.decision = "deny";
-    ev.status = 403;
-    ev.error = refusal;
-    co_await send_response(stream, error_response(403, "permission_error", refusal, false));
+    co_await deny_connect(stream, refusal, ev);
     co_return;
   }
   beast::tcp_stream upstream(ex);
@@ -387,10 +392,7 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   ev.destination = to_string(dest);
   refusal = connect_refusal(cfg, hp, dest);
   if (!refusal.empty()) {
-    ev.decision = "deny";
-    ev.status = 403;
-    ev.error = refusal;
-    co_await send_response(stream, error_response(403, "permission_error", refusal, false));
+    co_await deny_connect(stream, refusal, ev);
     co_return;
   }
   if (dest == Destination::tunnel)
