@@ -1,0 +1,44 @@
+// Scanning the text read out of an attachment; see attachment_scan.h.
+#include "attachment_scan.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "ocr_confusions.h"
+
+namespace promptgate {
+
+std::vector<Finding> scan_attachment_text(Scanner& scanner, const Attachment& attachment,
+                                          const ReadOutcome& outcome) {
+  std::vector<Finding> out;
+  for (const TextPiece& piece : outcome.pieces) {
+    if (piece.text.empty()) continue;
+    const size_t first = out.size();
+    auto take = [&](ScanResult r, bool folded) {
+      for (Finding& f : r.findings) {
+        f.location = attachment.location + " (" + piece.label + ")";
+        f.start = attachment.raw_begin;
+        f.end = attachment.raw_end;
+        f.in_attachment = true;
+        f.read_by_ocr = piece.ocr;
+        f.ocr_corrected = f.ocr_corrected || folded;
+        f.in_base64 = false;
+        f.container_start = f.inner_start = f.inner_end = 0;
+        // The same value found again in the folded text adds nothing.
+        bool seen = std::any_of(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                                [&](const Finding& g) {
+                                  return g.rule_id == f.rule_id && g.fingerprint == f.fingerprint;
+                                });
+        if (!seen) out.push_back(std::move(f));
+      }
+    };
+    take(scanner.scan_extracted(piece.text, piece.ocr), false);
+    if (piece.ocr) {
+      std::string folded = fold_ocr_digits(piece.text);
+      if (!folded.empty()) take(scanner.scan_extracted(folded, true), true);
+    }
+  }
+  return out;
+}
+
+}  // namespace promptgate
