@@ -11,9 +11,10 @@
 // the attachment's with the piece's label, "messages[2].content[0].source (pdf page 3)"; its
 // raw span is the attachment's encoded string; it has in_attachment set (a value inside a file
 // cannot be redacted in place: the decision blocks instead). OCR pieces are scanned with OCR's
-// confusions undone where a strong checksum pays for it (ocr_confusions.h), and once more with
-// letters read inside digit groups folded to digits (fold_ocr_digits); those findings have
-// read_by_ocr set, and ocr_corrected when a confusion had to be undone.
+// confusions undone where a strong checksum pays for it (ocr_confusions.h), and again with
+// letters read inside digit groups folded to digits (fold_ocr_digits) and with the spaces OCR
+// puts inside long runs dropped (join_ocr_splits); those findings have read_by_ocr set, and
+// ocr_corrected when a confusion had to be undone or a view other than the text found them.
 #pragma once
 
 #include <vector>
