@@ -21,6 +21,7 @@
 #include "hyperscan_util.h"
 #include "json_text.h"
 #include "known_secrets.h"
+#include "ocr_confusions.h"
 #include "validators.h"
 
 namespace promptgate {
@@ -332,8 +333,8 @@ namespace {
 
 class Confirmer {
  public:
-  Confirmer(const RuleSet::Impl& rules, const FingerprintKey& key)
-      : rules_(rules), key_(key), examined_until_(rules.rules.size(), 0) {}
+  Confirmer(const RuleSet::Impl& rules, const FingerprintKey& key, bool ocr = false)
+      : rules_(rules), key_(key), examined_until_(rules.rules.size(), 0), ocr_(ocr) {}
 
   // Confirms one candidate against the retained text; appends the findings that hold.
   void confirm(const Candidate& c, const DecodedText& text, std::vector<Finding>& out) {
@@ -392,8 +393,15 @@ class Confirmer {
     std::string_view secret = text.slice(ss, se);
 
     const Rule& r = cr.rule;
-    for (Validator v : cr.validators)
-      if (!v(secret)) return;
+    std::string corrected;  // the value with OCR's confusions undone
+    for (Validator v : cr.validators) {
+      if (v(secret)) continue;
+      if (!ocr_ ||
+          !undo_ocr_confusions(secret, cr.validators.data(), cr.validators.size(), corrected))
+        return;
+      secret = corrected;
+      break;
+    }
     if (r.min_entropy > 0 && shannon_entropy(secret) < r.min_entropy) return;
     if (r.not_placeholder && looks_like_placeholder(secret)) return;
     if (r.context && !context_present(*r.context, text, ss, se)) return;
@@ -409,6 +417,8 @@ class Confirmer {
 
     out.push_back(
         located(Finding{r.id, r.category, r.severity, r.action}, text, seg, ss, se, std::move(fp)));
+    out.back().read_by_ocr = ocr_;
+    out.back().ocr_corrected = !corrected.empty();
   }
 
   uint32_t lookaround(const Candidate& c) const { return rules_.rules[c.rule].lookaround; }
@@ -489,6 +499,7 @@ class Confirmer {
   const RuleSet::Impl& rules_;
   const FingerprintKey& key_;
   std::vector<uint64_t> examined_until_;
+  bool ocr_ = false;  // the text was read by OCR
 };
 
 void finalize(ScanResult& r) {
@@ -540,6 +551,7 @@ struct Scanner::Impl {
   static constexpr size_t kMaxSpareTextBytes = 1u << 20;
   static constexpr size_t kMaxKeptScanTextBytes = 16u << 20;
   std::vector<DecodedText> spare_texts;
+  AttachmentLimits attachment_limits;
 };
 
 Scanner::Scanner(std::shared_ptr<const RuleSet> rules, FingerprintKey key)
@@ -557,12 +569,29 @@ void Scanner::set_known_secrets(std::shared_ptr<const KnownSecrets> known) {
   impl_->known = std::move(known);
 }
 
+void Scanner::set_attachment_limits(const AttachmentLimits& limits) {
+  impl_->attachment_limits = limits;
+}
+
+const AttachmentLimits& Scanner::attachment_limits() const {
+  return impl_->attachment_limits;
+}
+
 ScanResult Scanner::scan(std::string_view input, InputFormat format) {
-  return scan(input, format, {});
+  return scan_block(input, format, {}, false);
 }
 
 ScanResult Scanner::scan(std::string_view input, InputFormat format,
                          std::vector<RawRange> skip_values) {
+  return scan_block(input, format, std::move(skip_values), false);
+}
+
+ScanResult Scanner::scan_extracted(std::string_view text, bool ocr) {
+  return scan_block(text, InputFormat::text, {}, ocr);
+}
+
+ScanResult Scanner::scan_block(std::string_view input, InputFormat format,
+                               std::vector<RawRange> skip_values, bool ocr) {
   ScanResult result;
   result.raw_bytes = input.size();
   DecodedText& text = impl_->text;
@@ -572,9 +601,11 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format,
   if (as_json) {
     JsonTextExtractor json(text);
     if (!skip_values.empty()) json.skip_values(std::move(skip_values));
+    json.collect_attachments(impl_->attachment_limits, &result.attachments);
     if (!json.feed(input) || !json.finish()) {
       if (format == InputFormat::automatic) {
         text.reset();
+        result.attachments.clear();
         as_json = false;
       } else {
         result.error = json.error();
@@ -601,7 +632,7 @@ ScanResult Scanner::scan(std::string_view input, InputFormat format,
   }
   collect_digit_runs(ri, v, 0, text.begin(), 0, impl_->digit_hits, cands);
   result.candidates = cands.size();
-  Confirmer confirmer(ri, impl_->key);
+  Confirmer confirmer(ri, impl_->key, ocr);
   for (const auto& c : cands) confirmer.confirm(c, text, result.findings);
   if (impl_->known)
     confirmer.known_secrets(*impl_->known, text, 0, true, impl_->known_hits, result.findings);
@@ -650,6 +681,7 @@ struct ScanStream::Impl {
     result.scanned_as_json = as_json;
     if (as_json) {
       json = std::make_unique<JsonTextExtractor>(text);
+      json->collect_attachments(scanner->attachment_limits, &result.attachments);
     } else {
       text.begin_segment(SegmentKind::text, 0, 0);
     }
@@ -799,7 +831,9 @@ ScanResult ScanStream::finish() {
 
 size_t ScanStream::memory_bytes() const {
   const Impl& s = *impl_;
-  return s.text.memory_bytes() + s.rules->stream_state_bytes() +
+  size_t attachments = 0;
+  for (const Attachment& a : s.result.attachments) attachments += a.bytes.capacity();
+  return attachments + s.text.memory_bytes() + s.rules->stream_state_bytes() +
          (s.pending.capacity() + s.fresh.capacity()) * sizeof(Candidate) + s.undecided.capacity() +
          sizeof(Impl) + s.result.findings.capacity() * sizeof(Finding);
 }

@@ -12,6 +12,10 @@
 // the Hyperscan scratch of one thread and is not thread-safe. Streams opened on a scanner must
 // be used (and destroyed) on that scanner's thread; they may outlive the Scanner object. Findings
 // never hold the secret value.
+//
+// JSON scans also list the body's attachments (PDFs, pictures, office files; attachments.h) in
+// ScanResult::attachments, decoded and bounded by set_attachment_limits(). Their text is read
+// elsewhere (detectors/readers) and scanned with scan_attachment_text() (attachment_scan.h).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +46,11 @@ struct Finding {
   bool in_base64 = false;
   uint64_t container_start = 0;
   uint64_t inner_start = 0, inner_end = 0;
+  // Found in the text a reader got out of an attachment (attachment_scan.h): [start, end) is the
+  // attachment's encoded string, which cannot be redacted in place, so the request is blocked.
+  bool in_attachment = false;
+  bool read_by_ocr = false;    // in text read by OCR from a picture
+  bool ocr_corrected = false;  // it passed its validators only with OCR's confusions undone
 };
 
 enum class InputFormat { text, json, automatic };
@@ -52,6 +61,7 @@ struct ScanResult {
   uint64_t decoded_bytes = 0;
   uint64_t candidates = 0;  // Hyperscan reports that reached the confirm stage
   bool scanned_as_json = false;
+  std::vector<Attachment> attachments;  // JSON only: in body order (attachments.h)
   std::string error;  // why the input could not be decoded (JSON mode); findings so far kept
   bool ok() const { return error.empty(); }
 };
@@ -105,6 +115,13 @@ class Scanner {
   // offsets of everything else are as in a full scan.
   ScanResult scan(std::string_view input, InputFormat format, std::vector<RawRange> skip_values);
   std::unique_ptr<ScanStream> open_stream(InputFormat format);
+  // Plain text a reader got out of an attachment (a PDF page, a picture's OCR). With `ocr`, a
+  // candidate that fails its validators is tried again with OCR's confusions undone
+  // (ocr_confusions.h); such findings have ocr_corrected set. Offsets are in `text`.
+  ScanResult scan_extracted(std::string_view text, bool ocr);
+  // Caps on the attachments JSON scans and streams opened from now on decode and list.
+  void set_attachment_limits(const AttachmentLimits& limits);
+  const AttachmentLimits& attachment_limits() const;
   // The organisation's known secrets (known_secrets.h), found as rule "known-secret:<label>"
   // (credential, critical, block) in scans and streams opened from now on; null: none.
   void set_known_secrets(std::shared_ptr<const KnownSecrets> known);
@@ -113,6 +130,8 @@ class Scanner {
  private:
   friend class ScanStream;
   struct Impl;
+  ScanResult scan_block(std::string_view input, InputFormat format,
+                        std::vector<RawRange> skip_values, bool ocr);
   std::shared_ptr<const RuleSet> rules_;
   std::shared_ptr<Impl> impl_;  // shared with the streams it opened
 };

@@ -133,12 +133,27 @@ constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 // Member names that matter to documents, told apart by length first: this runs for every key.
 JsonTextExtractor::KeyKind JsonTextExtractor::kind_of_key(std::string_view k) {
   switch (k.size()) {
+    case 3:
+      return k == "url" ? KeyKind::url : KeyKind::other;
     case 4:
       return k == "type" ? KeyKind::type : k == "data" ? KeyKind::data : KeyKind::other;
+    case 5:
+      return k == "bytes" ? KeyKind::bytes : KeyKind::other;
     case 6:
-      return k == "source" ? KeyKind::source : KeyKind::other;
+      return k == "source" ? KeyKind::source : k == "format" ? KeyKind::format : KeyKind::other;
+    case 8:
+      return k == "mimeType" ? KeyKind::media_type : KeyKind::other;
+    case 9:
+      return k == "mime_type"   ? KeyKind::media_type
+             : k == "file_data" ? KeyKind::file_data
+             : k == "image_url" ? KeyKind::image_url
+                                : KeyKind::other;
     case 10:
-      return k == "media_type" ? KeyKind::media_type : KeyKind::other;
+      return k == "media_type"   ? KeyKind::media_type
+             : k == "inlineData" ? KeyKind::inline_data
+                                 : KeyKind::other;
+    case 11:
+      return k == "inline_data" ? KeyKind::inline_data : KeyKind::other;
     default:
       return KeyKind::other;
   }
@@ -152,6 +167,18 @@ bool is_text_media(std::string_view media_type) {
   return m.starts_with("text/") || m == "application/json" || m == "application/xml" ||
          m == "application/x-yaml" || m == "application/yaml" || m == "application/javascript" ||
          m == "application/x-sh" || m == "application/sql";
+}
+
+// Audio and video: never read as an attachment, so never decoded.
+bool is_opaque_media(std::string_view media_type) {
+  std::string m(media_type.substr(0, 6));
+  for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return m.starts_with("audio/") || m.starts_with("video/");
+}
+
+// Bedrock Converse document formats that are text.
+bool is_text_format(std::string_view format) {
+  return format == "txt" || format == "csv" || format == "html" || format == "md";
 }
 
 }  // namespace
@@ -187,23 +214,22 @@ void JsonTextExtractor::begin_string(bool is_key) {
   string_start_ = pos_ + 1;  // after the opening quote
   pending_high_ = 0;
   decode_document_ = false;
+  capture_.active = false;
   if (is_key) {
     out_.begin_segment(SegmentKind::json_key, string_start_,
                        frame_nodes_.empty() ? 0 : frame_nodes_.back());
   } else {
     begin_value_node();
     // The text of the string is always scanned as it is (a "data" member may hold plain text,
-    // whatever its siblings claim); a document source's is decoded from base64 as well.
-    if (key_kind_ == KeyKind::data && !frames_.empty() && !frames_.back().is_array) {
-      const Frame& f = frames_.back();
-      decode_document_ =
-          f.media != Media::binary &&
-          (f.type == SourceType::base64 || (f.under_source && f.type == SourceType::unknown));
-    }
+    // whatever its siblings claim); a document source's is decoded from base64 as well, and an
+    // attachment's is kept (json_attachments.cc).
+    if (key_kind_ != KeyKind::other && !frames_.empty() && !frames_.back().is_array)
+      begin_document_string();
     out_.begin_segment(SegmentKind::json_string, string_start_, value_node_);
   }
   string_dec_start_ = out_.end();
-  if (decode_document_) {
+  capture_.encoded_begin = string_dec_start_;
+  if (decode_document_ || capture_.active) {
     if (!b64_) b64_ = std::make_unique<LenientBase64>();
     b64_->reset();
     b64_fed_ = string_dec_start_;
@@ -213,13 +239,22 @@ void JsonTextExtractor::begin_string(bool is_key) {
 
 void JsonTextExtractor::decode_document_text() {
   uint64_t from = std::max(b64_fed_, out_.begin());
-  b64_->feed(out_.slice(from, out_.end()), b64_doc_);
+  if (capture_.active && capture_.data_url && !capture_.header_done &&
+      !read_data_url_header(from)) {
+    b64_fed_ = out_.end();
+    return;
+  }
+  // An attachment over its cap keeps only its first bytes; a text document is decoded whole.
+  if (decode_document_ || (capture_.active && !capture_.over))
+    b64_->feed(out_.slice(from, out_.end()), b64_doc_);
   b64_fed_ = out_.end();
+  check_capture_room();
 }
 
 void JsonTextExtractor::finish_document() {
   decode_document_text();
-  b64_->finish(b64_doc_);
+  if (decode_document_ || (capture_.active && !capture_.over)) b64_->finish(b64_doc_);
+  check_capture_room();
 }
 
 void JsonTextExtractor::string_bytes(const char* p, size_t n) {
@@ -261,15 +296,16 @@ void JsonTextExtractor::flush_pending_high() {
 void JsonTextExtractor::end_string() {
   flush_pending_high();
   out_.end_segment(pos_);
-  if (decode_document_) {
+  if (decode_document_ || capture_.active) {
     finish_document();
-    decode_document_ = false;
-    if (!b64_doc_.empty()) {
+    if (decode_document_ && !b64_doc_.empty()) {
       out_.append_separator("\n", pos_);
       out_.begin_segment(SegmentKind::base64_document, string_start_, value_node_);
       out_.append_identity(b64_doc_.data(), b64_doc_.size());
       out_.end_segment(pos_);
     }
+    decode_document_ = false;
+    if (capture_.active) end_capture();
     if (b64_doc_.capacity() > (1u << 20)) std::string().swap(b64_doc_);
   }
   if (in_key_) {
@@ -280,7 +316,7 @@ void JsonTextExtractor::end_string() {
     key_kind_ = kind_of_key(key_);
     // What decides how a document's data is read must be said once: parsers differ on which
     // of two equal keys wins, and the scan must read the document as the API does.
-    if (key_kind_ != KeyKind::other && key_kind_ != KeyKind::source && !frames_.empty()) {
+    if (key_kind_ <= KeyKind::format && !frames_.empty()) {
       auto bit = static_cast<uint8_t>(1u << static_cast<unsigned>(key_kind_));
       Frame& f = frames_.back();
       if (bit & f.seen_keys) {
@@ -294,14 +330,22 @@ void JsonTextExtractor::end_string() {
     return;
   }
   // Remember what tells us whether a sibling "data" member is a base64 text document.
-  if ((key_kind_ == KeyKind::type || key_kind_ == KeyKind::media_type) && !frames_.empty() &&
-      !frames_.back().is_array && string_dec_start_ >= out_.begin()) {
+  if ((key_kind_ == KeyKind::type || key_kind_ == KeyKind::media_type ||
+       key_kind_ == KeyKind::format) &&
+      !frames_.empty() && !frames_.back().is_array && string_dec_start_ >= out_.begin()) {
     Frame& f = frames_.back();
     std::string_view value = out_.slice(string_dec_start_, out_.end());
-    if (key_kind_ == KeyKind::type)
+    if (key_kind_ == KeyKind::type) {
       f.type = value == "base64" ? SourceType::base64 : SourceType::other;
-    else
-      f.media = is_text_media(value) ? Media::text : Media::binary;
+    } else if (key_kind_ == KeyKind::media_type) {
+      f.media = is_text_media(value)     ? Media::text
+                : is_opaque_media(value) ? Media::opaque
+                                         : Media::binary;
+      f.declared = media_kind_of_type(value);
+    } else {
+      f.media = is_text_format(value) ? Media::text : Media::binary;
+      f.declared = media_kind_of_format(value);
+    }
   }
   out_.append_separator("\n", pos_);
   after_value_done();
@@ -333,6 +377,7 @@ void JsonTextExtractor::close_container(char c) {
     fail(std::string("unexpected '") + c + "'");
     return;
   }
+  if (!is_array && frames_.back().attachment >= 0) close_object_attachment();
   frames_.pop_back();
   frame_nodes_.pop_back();
   after_value_done();
@@ -550,9 +595,10 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           // Anthropic puts documents under "source"; members may come in any order, so a
           // "data" string there is decoded from base64 unless a "type" before it says otherwise.
           frames_.push_back({c == '[', 0,
-                             c == '{' && !frames_.empty() && !frames_.back().is_array &&
-                                 key_kind_ == KeyKind::source,
-                             SourceType::unknown, Media::unknown, 0});
+                             c == '{' && !frames_.empty() && !frames_.back().is_array
+                                 ? key_kind_
+                                 : KeyKind::other,
+                             SourceType::unknown, Media::unknown, MediaKind::unknown, 0, -1});
           frame_nodes_.push_back(value_node_);
           state_ = c == '[' ? State::value : State::object_key_or_end;
           if (c == '[') {
@@ -666,7 +712,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
     ++pos_;
   }
   // Before the caller may trim the decoded text: a document's text so far goes to its decoder.
-  if (decode_document_ && state_ != State::done) decode_document_text();
+  if ((decode_document_ || capture_.active) && state_ != State::done) decode_document_text();
   return !failed();
 }
 
@@ -679,6 +725,10 @@ bool JsonTextExtractor::finish() {
     after_value_done();
   }
   if (state_ != State::done) return fail("truncated document");
+  if (attachments_) {
+    // Those that turned out to be no attachment (a zip, audio, text) leave the list.
+    std::erase_if(*attachments_, [](const Attachment& a) { return a.kind == MediaKind::unknown; });
+  }
   return true;
 }
 

@@ -4,14 +4,19 @@
 // `\u0041`, surrogate pairs) into a DecodedText, one segment per string, with the map back to
 // raw offsets and the JSON path of each value. The `data` string of a document source (an
 // object with `"type":"base64"`, or the value of a `source` member whose type is not known yet,
-// as in Anthropic `document` / `image` blocks) is scanned as the text it is and, unless its
-// `media_type` says it is not text, also decoded from base64 as leniently as the API's decoders
-// are, into a second segment after it. A UTF-8 byte order mark before the document is allowed,
-// as JSON parsers that read bytes allow it. Strict otherwise: malformed JSON stops the
-// decoder with an error that names the raw offset, and so does an object that says
-// "type", "media_type" or "data" twice (parsers differ on which one wins). Nesting depth and
-// token sizes are bounded; a document's decoded copy is held until its string ends (at most
-// 3/4 of the string), so memory is bounded by the input's largest string.
+// as in Anthropic `document` / `image` blocks; also Gemini `inlineData` / `inline_data` and
+// Bedrock `source.bytes`) is scanned as the text it is and, unless its `media_type` (`mimeType`,
+// `mime_type`, Bedrock's `format`) says it is not text, also decoded from base64 as leniently as
+// the API's decoders are, into a second segment after it. A UTF-8 byte order mark before the
+// document is allowed, as JSON parsers that read bytes allow it. Strict otherwise: malformed
+// JSON stops the decoder with an error that names the raw offset, and so does an object that
+// says "type", "media_type" (or "mimeType", "mime_type"), "data", "bytes" or "format" twice
+// (parsers differ on which one wins). Nesting depth and token sizes are bounded; a document's
+// decoded copy is held until its string ends (at most 3/4 of the string), so memory is bounded
+// by the input's largest string.
+//
+// With collect_attachments(), the binary attachments of every vendor's request format (PDFs,
+// pictures, office files; see attachments.h) are decoded too and listed, within the limits given.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "attachments.h"
 #include "decoded_text.h"
 #include "lenient_base64.h"
 
@@ -44,6 +50,9 @@ class JsonTextExtractor {
   // (from its first to one past its last byte); a range that does not start at a value is
   // ignored. Call before the first feed().
   void skip_values(std::vector<RawRange> ranges);
+  // Lists the request's attachments into `out` (see attachments.h), each decoded and bounded by
+  // `limits`. Call before the first feed(); `out` must outlive the extractor.
+  void collect_attachments(const AttachmentLimits& limits, std::vector<Attachment>* out);
 
   // Returns false once the input is known to be malformed; error() says why.
   bool feed(std::string_view chunk);
@@ -67,18 +76,47 @@ class JsonTextExtractor {
     skipping,
     done
   };
-  enum class Media : uint8_t { unknown, text, binary };
+  // What a declared media type says: opaque (audio, video) is never read as an attachment.
+  enum class Media : uint8_t { unknown, text, binary, opaque };
   enum class SourceType : uint8_t { unknown, base64, other };  // this object's "type"
-  // The member names documents are recognised by (the first three are bits in seen_keys).
-  enum class KeyKind : uint8_t { type, media_type, data, source, other };
+  // The member names documents and attachments are recognised by. Those up to `format` decide
+  // how a document is read and must be said once per object (bits in seen_keys); media_type
+  // stands for mimeType and mime_type too.
+  enum class KeyKind : uint8_t {
+    type,
+    media_type,
+    data,
+    bytes,
+    format,
+    source,
+    inline_data,
+    image_url,
+    url,
+    file_data,
+    other
+  };
   static KeyKind kind_of_key(std::string_view key);
   struct Frame {
     bool is_array;
     int32_t next_index;
-    bool under_source;  // the value of a "source" member
+    KeyKind owner;  // the member this object is the value of (source, inline_data, ...)
     SourceType type;
     Media media;
-    uint8_t seen_keys;  // KeyKind type, media_type, data seen in this object (1 << kind)
+    MediaKind declared;  // what media_type / format said
+    uint8_t seen_keys;   // KeyKind type .. format seen in this object (1 << kind)
+    int32_t attachment;  // an attachment of this object whose kind waits for its close, or -1
+  };
+  // The attachment being decoded from the current string (see attachments.h).
+  struct Capture {
+    bool active = false;
+    bool data_url = false;     // the string is a data URL: its header comes first
+    bool header_done = false;  // the data URL header was read; base64 follows
+    bool over = false;         // over a cap: only the first bytes are kept, to tell the kind
+    MediaKind declared = MediaKind::unknown;
+    bool too_many = false;       // over max_attachments
+    uint64_t room = 0;           // decoded bytes it may keep
+    uint64_t encoded_begin = 0;  // decoded offset where the base64 text starts
+    std::string header;
   };
 
   bool fail(const std::string& msg);
@@ -92,6 +130,13 @@ class JsonTextExtractor {
   void flush_pending_high();
   void decode_document_text();
   void finish_document();
+  void begin_document_string();
+  bool read_data_url_header(uint64_t& from);
+  void check_capture_room();
+  std::string over_cap_reason(uint64_t decoded_size) const;
+  void end_capture();
+  void resolve_attachment(size_t index);
+  void close_object_attachment();
   void close_container(char c);
   void after_value_done();
   bool begin_skip_if_listed();
@@ -121,6 +166,12 @@ class JsonTextExtractor {
   uint64_t b64_fed_ = 0;
   std::string b64_doc_;
   std::unique_ptr<LenientBase64> b64_;
+  // attachments (collect_attachments)
+  std::vector<Attachment>* attachments_ = nullptr;
+  AttachmentLimits limits_;
+  Capture capture_;
+  uint64_t attachment_bytes_ = 0;  // decoded bytes kept by the listed attachments
+  size_t attachments_listed_ = 0;
   // literal / number state
   const char* literal_ = nullptr;
   size_t literal_pos_ = 0;

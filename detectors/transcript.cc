@@ -336,21 +336,47 @@ TranscriptScan scan_transcript(Scanner& scanner, std::string_view body, SeenBloc
   out.skipped_blocks = skip.size();
   out.result = scanner.scan(body, InputFormat::json, std::move(skip));
   if (!out.result.ok()) return out;
-  // Remember what came out clean: a block in which no finding starts.
-  std::vector<bool> dirty(candidates.size(), false);
-  for (const Finding& f : out.result.findings) {
-    uint64_t at = f.in_base64 ? f.container_start : f.start;
+  // Remember what came out clean: a block in which no finding starts. A block holding an
+  // attachment waits until its attachments were read (remember_read_clean).
+  auto block_of = [&](uint64_t at) -> size_t {
     auto it = std::upper_bound(candidates.begin(), candidates.end(), at,
                                [](uint64_t v, const RawRange& r) { return v < r.begin; });
-    if (it == candidates.begin()) continue;
-    --it;
-    if (at < it->end) dirty[static_cast<size_t>(it - candidates.begin())] = true;
+    if (it == candidates.begin() || at >= (--it)->end) return candidates.size();
+    return static_cast<size_t>(it - candidates.begin());
+  };
+  std::vector<bool> dirty(candidates.size(), false);
+  for (const Finding& f : out.result.findings) {
+    size_t b = block_of(f.in_base64 ? f.container_start : f.start);
+    if (b < candidates.size()) dirty[b] = true;
+  }
+  std::vector<int> held(candidates.size(), -1);  // index into held_blocks
+  const auto& attachments = out.result.attachments;
+  for (size_t i = 0; i < attachments.size(); ++i) {
+    size_t b = block_of(attachments[i].raw_begin);
+    if (b == candidates.size() || dirty[b]) continue;
+    if (held[b] < 0) {
+      held[b] = static_cast<int>(out.held_blocks.size());
+      out.held_blocks.push_back({digests[b], {}});
+    }
+    out.held_blocks[static_cast<size_t>(held[b])].attachments.push_back(i);
   }
   std::vector<SeenBlocks::Digest> clean;
   for (size_t i = 0; i < candidates.size(); ++i)
-    if (!known[i] && !dirty[i]) clean.push_back(digests[i]);
+    if (!known[i] && !dirty[i] && held[i] < 0) clean.push_back(digests[i]);
   seen.remember(identity, clean);
   return out;
+}
+
+void remember_read_clean(SeenBlocks& seen, std::string_view identity, const TranscriptScan& scan,
+                         const std::vector<bool>& attachment_clean) {
+  std::vector<SeenBlocks::Digest> clean;
+  for (const auto& h : scan.held_blocks) {
+    bool all = std::all_of(h.attachments.begin(), h.attachments.end(), [&](size_t i) {
+      return i < attachment_clean.size() && attachment_clean[i];
+    });
+    if (all) clean.push_back(h.digest);
+  }
+  seen.remember(identity, clean);
 }
 
 }  // namespace promptgate

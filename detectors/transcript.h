@@ -13,6 +13,13 @@
 // scanned with no finding, for the same identity, by the same SeenBlocks (so the same rule set).
 // Blocks under kMinBlockBytes are always scanned: digesting them costs more than scanning.
 // Limitation: a rule's context words are only seen within the blocks that are scanned.
+//
+// Attachments (a screenshot, a PDF: result.attachments) are read after the scan, by the caller.
+// A block holding one is not remembered by scan_transcript() but listed in held_blocks; once
+// every attachment in it was read clean, remember_read_clean() remembers it, so the next turns
+// pass over it and a picture resent on every turn is read once:
+//   std::vector<bool> clean(t.result.attachments.size());   // true: read, nothing found
+//   remember_read_clean(*seen, "alice", t, clean);
 #pragma once
 
 #include <array>
@@ -69,6 +76,12 @@ struct TranscriptScan {
   size_t blocks = 0;          // transcript blocks in the body
   size_t skipped_blocks = 0;  // passed over: scanned clean before
   uint64_t skipped_bytes = 0;
+  // Blocks whose text came out clean but which hold attachments still to be read.
+  struct HeldBlock {
+    SeenBlocks::Digest digest;
+    std::vector<size_t> attachments;  // indexes into result.attachments
+  };
+  std::vector<HeldBlock> held_blocks;
 };
 
 // Scans `body` as JSON, passing over the blocks `seen` knows for `identity`, and remembers the
@@ -76,5 +89,10 @@ struct TranscriptScan {
 // skipped blocks (which had none).
 TranscriptScan scan_transcript(Scanner& scanner, std::string_view body, SeenBlocks& seen,
                                std::string_view identity);
+
+// Remembers the held blocks of `scan` all of whose attachments were read clean
+// (`attachment_clean[i]` for scan.result.attachments[i]; missing entries count as not clean).
+void remember_read_clean(SeenBlocks& seen, std::string_view identity, const TranscriptScan& scan,
+                         const std::vector<bool>& attachment_clean);
 
 }  // namespace promptgate

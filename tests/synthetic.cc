@@ -1,5 +1,6 @@
 #include "synthetic.h"
 
+#include <openssl/evp.h>
 #include <zlib.h>
 
 #include <random>
@@ -41,6 +42,15 @@ std::string visa_number(uint64_t seed) {
   }
   n.push_back(static_cast<char>('0' + (10 - sum % 10) % 10));
   return n;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
 }
 
 const char* const kTestPack = R"(pack: test

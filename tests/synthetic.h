@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "engine.h"
 
@@ -16,6 +17,9 @@ std::string github_token(uint64_t seed, const char* prefix = "ghp");
 std::string aws_key_id(uint64_t seed);
 // A 16-digit Visa-range number with a valid Luhn check digit.
 std::string visa_number(uint64_t seed);
+
+// Standard base64 (with padding), for documents in request bodies.
+std::string base64_encode(std::string_view bytes);
 
 // A small rule pack used by the engine tests (independent of the shipped packs).
 extern const char* const kTestPack;
