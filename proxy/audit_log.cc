@@ -202,6 +202,11 @@ std::string AuditLog::to_json_line(const AuditEvent& e) {
                               {"upstream_ms", e.upstream_ms},
                               {"duration_ms", e.duration_ms}};
   if (e.scan_skipped_bytes) j["scan_skipped_bytes"] = e.scan_skipped_bytes;
+  if (e.attachments)
+    j["attachments"] = {{"listed", e.attachments},
+                        {"read", e.attachments_read},
+                        {"unreadable", e.attachments_unreadable},
+                        {"read_ms", e.read_ms}};
   if (e.tokenized) j["tokenized"] = e.tokenized;
   if (e.restored) j["restored"] = e.restored;
   if (e.unrestorable) j["unrestorable"] = e.unrestorable;

@@ -58,6 +58,10 @@ struct AuditEvent {
   std::vector<Action> actions;
   uint64_t scan_us = 0;
   uint64_t scan_skipped_bytes = 0;  // incremental scanning: bytes of blocks seen clean before
+  // Attachments (PDFs, pictures, office files) listed in the body, read by a reader, and found
+  // unreadable or not read in time; the readers' time.
+  uint32_t attachments = 0, attachments_read = 0, attachments_unreadable = 0;
+  uint64_t read_ms = 0;
   // Action tokenize: values replaced by stand-ins in this request, stand-ins put back in its
   // answer, and stand-ins the answer was cut in the middle of (left as they were).
   uint64_t tokenized = 0, restored = 0, unrestorable = 0;

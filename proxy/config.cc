@@ -307,6 +307,30 @@ class Parser {
     in_.optional_whole_number(v, "idle_ttl_seconds", 1, 30 * 86'400, t.idle_ttl_seconds);
   }
 
+  bool block_or_allow(const Node& v, const char* key) const {
+    std::string s = in_.string(v, key);
+    if (s != "block" && s != "allow")
+      in_.fail(v, std::string("'") + key + "' must be block or allow");
+    return s == "block";
+  }
+
+  void documents(const Node& v, AttachmentsConfig& a) const {
+    in_.check_keys(v, {"read", "on_unreadable", "max_pages", "time_budget_ms"}, "documents");
+    if (v["read"]) a.read = in_.boolean(v["read"], "read");
+    if (v["on_unreadable"])
+      a.block_unreadable = block_or_allow(v["on_unreadable"], "on_unreadable");
+    in_.optional_whole_number(v, "max_pages", 1, 100'000, a.max_pages);
+    in_.optional_whole_number(v, "time_budget_ms", 1, 600'000, a.document_budget_ms);
+  }
+
+  void pictures(const Node& v, AttachmentsConfig& a) const {
+    in_.check_keys(v, {"on_timeout", "max_pixels", "time_budget_ms", "concurrency"}, "pictures");
+    if (v["on_timeout"]) a.block_on_timeout = block_or_allow(v["on_timeout"], "on_timeout");
+    in_.optional_whole_number(v, "max_pixels", 1, 1'000'000'000, a.max_pixels);
+    in_.optional_whole_number(v, "time_budget_ms", 1, 600'000, a.picture_budget_ms);
+    in_.optional_whole_number(v, "concurrency", 1, 256, a.reader_threads);
+  }
+
   void incremental_scan(const Node& v, IncrementalScanConfig& inc) const {
     in_.check_keys(v, {"enabled", "max_identities", "max_blocks_per_identity"}, "incremental_scan");
     if (v["enabled"]) inc.enabled = in_.boolean(v["enabled"], "enabled");
@@ -472,6 +496,8 @@ const std::vector<Parser::Field>& Parser::fields() {
       {"overrides", [](P p, N v, C c) { c.overrides = p.overrides(v); }},
       {"incremental_scan", [](P p, N v, C c) { p.incremental_scan(v, c.incremental_scan); }},
       {"tokenize", [](P p, N v, C c) { p.tokenize(v, c.tokenize); }},
+      {"documents", [](P p, N v, C c) { p.documents(v, c.attachments); }},
+      {"pictures", [](P p, N v, C c) { p.pictures(v, c.attachments); }},
       {"known_secrets",
        [](P p, N v, C c) { c.known_secrets = v.IsNull() ? "" : p.in_.string(v, "known_secrets"); }},
   };

@@ -81,6 +81,20 @@ struct IncrementalScanConfig {
   uint32_t max_blocks_per_identity = 8192;
 };
 
+// Attachments the model reads (docs/attachments.md): PDFs, pictures and office files in a body
+// are read (text, OCR) on a pool of their own and their text scanned. What cannot be read
+// (encrypted, corrupt, over a limit) or not in time is blocked unless these say allow.
+struct AttachmentsConfig {
+  bool read = true;              // false: attachments are scanned as their base64 text only
+  bool block_unreadable = true;  // documents.on_unreadable: block | allow
+  bool block_on_timeout = true;  // pictures.on_timeout: block | allow
+  uint32_t reader_threads = 2;   // pictures.concurrency: attachments read at once, per process
+  uint32_t max_pages = 600;      // documents.max_pages
+  uint32_t document_budget_ms = 10'000;  // documents.time_budget_ms, per document
+  uint64_t max_pixels = 40'000'000;      // pictures.max_pixels: larger pictures are refused
+  uint32_t picture_budget_ms = 5'000;    // pictures.time_budget_ms, per picture (OCR)
+};
+
 // Action `tokenize` (docs/tokenize.md): the in-memory map of stand-ins, per conversation owner.
 // Read at start only (the map outlives reloads).
 struct TokenizeConfig {
@@ -160,6 +174,7 @@ struct ProxyConfig {
   std::optional<HostPort> upstream_proxy;  // parent proxy (HTTP CONNECT) for all upstream traffic
   OverridesConfig overrides;
   IncrementalScanConfig incremental_scan;
+  AttachmentsConfig attachments;
   TokenizeConfig tokenize;
 
   Destination destination_for(std::string_view host) const;

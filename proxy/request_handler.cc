@@ -8,6 +8,7 @@
 #include "pipeline/body_intake.h"
 #include "pipeline/decide_stage.h"
 #include "pipeline/head_stage.h"
+#include "pipeline/read_stage.h"
 #include "pipeline/rewrite_stage.h"
 #include "pipeline/scan_stage.h"
 
@@ -184,6 +185,26 @@ ForwardRequest upstream_request(const http::request<http::buffer_body>& req,
   return out;
 }
 
+// The readers run on the reader pool, one request's attachments in turn, and the request comes
+// back to its own thread (its scanner's) with what they read.
+net::awaitable<std::vector<ReadOutcome>> read_attachments(
+    Shared& sh, const std::vector<Attachment>& attachments, const std::vector<size_t>& todo,
+    const ReadLimits& limits) {
+  std::vector<ReadOutcome> outcomes;
+  auto home = co_await net::this_coro::executor;
+  co_await net::post(*sh.reader_pool, net::use_awaitable);
+  try {
+    for (size_t i : todo) outcomes.push_back(read_attachment(attachments[i], limits));
+  } catch (const std::exception& e) {
+    ReadOutcome failed;
+    failed.status = ReadStatus::unreadable;
+    failed.reason = std::string("reader error: ") + e.what();
+    outcomes.resize(todo.size(), failed);
+  }
+  co_await net::post(home, net::use_awaitable);
+  co_return outcomes;
+}
+
 }  // namespace
 
 template <class Client>
@@ -291,11 +312,31 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     co_return;
   }
 
+  // --- read: the text inside attachments (PDF pages, pictures by OCR, office files) -----------
+  std::vector<size_t> todo = attachments_to_read(scanned.attachments, cfg.attachments);
+  std::optional<Refusal> unread;  // an attachment not read: refused unless a finding blocks
+  if (!scanned.attachments.empty()) {
+    auto t0 = Clock::now();
+    std::vector<ReadOutcome> outcomes;
+    if (!todo.empty())
+      outcomes = co_await read_attachments(sh, scanned.attachments, todo,
+                                           read_limits_for(cfg.attachments));
+    ReadStageResult read = finish_reads(*scanner, ctx, scanned, todo, outcomes);
+    ev.read_ms = micros_since(t0) / 1000;
+    for (auto& f : read.findings) scanned.findings.push_back(std::move(f));
+    unread = std::move(read.refusal);
+  }
+
   // --- decide --------------------------------------------------------------------------------
   DecideInputs inputs{req[http::field::authorization], req[kOverrideHeader], body.text()};
   Decided decided = decide_request(ctx, scanned.findings, inputs, sh.overrides);
   if (decided.block) {
     co_await send_refusal(client, std::move(*decided.block), ev, keep);
+    co_return;
+  }
+  if (unread && decided.enforce) {
+    ev.decision = "block";
+    co_await send_refusal(client, std::move(*unread), ev, keep);
     co_return;
   }
 

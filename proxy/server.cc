@@ -210,6 +210,7 @@ void prepare(Shared& sh) {
   sh.vault = std::make_unique<TokenVault>(VaultLimits{
       cfg.tokenize.max_conversations, cfg.tokenize.max_entries_per_conversation,
       cfg.tokenize.max_total_bytes, std::chrono::seconds(cfg.tokenize.idle_ttl_seconds)});
+  sh.reader_pool = std::make_unique<net::thread_pool>(cfg.attachments.reader_threads);
   sh.metrics.set_config_generation(1);
   sh.metrics.set_rules(sh.current()->rules->size());
   std::random_device rd;
@@ -266,6 +267,7 @@ int run_server(ServerSetup setup) {
   for (auto& c : io.contexts) c->stop();
   for (auto& w : workers) w.join();
   sh.auth_pool.join();
+  sh.reader_pool->join();
   return 0;
 }
 

@@ -54,6 +54,9 @@ struct Shared {
   std::unique_ptr<TokenVault> vault;  // action tokenize: stand-ins per conversation owner
   OverrideBook overrides;             // justified overrides: codes and grants, across reloads
   net::thread_pool auth_pool{2};      // password hashing and reload compiles, off the io threads
+  // Attachment readers (PDF text, OCR): slow and CPU-bound, so never on the io threads; its
+  // size (pictures.concurrency, read at start) bounds how many are read at once.
+  std::unique_ptr<net::thread_pool> reader_pool;
 
   std::mutex registry_mu;
   std::unordered_map<uint64_t, std::shared_ptr<ConnState>> connections;

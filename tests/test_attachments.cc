@@ -195,7 +195,7 @@ TEST_CASE("Bedrock Converse document and image bytes, format before or after", "
   CHECK(r.attachments[2].kind == MediaKind::docx);  // the zip says office, the format which
 }
 
-TEST_CASE("the bytes decide the kind; what no reader handles is not listed", "[attachments]") {
+TEST_CASE("the bytes decide the kind: what no reader handles is not listed", "[attachments]") {
   const std::string docx_type =
       "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
   json body = {

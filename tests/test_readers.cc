@@ -86,7 +86,7 @@ bool mentions(const std::string& reason, const char* what) {
 
 // --- PDF -------------------------------------------------------------------------------------
 
-TEST_CASE("PDF: a token on page 3 is found, compressed or not; its clean twin passes",
+TEST_CASE("PDF: a token on page 3 is found, compressed or not: its clean twin passes",
           "[readers][pdf]") {
   std::string token = testing::github_token(21);
   for (bool compress : {false, true}) {
@@ -196,7 +196,7 @@ TEST_CASE("an attachment listed over a cap is unreadable for every reader", "[re
 
 // --- office files ----------------------------------------------------------------------------
 
-TEST_CASE("DOCX: a token split over runs is found; the clean twin passes", "[readers][office]") {
+TEST_CASE("DOCX: a token split over runs is found: the clean twin passes", "[readers][office]") {
   const std::string docx_type =
       "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
   std::string token = testing::github_token(31);
@@ -350,7 +350,7 @@ TEST_CASE("pictures: JPEG, GIF and WebP are decoded and read", "[readers][pictur
   }
 }
 
-TEST_CASE("pictures: a 20000x20000 picture is refused at once; a large one is scaled down",
+TEST_CASE("pictures: a 20000x20000 picture is refused at once: a large one is scaled down",
           "[readers][picture]") {
   std::string huge = fx::blank_png(20000, 20000);
   auto started = std::chrono::steady_clock::now();

@@ -13,9 +13,12 @@ Decided decide_request(const RequestContext& ctx, const std::vector<Finding>& fi
                      cfg.signed_body_host(ctx.target.host);
   d.decision = decide(cfg, ctx.policy, ctx.target.host, findings, body_signed);
   RequestDecision& decision = d.decision;
+  // A finding outside the body (query, header) or inside an attachment (a PDF's text, a
+  // picture's) cannot be rewritten in place: block instead.
   for (size_t i = 0; i < findings.size(); ++i)
     if ((decision.actions[i] == Action::redact || decision.actions[i] == Action::tokenize) &&
-        !findings[i].location.empty() && outside_body(findings[i])) {
+        (findings[i].in_attachment ||
+         (!findings[i].location.empty() && outside_body(findings[i])))) {
       decision.actions[i] = Action::block;
       decision.verdict = Verdict::block;
     }

@@ -17,7 +17,9 @@ void scan_body(Scanner& scanner, BodyIntake& body, const RequestContext& ctx, Sc
       out.error = t.result.error;
     }
     out.findings = std::move(t.result.findings);
+    out.attachments = std::move(t.result.attachments);
     out.skipped_bytes = t.skipped_bytes;
+    out.held_blocks = std::move(t.held_blocks);
   } else if (auto stream = body.take_stream()) {
     ScanResult r = stream->finish();
     stream.reset();  // its buffers go to the next request's stream on this thread
@@ -26,6 +28,7 @@ void scan_body(Scanner& scanner, BodyIntake& body, const RequestContext& ctx, Sc
       out.error = r.error;
     }
     out.findings = std::move(r.findings);
+    out.attachments = std::move(r.attachments);
   }
 }
 

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "pipeline/body_intake.h"
 #include "pipeline/request_context.h"
+#include "transcript.h"
 
 namespace promptgate::proxy {
 
@@ -26,6 +27,10 @@ struct ScanOutcome {
   std::string error;           // why (never a value)
   uint64_t skipped_bytes = 0;  // incremental scanning: bytes passed over as seen clean
   uint64_t scan_us = 0;        // this stage's time (the body's streamed scan is counted apart)
+  // Attachments the body holds (PDFs, pictures, office files), for the read stage.
+  std::vector<Attachment> attachments;
+  // Incremental scanning: the transcript blocks held until their attachments are read clean.
+  std::vector<TranscriptScan::HeldBlock> held_blocks;
 };
 
 // The configured headers present on the request, as (name, value).

@@ -1,0 +1,103 @@
+// Integration tests of the read stage: what the model reads inside attachments is scanned.
+// A synthetic GitHub token drawn into a PDF (plain and compressed), a DOCX and a terminal
+// screenshot (PNG, JPEG: read by OCR), sent as Anthropic document / image blocks, is blocked
+// with the rule and where it was found, and never reaches the fake API; the clean twin of each
+// is forwarded; a PDF that cannot be read is blocked unless documents.on_unreadable allows it;
+// a screenshot resent on the next turn is not read again.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import {
+  env, marker, githubToken, startProxy, stopAll, readAudit, waitAudit, curlApi, writeTemp,
+  configYaml, recordHas,
+} from './lib.mjs';
+
+const T = { timeout: 120000 };
+after(async () => { await stopAll(); });
+
+const makeAttachment = path.join(path.dirname(env.bin), 'tests', 'make_attachment');
+
+// The bytes of a synthetic attachment of `kind` holding `lines`.
+function attachment(kind, lines) {
+  const out = path.join(env.workdir, `att-${marker()}.${kind}`);
+  execFileSync(makeAttachment, [kind, out, ...lines]);
+  return fs.readFileSync(out);
+}
+
+const mediaType = { pdf: 'application/pdf', 'pdf-compressed': 'application/pdf', png: 'image/png',
+  jpeg: 'image/jpeg',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document' };
+
+// A Messages API body whose first user message holds the attachment, as Claude Code sends a
+// file its Read tool opened (images as `image`, the rest as `document`).
+function bodyWith(kind, bytes, note, history = []) {
+  const type = mediaType[kind].startsWith('image/') ? 'image' : 'document';
+  const block = { type, source: { type: 'base64', media_type: mediaType[kind], data: bytes.toString('base64') } };
+  return JSON.stringify({ model: 'claude-test-1', max_tokens: 32,
+    messages: [...history, { role: 'user', content: [{ type: 'text', text: note }, block] }] });
+}
+
+async function send(pg, body) {
+  return curlApi(pg, '/v1/messages', ['-H', 'content-type: application/json', '--data-binary', `@${writeTemp('att.json', body)}`]);
+}
+
+let pg;
+test('a token inside a PDF, a DOCX or a screenshot is blocked; the clean twin passes', T, async () => {
+  pg = await startProxy();
+  for (const kind of ['pdf', 'pdf-compressed', 'docx', 'png', 'jpeg']) {
+    const token = githubToken();
+    const dirty = await send(pg, bodyWith(kind, attachment(kind, ['deploy notes', `export GITHUB_TOKEN=${token}`]), marker('dirty')));
+    assert.equal(dirty.status, 400, `${kind}: ${dirty.body}`);
+    const err = JSON.parse(dirty.body).error;
+    // OCR may misread a character of a random token; the GitHub rule (checksum tolerant of
+    // OCR's confusions) or, failing that, the generic token rule still blocks it.
+    assert.match(err.message, kind === 'png' || kind === 'jpeg' ? /github|token/i : /github/i, `${kind}: ${err.message}`);
+    const where = { pdf: /messages\[0\]\.content\[1\]\.source \(pdf page 1\)/, 'pdf-compressed': /\(pdf page 1\)/,
+      docx: /\(docx/, png: /\(picture, ocr\)/, jpeg: /\(picture, ocr\)/ }[kind];
+    assert.match(err.message, where, `${kind}: ${err.message}`);
+    assert.ok(!err.message.includes(token), 'the block message holds the value');
+    assert.ok(!recordHas(token.slice(4, 20)), `${kind}: the token reached the API`);
+    const m = marker('clean');
+    const clean = await send(pg, bodyWith(kind, attachment(kind, ['deploy notes', 'export GITHUB_TOKEN=<from the vault>']), m));
+    assert.equal(clean.status, 200, `${kind} clean: ${clean.body}`);
+    assert.ok(recordHas(m), `${kind}: the clean request did not reach the API`);
+  }
+  const audit = fs.readFileSync(pg.audit, 'utf8');
+  assert.ok(!/ghp_[A-Za-z0-9]{36}/.test(audit), 'a token in the audit log');
+  const line = readAudit(pg.audit).find((l) => l.attachments && l.attachments.read === 1 && l.decision === 'block');
+  assert.ok(line, 'no audit line counting the attachment read');
+});
+
+test('a PDF that cannot be read is blocked, naming the setting; allowed when configured', T, async () => {
+  const corrupt = Buffer.from('%PDF-1.7\n1 0 obj <</Type /Catalog>>\nthis is not a PDF body\n%%EOF\n');
+  const r = await send(pg, bodyWith('pdf', corrupt, marker('corrupt')));
+  assert.equal(r.status, 400, r.body);
+  assert.match(JSON.parse(r.body).error.message, /documents\.on_unreadable/);
+  const allow = await startProxy({ yaml: configYaml('documents: {on_unreadable: allow}\n') });
+  const m = marker('allowed');
+  const ok = await send(allow, bodyWith('pdf', corrupt, m));
+  assert.equal(ok.status, 200, ok.body);
+  assert.ok(recordHas(m));
+});
+
+test('a screenshot resent on the next turn is read once (incremental scanning)', T, async () => {
+  const picture = attachment('png', ['$ ls', 'README.md  src  tests']);
+  const first = bodyWith('png', picture, marker('turn1'));
+  const r1 = await send(pg, first);
+  assert.equal(r1.status, 200, r1.body);
+  const read = await waitAudit(pg.audit, (l) => l.status === 200 && l.attachments && l.attachments.read === 1
+    && l.attachments.listed === 1 && !l.findings?.length && l.body_bytes === first.length);
+  assert.ok(read, 'the first turn did not read the screenshot');
+  const history = JSON.parse(first).messages;
+  history.push({ role: 'assistant', content: [{ type: 'text', text: 'I see a listing.' }] });
+  const m = marker('turn2');
+  const second = JSON.stringify({ model: 'claude-test-1', max_tokens: 32,
+    messages: [...history, { role: 'user', content: m }] });
+  const r2 = await send(pg, second);
+  assert.equal(r2.status, 200, r2.body);
+  const line = await waitAudit(pg.audit, (l) => l.status === 200 && l.scan_skipped_bytes > picture.length);
+  assert.ok(line, `the second turn did not pass over the screenshot: ${JSON.stringify(readAudit(pg.audit).slice(-2))}`);
+  assert.ok(!line.attachments, 'the screenshot was listed (and read) again');
+});
