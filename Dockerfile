@@ -27,10 +27,12 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMPTGATE_
 
 FROM debian:12-slim AS runtime
 # Runtime libraries only (no compiler, no -dev packages). Hyperscan is amd64-only in Debian.
+# Poppler, Tesseract (with its English data), Leptonica and libzip read attachments.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libhyperscan5 libre2-9 libyaml-cpp0.7 libssl3 libbrotli1 libzstd1 zlib1g \
       libprometheus-cpp-core1.0 \
+      libpoppler-cpp0v5 libtesseract5 tesseract-ocr-eng liblept5 libzip4 libgomp1 \
  && rm -rf /var/lib/apt/lists/*
 # A dedicated user with a fixed uid, so that mounted files can be owned by it (chown 10001).
 RUN groupadd --system --gid 10001 promptgate \
