@@ -3,7 +3,8 @@
 # through `promptgate run` (HTTPS_PROXY, NODE_EXTRA_CA_CERTS) to the fake Anthropic API
 # (tests/proxy/fake_api.mjs, reached with --connect-to api.anthropic.com:443:127.0.0.1:PORT).
 # Cases: a clean prompt, a prompt with a synthetic GitHub token (blocked), a tool_result carrying a
-# credential read from a file (blocked), redact mode (the upstream sees [REDACTED:...]), tokenize
+# credential read from a file (blocked), a .pdf and a .png read with the Read tool (their text
+# read by promptgate: blocked; clean twins answered), redact mode (the upstream sees [REDACTED:...]), tokenize
 # (the model sees a stand-in; the CLI's Write tool writes the real value) and a justified override
 # (the block message's code repeated with a reason) and a client certificate (mTLS) as the
 # developer's identity.
@@ -133,6 +134,26 @@ check "(c) the block is on the tool_result (messages[N].content[M].content)" \
   'grep -q "messages\[[0-9]*\]\.content\[[0-9]*\]\.content" "$work/c.out" && grep -q "\"location\":\"messages\[[0-9]*\]\.content\[[0-9]*\]\.content\"" "$audit"'
 check "(c) the file's token never reached the fake API" '! in_record "$token_c" && ! in_record "${token_c:4:12}"'
 check "(c) the CLI did not get past the block (no 'I read the file.')" '! grep -q "I read the file." "$work/c.out"'
+
+# (c2) the Read tool on a .pdf and a .png: the CLI sends the file as a document / image block;
+# promptgate reads the PDF's text and the picture's (OCR). A synthetic token drawn in each is
+# blocked, naming the page or "picture, ocr"; the clean twin of each is answered.
+make_attachment=$(dirname "$pg")/tests/make_attachment
+for kind in pdf png; do
+  token_f=$(gh_token)
+  dirty=$project/report-$kind.$kind
+  "$make_attachment" $kind "$dirty" "deploy notes" "export GITHUB_TOKEN=$token_f"
+  claude "$work/c2-$kind.out" --allowedTools Read -p "please read the file $dirty"
+  where='(pdf page 1)'
+  [ $kind = png ] && where='(picture, ocr)'
+  check "(c2 $kind) Read of a file with a token: API Error: 400 naming $where" \
+    'grep -q "API Error: 400" "$work/c2-$kind.out" && grep -qF "$where" "$work/c2-$kind.out"'
+  check "(c2 $kind) the token never reached the fake API" '! in_record "$token_f" && ! in_record "${token_f:4:12}"'
+  clean=$project/notes-$kind.$kind
+  "$make_attachment" $kind "$clean" "deploy notes" "export GITHUB_TOKEN=<from the vault>"
+  claude "$work/c2-clean-$kind.out" --allowedTools Read -p "please read the file $clean"
+  check "(c2 $kind) Read of a clean file: answered" 'grep -q "I read the file." "$work/c2-clean-$kind.out"'
+done
 
 # (d) redact mode: the fake API receives [REDACTED:github-pat-classic] instead of the token.
 start_proxy redact 'destinations:
