@@ -7,6 +7,7 @@
 #include "attachment_scan.h"
 #include "engine.h"
 #include "ocr_confusions.h"
+#include "redactor.h"
 #include "synthetic.h"
 #include "transcript.h"
 
@@ -366,6 +367,9 @@ TEST_CASE("text read from an attachment: location, span and not redactable in pl
   ReadOutcome clean;
   clean.pieces.push_back({"pdf page 1", "export GITHUB_TOKEN=$(cat ~/.token)", false});
   CHECK(scan_attachment_text(s, r.attachments[0], clean).empty());
+  // Should a caller redact anyway, the whole attachment goes, and the JSON stays valid.
+  json redacted = json::parse(redact(raw, findings));
+  CHECK(redacted["messages"][0]["content"][0]["source"]["data"] == "[REDACTED:test-github-pat]");
 }
 
 namespace {

@@ -184,6 +184,22 @@ TEST_CASE("PDF: the time budget ends a long read as a timeout", "[readers][pdf]"
   CHECK(mentions(o.reason, "pdf.budget_ms"));
 }
 
+TEST_CASE("PDF: several threads read at once", "[readers][pdf]") {
+  std::string token = testing::github_token(23);
+  fx::PdfOptions o;
+  o.compress = true;
+  std::string pdf = fx::make_pdf(pages_with_token_on_third(token), o);
+  std::vector<ReadOutcome> outcomes(4);
+  std::vector<std::thread> threads;
+  for (auto& out : outcomes) threads.emplace_back([&] { out = read_pdf(pdf, PdfLimits{}); });
+  for (auto& t : threads) t.join();
+  for (const auto& out : outcomes) {
+    REQUIRE(out.ok());
+    REQUIRE(out.pieces.size() == 3);
+    CHECK(mentions(out.pieces[2].text, token.c_str()));
+  }
+}
+
 TEST_CASE("an attachment listed over a cap is unreadable for every reader", "[readers]") {
   Attachment a;
   a.kind = MediaKind::pdf;
@@ -366,6 +382,25 @@ TEST_CASE("pictures: a 20000x20000 picture is refused at once: a large one is sc
   ReadOutcome large = read_picture(fx::blank_png(6000, 5000), PictureLimits{});
   CHECK(large.status == ReadStatus::ok);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+}
+
+TEST_CASE("pictures: a JPEG over the pixel limit is decoded smaller; a GIF counts every frame",
+          "[readers][picture]") {
+  std::string jpeg = fx::terminal_screenshot(terminal_session("LOG_LEVEL=info"), MediaKind::jpeg);
+  PictureLimits limits = generous();
+  limits.max_pixels = 100'000;  // 1280x800 fits at 1/4 scale
+  CHECK(read_picture(jpeg, limits).status == ReadStatus::ok);
+  limits.max_pixels = 10'000;  // not even at 1/8
+  ReadOutcome o = read_picture(jpeg, limits);
+  CHECK(o.status == ReadStatus::unreadable);
+  CHECK(mentions(o.reason, "1/8"));
+  // A 16x16 GIF whose one frame says 30000x30000: refused before giflib allocates it.
+  std::string gif = "GIF89a";
+  gif += std::string("\x10\x00\x10\x00\x00\x00\x00", 7);
+  gif += std::string(",\x00\x00\x00\x00\x30\x75\x30\x75\x00\x02\x02\x44\x01\x00;", 16);
+  ReadOutcome g = read_picture(gif, PictureLimits{});
+  CHECK(g.status == ReadStatus::unreadable);
+  CHECK(mentions(g.reason, "all frames"));
 }
 
 TEST_CASE("pictures: OCR past its time budget is a timeout, a damaged picture unreadable",

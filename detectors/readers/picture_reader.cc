@@ -228,14 +228,12 @@ ReadOutcome read_picture(std::string_view bytes, const PictureLimits& limits) {
   if (!api) return unreadable("OCR is not available (Tesseract's English model was not found)");
   ReadOutcome out;
   const int line = median_line_height(*api, pix.get());
-  if (line <= 0) {
-    api->Clear();
-    return out;  // no text in it
-  }
+  if (line <= 0 || limits.line_heights.empty())  // no lines found: one pass as it is
+    return recognize(*api, pix.get(), clock);
   const uint64_t pixels = uint64_t(pixGetWidth(pix.get())) * uint64_t(pixGetHeight(pix.get()));
   auto last = clock.elapsed();
   for (size_t pass = 0; pass < limits.line_heights.size(); ++pass) {
-    // A second pass only when the budget has room for it (passes cost about the same).
+    // A later pass only when the budget has room for it (twice what the last one took).
     if (pass > 0 && clock.left() < 2 * (clock.elapsed() - last)) break;
     last = clock.elapsed();
     double scale = std::clamp(double(limits.line_heights[pass]) / line, 0.5, 4.0);
@@ -249,6 +247,7 @@ ReadOutcome read_picture(std::string_view bytes, const PictureLimits& limits) {
     if (!o.ok()) return o;
     for (auto& piece : o.pieces) out.pieces.push_back(std::move(piece));
   }
+  api->Clear();
   return out;
 }
 
