@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "client_answer.h"
+#include "destination_table.h"
 #include "internal_address.h"
 #include "request_handler.h"
 #include "upstream.h"
@@ -283,6 +284,7 @@ net::awaitable<void> tunnel(Connection& conn, beast::tcp_stream& stream, beast::
     ev.error = "client closed the connection before the tunnel opened";
     co_return;
   }
+  if (is_model_host(hp.host)) sh.metrics.model_host_tunnelled(hp.host);
   tcp::socket client_sock = stream.release_socket();
   tcp::socket upstream_sock = upstream.release_socket();
   conn.state->socket = &client_sock;
@@ -467,6 +469,8 @@ net::awaitable<bool> serve_plain_request(Connection& conn, beast::tcp_stream& st
     co_await send_refusal(stream, std::move(r), ev, keep);
     co_return false;
   }
+  if (target.destination == Destination::tunnel && is_model_host(target.host))
+    conn.sh.metrics.model_host_tunnelled(target.host);
   audit.cancel();  // the request records itself
   co_await handle_request(conn, stream, buf, parser, target, path, keep);
   co_return keep;

@@ -114,8 +114,26 @@ check "huge file streamed in bounded memory" '[ $status -eq 1 ] && grep -q "\"st
 # The proxy's configuration: the embedded default, the shipped gateway example, and errors.
 run run --check-config
 check "embedded default config checks" '[ $status -eq 0 ] && echo "$out" | grep -q "OK (2[0-9][0-9] rules"'
+check "check-config prints the destination table: catalogue intercepted, default last" \
+  'echo "$out" | grep -Eq "^  intercept  bedrock-runtime-fips\.\*\.amazonaws\.com +built-in: Amazon Bedrock$" &&
+   echo "$out" | grep -Eq "^  intercept  aiplatform\.googleapis\.com +built-in: Google Vertex AI$" &&
+   echo "$out" | tail -1 | grep -Eq "^  tunnel +\* +default$" && [ -z "$err" ]'
 run run --check-config --config "$(dirname "$0")/../deploy/promptgate-deny-by-default.yaml"
-check "shipped deny-by-default config checks" '[ $status -eq 0 ]'
+check "shipped deny-by-default config checks" '[ $status -eq 0 ] && ! echo "$err" | grep -q warning'
+# A config's intercept list adds to the catalogue; tunnelling a catalogued host is warned about.
+printf 'destinations:\n  default: deny\n  intercept: [llm-gateway.example.internal]\n  tunnel: [chatgpt.com]\n' > "$work/gw.yaml"
+run run --check-config --config "$work/gw.yaml"
+check "check-config: own intercept entries added to the catalogue, a tunnelled model host warned" \
+  '[ $status -eq 0 ] && echo "$out" | grep -Eq "^  intercept  llm-gateway\.example\.internal +intercept$" &&
+   echo "$out" | grep -Eq "^  intercept  api\.openai\.com +built-in: OpenAI$" &&
+   echo "$out" | grep -Eq "^  tunnel +chatgpt\.com +built-in: OpenAI ChatGPT back end \(tunnel entry .chatgpt\.com. comes first\)$" &&
+   echo "$err" | grep -q "warning: .*gw.yaml: chatgpt.com (OpenAI ChatGPT back end) is a model API, tunnelled unread" &&
+   echo "$err" | grep -q "promptgate_model_host_tunnelled_total" && [ $(echo "$err" | grep -c "is a model API") -eq 1 ]'
+printf 'destinations:\n  intercept_builtin: false\n  intercept: [api.anthropic.com]\n' > "$work/narrow.yaml"
+run run --check-config --config "$work/narrow.yaml"
+check "check-config: intercept_builtin false with default tunnel warns for each model host" \
+  '[ $status -eq 0 ] && echo "$out" | grep -Eq "^  tunnel +api\.groq\.com +built-in: Groq \(intercept_builtin is false and the default is tunnel\)$" &&
+   [ $(echo "$err" | grep -c "is a model API") -ge 30 ] && ! echo "$err" | grep -q "api.anthropic.com (Anthropic)"'
 printf 'listen: 127.0.0.1:8080\nmode: observe\n' > "$work/bad.yaml"
 run run --check-config --config "$work/bad.yaml"
 check "bad config names file and line" '[ $status -eq 2 ] && echo "$err" | grep -q "bad.yaml:2: mode must be enforce or monitor"'
