@@ -237,6 +237,35 @@ check "audit verify: a missing file exits 2" '[ $status -eq 2 ] && echo "$err" |
 run audit verify
 check "audit verify without a file exits 2" '[ $status -eq 2 ]'
 
+# promptgate demo: synthetic values in every category, each blocked (tests/proxy/demo_test.mjs
+# sends them through a running proxy), the same ones for the same seed.
+run demo --seed 5 --proxy http://127.0.0.1:9999 --ca /tmp/pg-ca.pem
+check "demo prints a value and a curl line in every category" \
+  '[ $status -eq 0 ] && (for c in credential pii phi pci; do echo "$out" | grep -q "^$c  " || exit 1; done) &&
+   [ $(echo "$out" | grep -c "^  curl -sS -w .\\\\n. -x .http://127.0.0.1:9999. --cacert ./tmp/pg-ca.pem. https://api.anthropic.com/v1/messages") -eq 5 ] &&
+   echo "$out" | grep -q "docs/blocked.md#trying-it-out"'
+demo_text=$out
+run demo --seed 5 --proxy http://127.0.0.1:9999 --ca /tmp/pg-ca.pem
+check "demo: the same seed gives the same values" '[ "$out" = "$demo_text" ]'
+run demo --format json --seed 6
+check "demo --format json: one object per value" \
+  '[ $status -eq 0 ] && [ $(echo "$out" | wc -l) -eq 5 ] && echo "$out" | python3 -c "
+import json, sys
+for line in sys.stdin:
+    v = json.loads(line)
+    assert v[\"value\"] in v[\"text\"] and v[\"value\"] in v[\"curl\"], v
+"'
+echo "$out" | python3 -c 'import json,sys; [print(json.loads(l)["text"]) for l in sys.stdin]' > "$work/demo.txt"
+run scan --format text "$work/demo.txt"
+check "demo values are findings of their rules in scan" \
+  '[ $status -eq 1 ] && (for r in github-pat-classic anthropic-api-key us-ssn card-visa medicare-mbi; do echo "$out" | grep -q " $r (" || exit 1; done)'
+printf 'actions: [{rule: medicare-mbi, action: redact}]\n' > "$work/mbi-redacted.yaml"
+run demo --config "$work/mbi-redacted.yaml"
+check "demo under a config where a kind does not block exits 2 naming the rule" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "no value of rule .medicare-mbi. is blocked"'
+run demo --format xml
+check "demo: a bad --format exits 2" '[ $status -eq 2 ] && echo "$err" | grep -q "format"'
+
 for s in "${secrets[@]}"; do
   check "secret never printed" '! grep -qF -- "$s" "$all_output"'
 done
