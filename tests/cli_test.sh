@@ -129,6 +129,18 @@ check "check-config: own intercept entries added to the catalogue, a tunnelled m
    echo "$out" | grep -Eq "^  tunnel +chatgpt\.com +built-in: OpenAI ChatGPT back end \(tunnel entry .chatgpt\.com. comes first\)$" &&
    echo "$err" | grep -q "warning: .*gw.yaml: chatgpt.com (OpenAI ChatGPT back end) is a model API, tunnelled unread" &&
    echo "$err" | grep -q "promptgate_model_host_tunnelled_total" && [ $(echo "$err" | grep -c "is a model API") -eq 1 ]'
+# The company-gateway recipe's example (docs/company-gateway.md), its upstream_ca given a real file.
+gw_example=$(dirname "$0")/../docs/examples/company-gateway.yaml
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/corp-ca-key.pem" \
+  -out "$work/corp-ca.pem" -subj "/CN=example company root CA" -days 1 2>/dev/null
+run run --check-config --config "$gw_example" --upstream-ca "$work/corp-ca.pem"
+check "company-gateway example: accepted, the gateway intercepted next to the catalogue" \
+  '[ $status -eq 0 ] && [ -z "$err" ] && echo "$out" | grep -q "company-gateway.yaml: OK (" &&
+   echo "$out" | sed -n 3p | grep -Eq "^  intercept  llm-gateway\.example\.internal +intercept$" &&
+   echo "$out" | grep -Eq "^  intercept  api\.anthropic\.com +built-in: Anthropic$"'
+run run --check-config --config "$gw_example"
+check "company-gateway example: without the CA file the check names it" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "upstream_ca /etc/promptgate/company-root-ca.pem: no such file"'
 printf 'destinations:\n  intercept_builtin: false\n  intercept: [api.anthropic.com]\n' > "$work/narrow.yaml"
 run run --check-config --config "$work/narrow.yaml"
 check "check-config: intercept_builtin false with default tunnel warns for each model host" \

@@ -2,7 +2,8 @@
 // CONNECT to an IP address is read when its ClientHello names a model host (and tunnelled,
 // refused or left to the address's policy otherwise), plain HTTP to a catalogued host is scanned
 // like HTTPS while plain HTTP elsewhere stays as configured, and a config that tunnels a
-// catalogued host is warned about at start and counted in promptgate_model_host_tunnelled_total.
+// catalogued host is warned about at start and counted in promptgate_model_host_tunnelled_total,
+// and an HTTP/2-only (gRPC) client gets no h2 and has its preface refused, nothing forwarded.
 // Run through run_tests.sh (fake API on 127.0.0.1 with a certificate for api.anthropic.com).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -231,5 +232,38 @@ test('plain HTTP: a catalogued host is scanned like HTTPS; another host stays as
   } finally {
     await p.stop();
     server.close();
+  }
+});
+
+test('HTTP/2: an h2-only client gets no ALPN protocol, and its preface is refused unforwarded', T, async () => {
+  const p = await startProxy();
+  try {
+    const { status, socket } = await openConnect(p, 'api.anthropic.com:443');
+    assert.equal(status, 200);
+    const s = await new Promise((resolve, reject) => {
+      const t = tls.connect({ socket, servername: 'api.anthropic.com', ca: p.ca, ALPNProtocols: ['h2'] });
+      t.once('secureConnect', () => resolve(t));
+      t.once('error', reject);
+    });
+    assert.equal(s.alpnProtocol, false, 'promptgate offered a protocol to an h2-only client');
+    const m = marker('h2');
+    // The HTTP/2 connection preface, an empty SETTINGS frame, then bytes a HEADERS frame would
+    // carry (with a marker that must not reach the upstream).
+    const preface = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+      Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]), Buffer.from(`/v1/messages?m=${m}`)]);
+    const answer = await new Promise((resolve) => {
+      let d = '';
+      s.on('data', (c) => { d += c; });
+      s.on('close', () => resolve(d));
+      s.on('error', () => resolve(d));
+      s.write(preface);
+      setTimeout(() => { s.destroy(); resolve(d); }, 3000);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /, answer);
+    assert.ok(!recordHas(m), 'HTTP/2 bytes reached the fake API');
+    const line = await waitAudit(p.audit, (l) => l.status === 400 && /malformed request/.test(l.error ?? ''));
+    assert.ok(line, JSON.stringify(p.auditLines().slice(-3)));
+  } finally {
+    await p.stop();
   }
 });
