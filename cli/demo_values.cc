@@ -141,8 +141,8 @@ bool blocked(Scanner& scanner, const proxy::ProxyConfig& config, const std::stri
 
 std::string demo_request_body(const std::string& text) {
   nlohmann::ordered_json body = {{"model", "claude-sonnet-4-5"},
-                         {"max_tokens", 64},
-                         {"messages", {{{"role", "user"}, {"content", text}}}}};
+                                 {"max_tokens", 64},
+                                 {"messages", {{{"role", "user"}, {"content", text}}}}};
   return body.dump();
 }
 
