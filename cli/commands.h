@@ -25,6 +25,9 @@ int passwd_command(const Args& args);
 // promptgate secrets digest [--key-file FILE] [--format auto|env|lines|json] FILE... | -
 // promptgate secrets check [--key-file FILE] DIGEST_FILE. Exit 0: done, 2: error.
 int secrets_command(const Args& args);
+// promptgate demo [--proxy URL] [--ca FILE] [--config FILE] [--format text|json] [--seed N]:
+// synthetic values the proxy blocks, each with a curl line to try it. Exit 0, or 2 on an error.
+int demo_command(const Args& args);
 // promptgate audit verify [--strict] FILE...: check the audit log's hash chain.
 // Exit 0: intact, 1: broken (first broken line named) or warnings with --strict, 2: I/O error.
 int audit_command(const Args& args);

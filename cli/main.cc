@@ -66,6 +66,12 @@ constexpr Command kCommands[] = {
   promptgate rules list [PATH...]   Print id, category, action and description of every rule.
 )",
      rules_command},
+    {"demo",
+     R"(  promptgate demo [--proxy URL] [--ca FILE] [--config FILE] [--format text|json] [--seed N]
+      Print synthetic values in every category (credential, PII, PHI, PCI) that the proxy
+      blocks, made now and checked against the config, each with a curl line to try it.
+)",
+     demo_command},
     {"version", "  promptgate version\n", version_command},
     {"help", "", help_command},
 };

@@ -19,6 +19,7 @@
 #include "certificate_authority.h"
 #include "commands.h"
 #include "config.h"
+#include "destination_table.h"
 #include "server.h"
 
 namespace promptgate {
@@ -191,7 +192,18 @@ proxy::Loaded load(const RunOptions& o, const std::string& home) {
   return loaded;
 }
 
-// --check-config: what was loaded, on one line.
+// A config that would tunnel a catalogued model host says so, at every check, start and reload.
+void warn_tunnelled_model_hosts(const proxy::ProxyConfig& cfg) {
+  auto warnings = proxy::tunnelled_model_host_warnings(cfg);
+  for (const auto& w : warnings)
+    std::cerr << "promptgate: warning: " << cfg.source << ": " << w << "\n";
+  if (!warnings.empty())
+    std::cerr << "promptgate: warning: requests to these hosts are not scanned (they are counted "
+                 "in promptgate_model_host_tunnelled_total); intercept or deny them unless that "
+                 "is intended (docs/model-hosts.md)\n";
+}
+
+// --check-config: what was loaded, on one line, then the effective destination table.
 void print_check(const proxy::Loaded& loaded) {
   const proxy::ProxyConfig& cfg = *loaded.config;
   std::cout << cfg.source << ": OK (" << loaded.rules->size() << " rules, listen "
@@ -200,7 +212,8 @@ void print_check(const proxy::Loaded& loaded) {
   if (loaded.client_certificates)
     std::cout << ", " << loaded.client_certificates->certificates() << " client CA certificates";
   if (loaded.known_secrets) std::cout << ", " << loaded.known_secrets->size() << " known secrets";
-  std::cout << ")\n";
+  std::cout << ")\n" << proxy::format_destination_table(cfg);
+  warn_tunnelled_model_hosts(cfg);
 }
 
 // Sets up the CA, key and audit log, says how to point Claude Code here, and serves until
@@ -227,9 +240,12 @@ int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
     if (*unused_first) {
       proxy::Loaded loaded = std::move(**unused_first);
       unused_first->reset();
+      warn_tunnelled_model_hosts(*loaded.config);
       return loaded;
     }
-    return load(o, home);
+    proxy::Loaded loaded = load(o, home);
+    warn_tunnelled_model_hosts(*loaded.config);
+    return loaded;
   };
   return proxy::run_server({load_once_then_fresh, key, ca, audit});
 }

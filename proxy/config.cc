@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "model_hosts.h"
 #include "yaml_reader.h"
 
 namespace promptgate::proxy {
@@ -16,16 +17,13 @@ mode: enforce
 audit_log: "-"
 rules: [builtin]
 destinations:
-  # Hosts not listed below are tunnelled untouched. A gateway usually sets `default: deny`.
+  # The built-in catalogue of model API hosts (Anthropic, OpenAI, Gemini, Vertex AI, Bedrock,
+  # Azure, Mistral, ...; `promptgate run --check-config` prints it) is intercepted; hosts listed
+  # under `intercept` here are added to it. Everything else is tunnelled untouched. A gateway
+  # usually sets `default: deny`.
   default: tunnel
-  intercept:
-    - api.anthropic.com
-    - api.openai.com
-    - generativelanguage.googleapis.com
-    - "*-aiplatform.googleapis.com"
-    - "bedrock-runtime.*.amazonaws.com"
-signed_body_hosts:
-  - "bedrock-runtime.*.amazonaws.com"
+  intercept_builtin: true
+  intercept: []
 max_body_bytes: 33554432
 block_status: 400
 )";
@@ -81,31 +79,49 @@ std::vector<std::string_view> split_labels(std::string_view s) {
 bool host_matches(std::string_view pattern_in, std::string_view host_in) {
   std::string pattern = lower(pattern_in), host = lower(host_in);
   if (!host.empty() && host.back() == '.') host.pop_back();
-  if (pattern.rfind("*.", 0) == 0) {
-    std::string_view suffix = std::string_view(pattern).substr(1);  // ".example.com"
-    return host.size() > suffix.size() &&
-           host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
-  }
   auto pl = split_labels(pattern), hl = split_labels(host);
-  if (pl.size() != hl.size()) return false;
+  // A leading "*." stands for one label or more: the rest is matched against the last labels.
+  size_t skip = 0;
+  if (pl.size() > 1 && pl.front() == "*") {
+    pl.erase(pl.begin());
+    if (hl.size() <= pl.size()) return false;
+    skip = hl.size() - pl.size();
+    for (size_t i = 0; i < skip; ++i)
+      if (hl[i].empty()) return false;
+  } else if (pl.size() != hl.size()) {
+    return false;
+  }
   for (size_t i = 0; i < pl.size(); ++i)
-    if (!label_matches(pl[i], hl[i])) return false;
+    if (!label_matches(pl[i], hl[skip + i])) return false;
   return true;
 }
 
 namespace {
+// The first pattern matching `host`, or empty.
+std::string_view first_match(const std::vector<std::string>& patterns, std::string_view host) {
+  for (const auto& p : patterns)
+    if (host_matches(p, host)) return p;
+  return {};
+}
 bool any_matches(const std::vector<std::string>& patterns, std::string_view host) {
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [&](const std::string& p) { return host_matches(p, host); });
+  return !first_match(patterns, host).empty();
 }
 }  // namespace
 
-Destination ProxyConfig::destination_for(std::string_view host) const {
-  // Deny first, so a broad intercept pattern cannot open a hole a deny entry closed.
-  if (any_matches(deny_hosts, host)) return Destination::deny;
-  if (any_matches(intercept_hosts, host)) return Destination::intercept;
-  if (any_matches(tunnel_hosts, host)) return Destination::tunnel;
-  return default_destination;
+ProxyConfig::DestinationMatch ProxyConfig::match_destination(std::string_view host) const {
+  using By = DestinationMatch::By;
+  // Deny first, so a broad intercept pattern cannot open a hole a deny entry closed. The
+  // config's own entries come before the catalogue: what the admin wrote wins over what is
+  // built in (and --check-config warns when that tunnels a model host).
+  if (auto p = first_match(deny_hosts, host); !p.empty()) return {Destination::deny, By::deny, p};
+  if (auto p = first_match(intercept_hosts, host); !p.empty())
+    return {Destination::intercept, By::intercept, p};
+  if (auto p = first_match(tunnel_hosts, host); !p.empty())
+    return {Destination::tunnel, By::tunnel, p};
+  if (intercept_builtin)
+    if (const ModelHost* m = builtin_model_hosts().find(host))
+      return {Destination::intercept, By::catalogue, ModelHostCatalogue::pattern_for(*m, host)};
+  return {default_destination, By::fallback, {}};
 }
 
 HostPort ProxyConfig::tcp_target(const HostPort& wanted) const {
@@ -124,7 +140,8 @@ bool ProxyConfig::fail_open(std::string_view host) const {
 }
 
 bool ProxyConfig::signed_body_host(std::string_view host) const {
-  return any_matches(signed_body_hosts, host);
+  // A fact about the host, not a policy: it holds whether or not the catalogue is intercepted.
+  return any_matches(signed_body_hosts, host) || builtin_model_hosts().signed_body(host);
 }
 
 std::vector<std::string> ProxyConfig::groups_of(std::string_view user) const {
@@ -262,8 +279,11 @@ class Parser {
   }
 
   void destinations(const Node& v, ProxyConfig& c) const {
-    in_.check_keys(v, {"default", "intercept", "tunnel", "deny"}, "destinations");
+    in_.check_keys(v, {"default", "intercept_builtin", "intercept", "tunnel", "deny"},
+                   "destinations");
     if (v["default"]) c.default_destination = destination(v["default"]);
+    if (v["intercept_builtin"])
+      c.intercept_builtin = in_.boolean(v["intercept_builtin"], "intercept_builtin");
     if (v["intercept"]) c.intercept_hosts = in_.strings(v["intercept"], "intercept");
     if (v["tunnel"]) c.tunnel_hosts = in_.strings(v["tunnel"], "tunnel");
     if (v["deny"]) c.deny_hosts = in_.strings(v["deny"], "deny");

@@ -122,17 +122,17 @@ struct ProxyConfig {
   std::string known_secrets;
   unsigned threads = 0;  // io_context threads; 0 = one per core
 
-  // Destination policy for CONNECT and absolute-form requests.
-  // A config file that says nothing about destinations still intercepts the model APIs: a
-  // file written only to change, say, a limit must not silently turn scanning off.
+  // Destination policy for CONNECT and absolute-form requests: deny, then intercept, then
+  // tunnel entries, then the built-in catalogue of model hosts (model_hosts.h), then the
+  // default. The config's lists add to the catalogue: a file that lists its own gateway under
+  // `intercept` still reads every model API; only intercept_builtin: false drops the catalogue.
   Destination default_destination = Destination::tunnel;
-  std::vector<std::string> intercept_hosts{
-      "api.anthropic.com", "api.openai.com", "generativelanguage.googleapis.com",
-      "*-aiplatform.googleapis.com", "bedrock-runtime.*.amazonaws.com"};
-  std::vector<std::string> tunnel_hosts, deny_hosts;
+  bool intercept_builtin = true;
+  std::vector<std::string> intercept_hosts, tunnel_hosts, deny_hosts;
   std::vector<std::string> fail_open_hosts;  // forward bodies that cannot be decoded or scanned
   // Bodies signed by the client (AWS SigV4): redaction would break the signature, so it blocks.
-  std::vector<std::string> signed_body_hosts{"bedrock-runtime.*.amazonaws.com"};
+  // The catalogue's signed hosts (Bedrock) count whatever this list says.
+  std::vector<std::string> signed_body_hosts;
 
   // Decisions.
   std::vector<ActionOverride> actions;
@@ -177,7 +177,14 @@ struct ProxyConfig {
   AttachmentsConfig attachments;
   TokenizeConfig tokenize;
 
-  Destination destination_for(std::string_view host) const;
+  Destination destination_for(std::string_view host) const { return match_destination(host).is; }
+  // Which entry decided, for the destination table and the tunnelled-model-host warning.
+  struct DestinationMatch {
+    Destination is = Destination::tunnel;
+    enum class By { deny, intercept, tunnel, catalogue, fallback } by = By::fallback;
+    std::string_view pattern;  // the entry's pattern; empty for the default
+  };
+  DestinationMatch match_destination(std::string_view host) const;
   // The TCP target for host:port after --connect-to (itself when no mapping applies).
   HostPort tcp_target(const HostPort& wanted) const;
   bool is_connect_to_target(std::string_view host) const;
@@ -189,8 +196,11 @@ struct ProxyConfig {
   bool private_destination_allowed(std::string_view host) const;
 };
 
-// "api.anthropic.com" matches itself; "*.example.com" matches any subdomain (not the apex);
-// a "*" inside a label ("bedrock-runtime.*.amazonaws.com") matches one label. Case-insensitive.
+// "api.anthropic.com" matches itself; a leading "*." matches one label or more, so
+// "*.example.com" matches any subdomain (not the apex); any other "*" matches within one label
+// ("bedrock-runtime.*.amazonaws.com", "*-aiplatform.googleapis.com"), and the labels after a
+// leading "*." may hold one too ("*.bedrock-runtime.*.vpce.amazonaws.com"). Case-insensitive; a
+// trailing dot on the host is ignored.
 bool host_matches(std::string_view pattern, std::string_view host);
 
 extern const char* const kDefaultConfigYaml;

@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "client_answer.h"
+#include "client_hello.h"
+#include "destination_table.h"
 #include "internal_address.h"
 #include "request_handler.h"
 #include "upstream.h"
@@ -242,9 +244,17 @@ net::awaitable<void> deny_connect(beast::tcp_stream& stream, std::string refusal
 
 constexpr std::string_view kConnectionEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
 
+// How a CONNECT goes on once decided. After a CONNECT to an IP address the 200 went out before
+// the decision (the ClientHello it is made on follows it): then a refusal or an upstream failure
+// can only close the connection, and `server_name` is what the ClientHello named.
+struct ConnectStart {
+  bool established = false;
+  std::string server_name;
+};
+
 // A tunnel: the bytes pass untouched both ways until either side closes.
 net::awaitable<void> tunnel(Connection& conn, beast::tcp_stream& stream, beast::flat_buffer& buf,
-                            const HostPort& hp, AuditEvent& ev) {
+                            const HostPort& hp, AuditEvent& ev, const ConnectStart& start) {
   Shared& sh = conn.sh;
   const ProxyConfig& cfg = conn.cfg();
   beast::error_code ec;
@@ -257,7 +267,13 @@ net::awaitable<void> tunnel(Connection& conn, beast::tcp_stream& stream, beast::
   if (!ec && !cfg.upstream_proxy)
     refusal = internal_destination_refusal(cfg, hp.host, addresses_of(endpoints));
   if (!refusal.empty()) {
-    co_await deny_connect(stream, refusal, ev);
+    if (start.established) {  // the 200 is out: closing is the only answer left
+      ev.decision = "deny";
+      ev.status = 403;
+      ev.error = refusal;
+    } else {
+      co_await deny_connect(stream, refusal, ev);
+    }
     co_return;
   }
   beast::tcp_stream upstream(ex);
@@ -275,19 +291,23 @@ net::awaitable<void> tunnel(Connection& conn, beast::tcp_stream& stream, beast::
     ev.decision = "error";
     ev.status = 502;
     ev.error = "tunnel connect failed: " + failure;
-    co_await send_response(
-        stream,
-        error_response(502, "api_error",
-                       "promptgate could not connect to " + hp.host + ": " + failure, false));
+    if (!start.established)
+      co_await send_response(
+          stream,
+          error_response(502, "api_error",
+                         "promptgate could not connect to " + hp.host + ": " + failure, false));
     co_return;
   }
   stream.expires_never();
-  co_await net::async_write(stream, net::buffer(kConnectionEstablished), tok(ec));
+  if (!start.established)
+    co_await net::async_write(stream, net::buffer(kConnectionEstablished), tok(ec));
   if (ec) {
     ev.decision = "error";
     ev.error = "client closed the connection before the tunnel opened";
     co_return;
   }
+  if (is_model_host(hp.host)) sh.metrics.model_host_tunnelled(hp.host);
+  if (is_model_host(start.server_name)) sh.metrics.model_host_tunnelled(start.server_name);
   tcp::socket client_sock = stream.release_socket();
   tcp::socket upstream_sock = upstream.release_socket();
   conn.state->socket = &client_sock;
@@ -310,14 +330,18 @@ net::awaitable<void> tunnel(Connection& conn, beast::tcp_stream& stream, beast::
 }
 
 // Interception: answer 200, then be the TLS server for hp.host with a minted leaf, and serve
-// the requests inside (each records itself; `audit` records only a failed handshake).
+// the requests inside (each records itself; `audit` records only a failed handshake). With an
+// `address`, hp.host came from the ClientHello of a CONNECT to that address, where the upstream
+// connection goes.
 net::awaitable<void> intercept(Connection& conn, beast::tcp_stream& stream, beast::flat_buffer& buf,
-                               const HostPort& hp, AuditScope& audit) {
+                               const HostPort& hp, AuditScope& audit, const ConnectStart& start,
+                               const std::string& address) {
   Shared& sh = conn.sh;
   const ProxyConfig& cfg = conn.cfg();
   AuditEvent& ev = audit.event();
   beast::error_code ec;
-  co_await net::async_write(stream, net::buffer(kConnectionEstablished), tok(ec));
+  if (!start.established)
+    co_await net::async_write(stream, net::buffer(kConnectionEstablished), tok(ec));
   if (ec) {
     audit.cancel();
     co_return;
@@ -354,11 +378,100 @@ net::awaitable<void> intercept(Connection& conn, beast::tcp_stream& stream, beas
     conn.identity = Identity{from_certificate.user, cfg.groups_of(from_certificate.user)};
   buf.consume(used);
   // The upstream and the policy are chosen by the CONNECT target, not by the Host header.
-  Target target{hp.host, hp.port, true, Destination::intercept};
+  Target target{hp.host, hp.port, true, Destination::intercept, address};
   co_await serve_requests(conn, tls, buf, target);
   beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(2));
   co_await tls.async_shutdown(tok(ec));
   conn.state->socket = nullptr;
+}
+
+// What the ClientHello after a CONNECT to an IP address names; the bytes stay in the buffer.
+struct ServerNamePeek {
+  std::string name;          // empty: none (not TLS, no SNI, malformed, too large, too slow)
+  bool client_gone = false;  // the client closed before a decision could be made
+};
+
+// TLS clients send their ClientHello at once; a client that says nothing for this long is not
+// one (or waits for the server to speak first) and follows the address's policy.
+constexpr uint32_t kClientHelloWaitMs = 5'000;
+
+// Reads from the client until its first bytes show a whole ClientHello or cannot be one.
+// Reads on the socket itself, raced against a timer: a timeout on the beast stream would close it.
+net::awaitable<ServerNamePeek> peek_server_name(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                                const ProxyConfig& cfg) {
+  ServerNamePeek out;
+  net::steady_timer timer(co_await net::this_coro::executor);
+  timer.expires_after(ms(std::min(cfg.header_timeout_ms, kClientHelloWaitMs)));
+  const size_t limit = std::min(buf.max_size(), kMaxClientHelloBufferBytes);
+  for (;;) {
+    auto seen = buf.data();
+    ClientHelloPeek p =
+        peek_client_hello(std::string_view(static_cast<const char*>(seen.data()), seen.size()));
+    if (p.status != ClientHelloPeek::need_more) {
+      out.name = p.server_name;
+      break;
+    }
+    if (buf.size() >= limit) break;
+    beast::error_code ec, timer_ec;
+    auto read = co_await (stream.socket().async_read_some(
+                              buf.prepare(std::min<size_t>(limit - buf.size(), 16384)), tok(ec)) ||
+                          timer.async_wait(tok(timer_ec)));
+    if (read.index() == 1) break;  // the wait is over: no name
+    buf.commit(std::get<0>(read));
+    if (ec) {
+      out.client_gone = true;
+      break;
+    }
+  }
+  co_return out;
+}
+
+// A CONNECT to an IP address, already checked as an address (port, internal ranges, deny):
+// answer 200, peek at the ClientHello and decide by its server name. An intercepted name is
+// read as if the client had CONNECTed to it, though the upstream connection still goes to the
+// address; a denied name closes the connection; another name, or none, follows the address's
+// own policy (`own`). See docs/model-hosts.md.
+net::awaitable<void> connect_by_server_name(Connection& conn, beast::tcp_stream& stream,
+                                            beast::flat_buffer& buf, const HostPort& hp,
+                                            Destination own, AuditScope& audit) {
+  const ProxyConfig& cfg = conn.cfg();
+  AuditEvent& ev = audit.event();
+  beast::error_code ec;
+  co_await net::async_write(stream, net::buffer(kConnectionEstablished), tok(ec));
+  ServerNamePeek peek;
+  if (!ec) peek = co_await peek_server_name(stream, buf, cfg);
+  if (ec || peek.client_gone) {
+    ev.decision = "error";
+    ev.error = "client closed the connection before its TLS ClientHello";
+    co_return;
+  }
+  const ConnectStart start{true, peek.name};
+  const Destination by_name = peek.name.empty() ? own : cfg.destination_for(peek.name);
+  if (by_name == Destination::deny) {
+    ev.decision = "deny";
+    ev.destination = to_string(by_name);
+    ev.error = "promptgate: the TLS ClientHello names " + peek.name +
+               ", which is not allowed by policy; the connection to " + hp.host + " was closed.";
+    co_return;
+  }
+  if (by_name == Destination::intercept || own == Destination::intercept) {
+    ev.destination = to_string(Destination::intercept);
+    // Named, not temporaries: GCC 12 may destroy a temporary in a co_await expression twice.
+    const HostPort named = peek.name.empty() ? hp : HostPort{peek.name, hp.port};
+    const std::string address = peek.name.empty() ? std::string() : hp.host;
+    ev.host = named.host;
+    co_await intercept(conn, stream, buf, named, audit, start, address);
+    co_return;
+  }
+  if (conn.certificate_required) {  // let through for a certificate that a tunnel never checks
+    conn.sh.metrics.auth_failure("certificate");
+    ev.decision = "deny";
+    ev.error =
+        "proxy authentication missing: client certificates only identify users on "
+        "intercepted connections";
+    co_return;
+  }
+  co_await tunnel(conn, stream, buf, hp, ev, start);
 }
 
 net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
@@ -375,8 +488,10 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
   } catch (const std::exception& e) {
     refusal = e.what();
   }
+  // A CONNECT to an IP address may turn out to be intercepted (by its ClientHello's name).
   bool certificate_may_follow =
-      refusal.empty() && cfg.destination_for(hp.host) == Destination::intercept;
+      refusal.empty() &&
+      (cfg.destination_for(hp.host) == Destination::intercept || is_ip_literal(hp.host));
   if (!co_await authenticate(conn, stream, parser.get(), ev, certificate_may_follow)) co_return;
   if (!refusal.empty()) {
     ev.decision = "error";
@@ -395,10 +510,14 @@ net::awaitable<void> handle_connect(Connection& conn, beast::tcp_stream& stream,
     co_await deny_connect(stream, refusal, ev);
     co_return;
   }
-  if (dest == Destination::tunnel)
-    co_await tunnel(conn, stream, buf, hp, ev);
+  const ConnectStart fresh;   // the 200 is still to be sent
+  const std::string by_name;  // hp.host is the name: resolved, not an address given
+  if (is_ip_literal(hp.host))
+    co_await connect_by_server_name(conn, stream, buf, hp, dest, audit);
+  else if (dest == Destination::tunnel)
+    co_await tunnel(conn, stream, buf, hp, ev, fresh);
   else
-    co_await intercept(conn, stream, buf, hp, audit);
+    co_await intercept(conn, stream, buf, hp, audit, fresh, by_name);
 }
 
 // The target of an absolute-form request (http://host[:port]/path); an error (possibly empty
@@ -469,6 +588,8 @@ net::awaitable<bool> serve_plain_request(Connection& conn, beast::tcp_stream& st
     co_await send_refusal(stream, std::move(r), ev, keep);
     co_return false;
   }
+  if (target.destination == Destination::tunnel && is_model_host(target.host))
+    conn.sh.metrics.model_host_tunnelled(target.host);
   audit.cancel();  // the request records itself
   co_await handle_request(conn, stream, buf, parser, target, path, keep);
   co_return keep;

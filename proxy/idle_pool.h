@@ -105,7 +105,8 @@ class IdlePool {
     Clock::time_point since;
   };
   static Key key(const Target& t, uint64_t generation) {
-    return {t.host, t.port, t.tls, generation};
+    // A name reached at a client-chosen address is not the same upstream as the name resolved.
+    return {t.address.empty() ? t.host : t.host + "@" + t.address, t.port, t.tls, generation};
   }
   void prune(std::deque<Idle>& list) {
     const auto cutoff = now_() - kMaxIdle;

@@ -127,6 +127,7 @@ enum Fam : size_t {
   kRefused,
   kTlsFailures,
   kAuthFailures,
+  kModelHostTunnelled,
   kFamilyCount
 };
 
@@ -221,6 +222,14 @@ struct Metrics::Impl {
         family("promptgate_auth_failures_total", "Rejected proxy authentication, by reason."),
         {"reason"},
         kMaxSeriesPerFamily,
+        {}};
+
+    families[kModelHostTunnelled] = {
+        family("promptgate_model_host_tunnelled_total",
+               "Tunnels and plain requests to a catalogued model API host that the config does "
+               "not intercept (prompts going out unread), by host."),
+        {"host"},
+        kMaxHosts,
         {}};
 
     connections_total = counter("promptgate_connections_total", "Client connections accepted.");
@@ -385,6 +394,10 @@ void Metrics::set_buffered_bytes(uint64_t bytes) {
 void Metrics::tunnel_bytes(uint64_t up, uint64_t down) {
   if (up) impl_->tunnel_up->Increment(static_cast<double>(up));
   if (down) impl_->tunnel_down->Increment(static_cast<double>(down));
+}
+
+void Metrics::model_host_tunnelled(std::string_view host) {
+  impl_->counter(kModelHostTunnelled, {host}).Increment();
 }
 
 void Metrics::tls_handshake_failure(std::string_view side) {

@@ -42,6 +42,10 @@ class Metrics {
   // memory reached max_buffered_body_bytes; promptgate_buffered_request_bytes gauge: held now.
   void request_shed();
   void set_buffered_bytes(uint64_t bytes);
+  // promptgate_model_host_tunnelled_total{host}: tunnels (and plain-HTTP requests) to a host of
+  // the built-in model-host catalogue that the config does not intercept: prompts going out
+  // unread. Hosts are capped like promptgate_requests_total's.
+  void model_host_tunnelled(std::string_view host);
   // promptgate_tunnel_bytes_total{direction="up"|"down"}
   void tunnel_bytes(uint64_t up, uint64_t down);
   // promptgate_tls_handshake_failures_total{side="client"|"upstream"}

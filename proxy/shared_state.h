@@ -71,6 +71,7 @@ struct Shared {
 // them).
 struct Upstream {
   std::string host;
+  std::string address;  // Target::address
   uint16_t port = 0;
   bool tls = false;
   std::unique_ptr<TlsStream> tls_stream;
@@ -78,7 +79,8 @@ struct Upstream {
   beast::flat_buffer buffer;
 
   bool connected_to(const Target& t) const {
-    return (tls_stream || plain) && host == t.host && port == t.port && tls == t.tls;
+    return (tls_stream || plain) && host == t.host && address == t.address && port == t.port &&
+           tls == t.tls;
   }
   size_t unread_bytes() const { return buffer.size(); }
   void close() {

@@ -83,7 +83,9 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn
   Upstream& up = conn.upstream;
   up.close();
   const ProxyConfig& cfg = conn.cfg();
-  const HostPort target = cfg.tcp_target({t.host, t.port});
+  // A name from the ClientHello of a CONNECT to an address: that address, already checked.
+  const HostPort target =
+      t.address.empty() ? cfg.tcp_target({t.host, t.port}) : HostPort{t.address, t.port};
   // With a parent proxy, the TCP connection goes to it; it resolves and reaches the target.
   const HostPort where = cfg.upstream_proxy ? *cfg.upstream_proxy : target;
   auto ex = co_await net::this_coro::executor;
@@ -94,7 +96,8 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn
     co_return UpstreamFailure{
         502, "promptgate could not resolve upstream host " + where.host + ": " + ec.message()};
   if (!cfg.upstream_proxy)
-    if (std::string refusal = internal_destination_refusal(cfg, t.host, addresses_of(endpoints));
+    if (std::string refusal = internal_destination_refusal(
+            cfg, t.address.empty() ? t.host : t.address, addresses_of(endpoints));
         !refusal.empty())
       co_return UpstreamFailure{403, refusal};
   auto stream = std::make_unique<beast::tcp_stream>(ex);
@@ -115,6 +118,7 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn
     }
   }
   up.host = t.host;
+  up.address = t.address;
   up.port = t.port;
   up.tls = t.tls;
   if (!t.tls) {

@@ -114,8 +114,38 @@ check "huge file streamed in bounded memory" '[ $status -eq 1 ] && grep -q "\"st
 # The proxy's configuration: the embedded default, the shipped gateway example, and errors.
 run run --check-config
 check "embedded default config checks" '[ $status -eq 0 ] && echo "$out" | grep -q "OK (2[0-9][0-9] rules"'
+check "check-config prints the destination table: catalogue intercepted, default last" \
+  'echo "$out" | grep -Eq "^  intercept  bedrock-runtime-fips\.\*\.amazonaws\.com +built-in: Amazon Bedrock$" &&
+   echo "$out" | grep -Eq "^  intercept  aiplatform\.googleapis\.com +built-in: Google Vertex AI$" &&
+   echo "$out" | tail -1 | grep -Eq "^  tunnel +\* +default$" && [ -z "$err" ]'
 run run --check-config --config "$(dirname "$0")/../deploy/promptgate-deny-by-default.yaml"
-check "shipped deny-by-default config checks" '[ $status -eq 0 ]'
+check "shipped deny-by-default config checks" '[ $status -eq 0 ] && ! echo "$err" | grep -q warning'
+# A config's intercept list adds to the catalogue; tunnelling a catalogued host is warned about.
+printf 'destinations:\n  default: deny\n  intercept: [llm-gateway.example.internal]\n  tunnel: [chatgpt.com]\n' > "$work/gw.yaml"
+run run --check-config --config "$work/gw.yaml"
+check "check-config: own intercept entries added to the catalogue, a tunnelled model host warned" \
+  '[ $status -eq 0 ] && echo "$out" | grep -Eq "^  intercept  llm-gateway\.example\.internal +intercept$" &&
+   echo "$out" | grep -Eq "^  intercept  api\.openai\.com +built-in: OpenAI$" &&
+   echo "$out" | grep -Eq "^  tunnel +chatgpt\.com +built-in: OpenAI ChatGPT back end \(tunnel entry .chatgpt\.com. comes first\)$" &&
+   echo "$err" | grep -q "warning: .*gw.yaml: chatgpt.com (OpenAI ChatGPT back end) is a model API, tunnelled unread" &&
+   echo "$err" | grep -q "promptgate_model_host_tunnelled_total" && [ $(echo "$err" | grep -c "is a model API") -eq 1 ]'
+# The company-gateway recipe's example (docs/company-gateway.md), its upstream_ca given a real file.
+gw_example=$(dirname "$0")/../docs/examples/company-gateway.yaml
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/corp-ca-key.pem" \
+  -out "$work/corp-ca.pem" -subj "/CN=example company root CA" -days 1 2>/dev/null
+run run --check-config --config "$gw_example" --upstream-ca "$work/corp-ca.pem"
+check "company-gateway example: accepted, the gateway intercepted next to the catalogue" \
+  '[ $status -eq 0 ] && [ -z "$err" ] && echo "$out" | grep -q "company-gateway.yaml: OK (" &&
+   echo "$out" | sed -n 3p | grep -Eq "^  intercept  llm-gateway\.example\.internal +intercept$" &&
+   echo "$out" | grep -Eq "^  intercept  api\.anthropic\.com +built-in: Anthropic$"'
+run run --check-config --config "$gw_example"
+check "company-gateway example: without the CA file the check names it" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "upstream_ca /etc/promptgate/company-root-ca.pem: no such file"'
+printf 'destinations:\n  intercept_builtin: false\n  intercept: [api.anthropic.com]\n' > "$work/narrow.yaml"
+run run --check-config --config "$work/narrow.yaml"
+check "check-config: intercept_builtin false with default tunnel warns for each model host" \
+  '[ $status -eq 0 ] && echo "$out" | grep -Eq "^  tunnel +api\.groq\.com +built-in: Groq \(intercept_builtin is false and the default is tunnel\)$" &&
+   [ $(echo "$err" | grep -c "is a model API") -ge 30 ] && ! echo "$err" | grep -q "api.anthropic.com (Anthropic)"'
 printf 'listen: 127.0.0.1:8080\nmode: observe\n' > "$work/bad.yaml"
 run run --check-config --config "$work/bad.yaml"
 check "bad config names file and line" '[ $status -eq 2 ] && echo "$err" | grep -q "bad.yaml:2: mode must be enforce or monitor"'
@@ -218,6 +248,35 @@ run audit verify "$work/no-such-audit.jsonl"
 check "audit verify: a missing file exits 2" '[ $status -eq 2 ] && echo "$err" | grep -q "no-such-audit.jsonl"'
 run audit verify
 check "audit verify without a file exits 2" '[ $status -eq 2 ]'
+
+# promptgate demo: synthetic values in every category, each blocked (tests/proxy/demo_test.mjs
+# sends them through a running proxy), the same ones for the same seed.
+run demo --seed 5 --proxy http://127.0.0.1:9999 --ca /tmp/pg-ca.pem
+check "demo prints a value and a curl line in every category" \
+  '[ $status -eq 0 ] && (for c in credential pii phi pci; do echo "$out" | grep -q "^$c  " || exit 1; done) &&
+   [ $(echo "$out" | grep -c "^  curl -sS -w .\\\\n. -x .http://127.0.0.1:9999. --cacert ./tmp/pg-ca.pem. https://api.anthropic.com/v1/messages") -eq 5 ] &&
+   echo "$out" | grep -q "docs/blocked.md#trying-it-out"'
+demo_text=$out
+run demo --seed 5 --proxy http://127.0.0.1:9999 --ca /tmp/pg-ca.pem
+check "demo: the same seed gives the same values" '[ "$out" = "$demo_text" ]'
+run demo --format json --seed 6
+check "demo --format json: one object per value" \
+  '[ $status -eq 0 ] && [ $(echo "$out" | wc -l) -eq 5 ] && echo "$out" | python3 -c "
+import json, sys
+for line in sys.stdin:
+    v = json.loads(line)
+    assert v[\"value\"] in v[\"text\"] and v[\"value\"] in v[\"curl\"], v
+"'
+echo "$out" | python3 -c 'import json,sys; [print(json.loads(l)["text"]) for l in sys.stdin]' > "$work/demo.txt"
+run scan --format text "$work/demo.txt"
+check "demo values are findings of their rules in scan" \
+  '[ $status -eq 1 ] && (for r in github-pat-classic anthropic-api-key us-ssn card-visa medicare-mbi; do echo "$out" | grep -q " $r (" || exit 1; done)'
+printf 'actions: [{rule: medicare-mbi, action: redact}]\n' > "$work/mbi-redacted.yaml"
+run demo --config "$work/mbi-redacted.yaml"
+check "demo under a config where a kind does not block exits 2 naming the rule" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "no value of rule .medicare-mbi. is blocked"'
+run demo --format xml
+check "demo: a bad --format exits 2" '[ $status -eq 2 ] && echo "$err" | grep -q "format"'
 
 for s in "${secrets[@]}"; do
   check "secret never printed" '! grep -qF -- "$s" "$all_output"'

@@ -119,6 +119,8 @@ TEST_CASE("metrics: connections, gauges and the small counters", "[metrics]") {
   m.connection_refused("per_client");
   m.tunnel_bytes(100, 2000);
   m.tunnel_bytes(1, 0);
+  m.model_host_tunnelled("ChatGPT.com");
+  m.model_host_tunnelled("chatgpt.com");
   m.tls_handshake_failure("upstream");
   m.auth_failure("invalid");
   m.auth_failure("invalid");
@@ -140,6 +142,7 @@ TEST_CASE("metrics: connections, gauges and the small counters", "[metrics]") {
   CHECK(has_line(text, R"(promptgate_connections_refused_total{reason="max_connections"} 0)"));
   CHECK(has_line(text, R"(promptgate_tunnel_bytes_total{direction="up"} 101)"));
   CHECK(has_line(text, R"(promptgate_tunnel_bytes_total{direction="down"} 2000)"));
+  CHECK(has_line(text, R"(promptgate_model_host_tunnelled_total{host="chatgpt.com"} 2)"));
   CHECK(has_line(text, R"(promptgate_tls_handshake_failures_total{side="upstream"} 1)"));
   CHECK(has_line(text, R"(promptgate_tls_handshake_failures_total{side="client"} 0)"));
   CHECK(has_line(text, R"(promptgate_auth_failures_total{reason="invalid"} 2)"));

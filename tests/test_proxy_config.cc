@@ -149,9 +149,10 @@ TEST_CASE("a config file that does not mention destinations still intercepts the
   ProxyConfig c = parse_config("max_body_bytes: 2048\n", "limits-only.yaml");
   CHECK(c.destination_for("api.anthropic.com") == Destination::intercept);
   CHECK(c.signed_body_host("bedrock-runtime.us-east-1.amazonaws.com"));
+  // A config's own intercept list adds to the built-in catalogue (test_model_hosts.cc).
   ProxyConfig own = parse_config("destinations: {intercept: [llm.corp.test]}\n", "own.yaml");
   CHECK(own.destination_for("llm.corp.test") == Destination::intercept);
-  CHECK(own.destination_for("api.anthropic.com") == Destination::tunnel);
+  CHECK(own.destination_for("api.anthropic.com") == Destination::intercept);
 }
 
 TEST_CASE("policy blocks by user, group and host: the first match wins") {

@@ -384,7 +384,7 @@ TEST_CASE("pictures: a 20000x20000 picture is refused at once: a large one is sc
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
 }
 
-TEST_CASE("pictures: a JPEG over the pixel limit is decoded smaller; a GIF counts every frame",
+TEST_CASE("pictures: a JPEG over the pixel limit is decoded smaller: a GIF counts every frame",
           "[readers][picture]") {
   std::string jpeg = fx::terminal_screenshot(terminal_session("LOG_LEVEL=info"), MediaKind::jpeg);
   PictureLimits limits = generous();

@@ -109,7 +109,14 @@ for b in "${blocks[@]}"; do
         check "block $n: $first answers through the proxy" '[ "$s" = 0 ] && grep -q "fake model says" "$work/$n.out" || { out_of "$n" | tail -5; false; }'
       fi ;;
     *)
-      if grep -q fake_key "$b"; then
+      if grep -q 'promptgate demo.*| sh' "$b"; then
+        check "block $n: every demo curl line is blocked, in every category, naming its rule" \
+          '[ "$s" = 0 ] && [ $(grep -c "promptgate blocked this request" "$work/$n.out") -eq $(grep -c "^  curl" "$work/demo.out") ] &&
+           (for c in credential pii phi pci; do grep -q "$c '"'"'" "$work/$n.out" || exit 1; done) || { out_of "$n"; false; }'
+      elif grep -q '^build/promptgate demo' "$b"; then
+        out_of "$n" > "$work/demo.out"
+        check "block $n: demo prints a curl line per value" '[ "$s" = 0 ] && grep -q "^  curl -sS -w .\\\\n. -x \"\$HTTPS_PROXY\"" "$work/demo.out"'
+      elif grep -q fake_key "$b"; then
         check "block $n: the request with a made-up key is blocked, naming the rule" \
           '[ "$s" = 0 ] && grep -q "promptgate blocked this request" "$work/$n.out" && grep -q "stripe-live-secret-key" "$work/$n.out" || { out_of "$n"; false; }'
         check "block $n: the made-up key never reached the model API" '! grep -q "sk_live_" "$record"'

@@ -7,7 +7,7 @@
 # read by promptgate: blocked; clean twins answered), redact mode (the upstream sees [REDACTED:...]), tokenize
 # (the model sees a stand-in; the CLI's Write tool writes the real value) and a justified override
 # (the block message's code repeated with a reason) and a client certificate (mTLS) as the
-# developer's identity.
+# developer's identity, and a company LLM gateway reached with ANTHROPIC_BASE_URL.
 # usage: claude_cli_test.sh PATH_TO_PROMPTGATE
 set -uo pipefail
 pg=$(realpath "${1:?usage: claude_cli_test.sh PATH_TO_PROMPTGATE}")
@@ -231,6 +231,26 @@ claude_env=()
 claude "$work/g2.out" -p "ECHO: hello without a certificate"
 check "(g) mTLS: without a certificate the CLI fails and nothing reaches the API" '[ $status -ne 0 ] && ! in_record "hello without a certificate"'
 check "(g) mTLS: the refusal is in the audit log" 'grep -q "client certificate authentication failed: no client certificate" "$audit"'
+
+# (h) a company LLM gateway (docs/company-gateway.md): ANTHROPIC_BASE_URL names the gateway's
+# host, promptgate runs the recipe's example config (the host renamed to one the fake API's
+# certificate carries, connect_to in place of the company's DNS), and the fake API plays the
+# gateway: a clean prompt is answered, a token is blocked before the gateway sees it.
+gw_host=upstream.test
+gw_config=$(sed -e "s/llm-gateway\.example\.internal/$gw_host/g" \
+  -e "s|^upstream_ca: .*|upstream_ca: $work/pki/upstream-ca.pem|" "$here/../../docs/examples/company-gateway.yaml")
+start_proxy gateway "$gw_config
+connect_to: [\"$gw_host:443:127.0.0.1:$fake_port\"]"
+claude_env=(ANTHROPIC_BASE_URL="https://$gw_host")
+claude "$work/h.out" -p "ECHO: hello through the company gateway"
+check "(h) gateway: the CLI gets its answer through promptgate" '[ $status -eq 0 ] && grep -q "fake model says: hello through the company gateway" "$work/h.out"'
+check "(h) gateway: the request reached the gateway's host" 'grep "hello through the company gateway" "$record" | grep -q "\"host\":\"$gw_host\""'
+check "(h) gateway: the audit line names the gateway, intercepted" 'grep -q "\"host\":\"$gw_host\".*\"destination\":\"intercept\"" "$audit"'
+token_h=$(gh_token)
+claude "$work/h2.out" -p "ECHO: deploy with $token_h via the gateway"
+check "(h) gateway: a token is blocked before the gateway sees it" \
+  'grep -q "API Error: 400" "$work/h2.out" && grep -q "github-pat-classic" "$work/h2.out" && ! in_record "$token_h" && ! in_record "${token_h:4:12}"'
+claude_env=()
 
 for f in a b c d e; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
 

@@ -220,8 +220,8 @@ export async function curlApi(proxy, urlPath, curlArgs = [], opts = {}) {
   const body = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
   return { ...r, status: Number(r.stdout.trim()) || 0, headers: blocks.length ? blocks[blocks.length - 1] : '', body };
 }
-// A config file text: intercept api.anthropic.com (a config file replaces the embedded default,
-// destinations included) plus `extra` YAML lines.
+// A config file text: intercept api.anthropic.com (the built-in catalogue of model hosts is
+// intercepted as well) plus `extra` YAML lines.
 export function configYaml(extra = '') {
   return `destinations:\n  default: tunnel\n  intercept: [api.anthropic.com]\n${extra}`;
 }

@@ -10,7 +10,8 @@ test.after(stopAll);
 
 test('upstream_proxy: intercepted requests go out through the parent proxy', T, async () => {
   const parent = await startProxy({
-    yaml: 'destinations:\n  default: tunnel\n  intercept: []\n',
+    // A parent that reads nothing: not even the built-in catalogue of model hosts.
+    yaml: 'destinations:\n  default: tunnel\n  intercept_builtin: false\n  intercept: []\n',
     args: ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
       '--connect-to', `api.anthropic.com:443:127.0.0.1:${env.fakePort}`, '--audit-log', '-'],
     flags: false,
