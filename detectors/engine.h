@@ -42,6 +42,12 @@ struct Finding {
   bool in_base64 = false;
   uint64_t container_start = 0;
   uint64_t inner_start = 0, inner_end = 0;
+  // Found in text a reader derived (text_readers.h): decoded, normalised, unwrapped or joined.
+  // [start, end) then covers all the raw bytes it came from (for base64, the whole run); a value
+  // joined from several text blocks has one raw span per block in `parts` (empty otherwise),
+  // and its location names the first and last block ("a..b").
+  bool derived = false;
+  std::vector<RawRange> parts;
 };
 
 enum class InputFormat { text, json, automatic };

@@ -156,7 +156,8 @@ bool is_text_media(std::string_view media_type) {
 
 }  // namespace
 
-JsonTextExtractor::JsonTextExtractor(DecodedText& out) : out_(out) {
+JsonTextExtractor::JsonTextExtractor(DecodedText& out)
+    : out_(out), readers_(std::make_unique<TextReaders>(out)) {
   out_.live_nodes_ = &frame_nodes_;
 }
 
@@ -201,6 +202,7 @@ void JsonTextExtractor::begin_string(bool is_key) {
           (f.type == SourceType::base64 || (f.under_source && f.type == SourceType::unknown));
     }
     out_.begin_segment(SegmentKind::json_string, string_start_, value_node_);
+    if (!decode_document_ && !document_data()) readers_->begin(join_depth());
   }
   string_dec_start_ = out_.end();
   if (decode_document_) {
@@ -303,8 +305,26 @@ void JsonTextExtractor::end_string() {
     else
       f.media = is_text_media(value) ? Media::text : Media::binary;
   }
+  readers_->end();
   out_.append_separator("\n", pos_);
   after_value_done();
+}
+
+// The data of a document source (what the document code reads): not for the text readers.
+bool JsonTextExtractor::document_data() const {
+  if (key_kind_ != KeyKind::data || frames_.empty() || frames_.back().is_array) return false;
+  const Frame& f = frames_.back();
+  return f.under_source || f.type != SourceType::unknown || f.media != Media::unknown;
+}
+
+// The text block of a content list whose blocks the readers join: a "text" member of an object
+// in an array named "content", "parts" or "system"; that array's depth, else -1.
+int JsonTextExtractor::join_depth() const {
+  if (key_.size() != 4 || key_ != "text" || frames_.size() < 2) return -1;
+  const size_t list = frames_.size() - 2;
+  if (frames_.back().is_array || !frames_[list].is_array) return -1;
+  std::string_view name = out_.node_key(frame_nodes_[list]);
+  return name == "content" || name == "parts" || name == "system" ? static_cast<int>(list) : -1;
 }
 
 void JsonTextExtractor::skip_values(std::vector<RawRange> ranges) {
@@ -318,6 +338,7 @@ bool JsonTextExtractor::begin_skip_if_listed() {
       skips_[skip_next_].end <= pos_)
     return false;
   begin_value_node();  // so later siblings keep their array indexes in paths
+  readers_->break_join();
   skip_until_ = skips_[skip_next_++].end;
   state_ = State::skipping;
   return true;
@@ -335,6 +356,7 @@ void JsonTextExtractor::close_container(char c) {
   }
   frames_.pop_back();
   frame_nodes_.pop_back();
+  readers_->container_closed(frames_.size());
   after_value_done();
 }
 
@@ -667,6 +689,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
   }
   // Before the caller may trim the decoded text: a document's text so far goes to its decoder.
   if (decode_document_ && state_ != State::done) decode_document_text();
+  readers_->consume();
   return !failed();
 }
 

@@ -336,15 +336,19 @@ TranscriptScan scan_transcript(Scanner& scanner, std::string_view body, SeenBloc
   out.skipped_blocks = skip.size();
   out.result = scanner.scan(body, InputFormat::json, std::move(skip));
   if (!out.result.ok()) return out;
-  // Remember what came out clean: a block in which no finding starts.
+  // Remember what came out clean: a block in which no finding starts (nor any part of a value
+  // joined from several blocks).
   std::vector<bool> dirty(candidates.size(), false);
-  for (const Finding& f : out.result.findings) {
-    uint64_t at = f.in_base64 ? f.container_start : f.start;
+  auto mark = [&](uint64_t at) {
     auto it = std::upper_bound(candidates.begin(), candidates.end(), at,
                                [](uint64_t v, const RawRange& r) { return v < r.begin; });
-    if (it == candidates.begin()) continue;
+    if (it == candidates.begin()) return;
     --it;
     if (at < it->end) dirty[static_cast<size_t>(it - candidates.begin())] = true;
+  };
+  for (const Finding& f : out.result.findings) {
+    mark(f.in_base64 ? f.container_start : f.start);
+    for (const RawRange& p : f.parts) mark(p.begin);
   }
   std::vector<SeenBlocks::Digest> clean;
   for (size_t i = 0; i < candidates.size(); ++i)

@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates python3
   libhyperscan-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev zlib1g-dev
   libboost1.81-dev libbrotli-dev libzstd-dev libbenchmark-dev catch2 openssl prometheus-cpp-dev
+  libicu-dev
 )
 if [ "${1:-}" = "--test" ]; then
   # clang and its runtime for the libFuzzer targets; curl, Node.js and npm for the proxy
