@@ -531,7 +531,8 @@ void TextReaders::consume_slow() {
       uint64_t limit = end - kLookAhead;
       m.refresh_segment(st);
       m.read(st, limit, end, false);
-      st.normalised.advance(st.src, limit, m.budget, st.done);
+      // Not past a stretch the normaliser has yet to finish.
+      st.normalised.advance(st.src, std::min(limit, st.n_resume), m.budget, st.done);
       st.wrapped.advance(st.src, limit, m.budget, st.done);
       st.percent.advance(st.src, limit, m.budget, st.done);
       m.feed_base64(st, std::min(limit, st.cursor));

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "engine.h"
 #include "redactor.h"
@@ -442,4 +443,62 @@ TEST_CASE("the text items of a tool result are joined; separate messages are not
                  {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", key.substr(0, 9)}}}}},
                   {{"role", "user"}, {"content", {{{"type", "text"}, {"text", key.substr(9)}}}}}}}};
   CHECK(s.scan(apart.dump(), InputFormat::json).findings.empty());
+}
+
+// --- stream and block agree on mixed inputs ---------------------------------------------------
+
+TEST_CASE("stream and block mode agree on texts mixing every reader, at random splits") {
+  Scanner s(test_rules(), test_key());
+  std::mt19937_64 rng(20261204);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  const std::string token = github_token(30), key = aws_key_id(31), card = visa_number(32);
+  std::vector<std::string> pieces = {
+      "plain words and more words ",
+      "decode " + base64("export T=" + token + "\n") + " ",
+      base64(base64("k " + key)) + "\n",
+      base64(std::string(70, 'x')) + "==",
+      "url?t=" + percent_all(token) + "&x ",
+      interleave(token, "\u200B", 7) + " ",
+      full_width(key) + " ",
+      "card 4111\u00A0" + card.substr(4, 4) + "\u202F" + card.substr(8, 4) + " " + card.substr(12),
+      std::string(64, 'A') + "B9\n    " + std::string(30, 'c') + " ",
+      "dev@host:~/src/project$ export GITHUB_TOKEN=" + token.substr(0, 30) + "\n" +
+          token.substr(30) + "\n",
+      "\u00E9t\u00E9 \u2026 \uFB01 ",
+      "100% sure %zz %4 ",
+      token.substr(0, 20),
+      token.substr(20) + " ",
+  };
+  for (int round = 0; round < 40; ++round) {
+    std::vector<std::string> blocks(1 + pick(3));
+    for (auto& b : blocks)
+      for (size_t k = 1 + pick(6); k > 0; --k) b += pieces[pick(pieces.size())];
+    json content = json::array();
+    for (const auto& b : blocks) content.push_back({{"type", "text"}, {"text", b}});
+    std::string body = json{{"messages", {{{"role", "user"}, {"content", content}}}}}.dump();
+    auto block = s.scan(body, InputFormat::json);
+    REQUIRE(block.ok());
+    INFO("round " << round << ": " << describe(block.findings));
+    for (int k = 0; k < 12; ++k) {
+      size_t a = 1 + pick(body.size() - 1), b = 1 + pick(body.size() - 1);
+      if (a > b) std::swap(a, b);
+      auto stream = s.open_stream(InputFormat::json);
+      stream->write(std::string_view(body).substr(0, a));
+      stream->write(std::string_view(body).substr(a, b - a));
+      stream->write(std::string_view(body).substr(b));
+      auto r = stream->finish();
+      INFO("splits " << a << ", " << b << ": " << describe(r.findings));
+      REQUIRE(same_findings(block.findings, r.findings));
+    }
+    for (size_t every : {1, 13, 97})
+      REQUIRE(
+          same_findings(block.findings, scan_split(s, body, InputFormat::json, every).findings));
+    // Redaction keeps the JSON valid and leaves nothing to find.
+    CHECK(json::accept(redact(body, block.findings)));
+    // The same texts as plain text input.
+    std::string text = blocks[0];
+    auto tb = s.scan(text, InputFormat::text);
+    REQUIRE(
+        same_findings(tb.findings, scan_split(s, text, InputFormat::text, 1 + pick(50)).findings));
+  }
 }
