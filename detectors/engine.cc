@@ -22,6 +22,7 @@
 #include "json_text.h"
 #include "known_secrets.h"
 #include "ocr_confusions.h"
+#include "text_readers.h"
 #include "validators.h"
 
 namespace promptgate {
@@ -390,6 +391,7 @@ class Confirmer {
     ss = std::max(ss, text.segment(seg).dec_start);
     se = std::min(se, text.content_end(seg));
     if (text.segment(seg).kind == SegmentKind::separator || se <= ss) return;
+    if (!reportable(text, seg, ss, se)) return;
     std::string_view secret = text.slice(ss, se);
 
     const Rule& r = cr.rule;
@@ -423,16 +425,37 @@ class Confirmer {
 
   uint32_t lookaround(const Candidate& c) const { return rules_.rules[c.rule].lookaround; }
 
+  // Joined text reports only what crosses from one block into another: the rest is each
+  // block's own to find.
+  static bool reportable(const DecodedText& text, size_t seg, uint64_t ss, uint64_t se) {
+    const Segment& sg = text.segment(seg);
+    if (sg.kind != SegmentKind::derived || (sg.via & 0xF) != kViaJoined) return true;
+    DerivedSpan d = text.derived_span(seg, ss, se);
+    return d.first_node != d.last_node;
+  }
+
   // Where a confirmed secret [ss, se) of segment `seg` sits in the raw input, and its path.
   static Finding located(Finding f, const DecodedText& text, size_t seg, uint64_t ss, uint64_t se,
                          std::string fingerprint) {
     const Segment& sg = text.segment(seg);
+    f.length = static_cast<uint32_t>(se - ss);
+    f.fingerprint = std::move(fingerprint);
+    if (sg.kind == SegmentKind::derived) {
+      DerivedSpan d = text.derived_span(seg, ss, se);
+      f.derived = true;
+      f.start = d.parts.front().begin;
+      f.end = d.parts.back().end;
+      if (d.parts.size() > 1) f.parts = std::move(d.parts);
+      f.location = text.location(d.first_node);
+      if (d.last_node != d.first_node) f.location += ".." + text.location(d.last_node);
+      std::string via = DecodedText::via_suffix(sg.via);
+      f.location += f.location.empty() && !via.empty() ? via.substr(1) : via;
+      return f;
+    }
     auto [rs, re] = text.raw_span(seg, ss, se);
     f.start = rs;
     f.end = re;
-    f.length = static_cast<uint32_t>(se - ss);
     f.location = text.location(sg.node);
-    f.fingerprint = std::move(fingerprint);
     if (sg.kind == SegmentKind::base64_document) {
       f.in_base64 = true;
       f.container_start = sg.raw_start;
@@ -461,6 +484,7 @@ class Confirmer {
       // Whole values only: never across two JSON values or a separator.
       if (sg.kind == SegmentKind::separator || ss < sg.dec_start || se > text.content_end(seg))
         continue;
+      if (!reportable(text, seg, ss, se)) continue;
       std::string_view secret = text.slice(ss, se);
       std::string fp = key_.fingerprint(secret);
       const std::string& label = known.label(m.entry);
@@ -507,9 +531,11 @@ void finalize(ScanResult& r) {
   // On one span, the most severe rule first: a specific format (a GitHub token, critical)
   // outranks a generic one (a token assignment, medium), and the redaction marker and the
   // stand-in take the first finding's rule.
+  // The same value found directly and in derived text (a reader's window repeats the text
+  // around what it changed) is one finding: the direct one.
   std::sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
-    return std::tie(a.start, a.end, b.severity, a.rule_id) <
-           std::tie(b.start, b.end, a.severity, b.rule_id);
+    return std::tie(a.start, a.end, b.severity, a.rule_id, a.derived, a.location) <
+           std::tie(b.start, b.end, a.severity, b.rule_id, b.derived, b.location);
   });
   f.erase(std::unique(f.begin(), f.end(),
                       [](const Finding& a, const Finding& b) {
@@ -610,12 +636,18 @@ ScanResult Scanner::scan_block(std::string_view input, InputFormat format,
       } else {
         result.error = json.error();
       }
+    } else {
+      result.error = json.reader_error();
     }
   }
   if (!as_json) {
+    TextReaders readers(text);
     text.begin_segment(SegmentKind::text, 0, 0);
+    readers.begin(-1);
     text.append_identity(input.data(), input.size());
     text.end_segment(input.size());
+    readers.end();
+    result.error = readers.error();
   }
   result.scanned_as_json = as_json;
   result.decoded_bytes = text.end();
@@ -653,6 +685,7 @@ struct ScanStream::Impl {
   std::string undecided;  // leading whitespace before we know text or JSON
   DecodedText text;
   std::unique_ptr<JsonTextExtractor> json;
+  std::unique_ptr<TextReaders> text_readers;  // text input (JSON: the extractor has its own)
   hs_stream_t* hs = nullptr;
   uint64_t fed_to_hs = 0;
   std::vector<Candidate> pending;
@@ -667,7 +700,8 @@ struct ScanStream::Impl {
   ~Impl() {
     // With no callback Hyperscan only frees the stream: nothing to check, nothing to report.
     if (hs) hs_close_stream(hs, nullptr, nullptr, nullptr);
-    json.reset();  // it points into `text`
+    json.reset();  // they point into `text`
+    text_readers.reset();
     auto& spares = scanner->spare_texts;
     if (spares.size() < Scanner::Impl::kSpareTexts &&
         text.memory_bytes() <= Scanner::Impl::kMaxSpareTextBytes) {
@@ -683,7 +717,9 @@ struct ScanStream::Impl {
       json = std::make_unique<JsonTextExtractor>(text);
       json->collect_attachments(scanner->attachment_limits, &result.attachments);
     } else {
+      text_readers = std::make_unique<TextReaders>(text);
       text.begin_segment(SegmentKind::text, 0, 0);
+      text_readers->begin(-1);
     }
   }
 
@@ -695,6 +731,7 @@ struct ScanStream::Impl {
       }
     } else {
       text.append_identity(chunk.data(), chunk.size());
+      text_readers->consume();
     }
     return true;
   }
@@ -809,7 +846,11 @@ ScanResult ScanStream::finish() {
     s.push(s.undecided);
   }
   if (s.error.empty() && s.json && !s.json->finish()) s.error = s.json->error();
-  if (!s.json && !s.text.view().empty()) s.text.end_segment(s.result.raw_bytes);
+  if (!s.json) {
+    if (!s.text.view().empty()) s.text.end_segment(s.result.raw_bytes);
+    s.text_readers->end();
+  }
+  if (s.error.empty()) s.error = s.json ? s.json->reader_error() : s.text_readers->error();
   s.scan_new_bytes();
   if (s.hs) {
     s.fresh.clear();

@@ -51,6 +51,12 @@ struct Finding {
   bool in_attachment = false;
   bool read_by_ocr = false;    // in text read by OCR from a picture
   bool ocr_corrected = false;  // it passed its validators only with OCR's confusions undone
+  // Found in text a reader derived (text_readers.h): decoded, normalised, unwrapped or joined.
+  // [start, end) then covers all the raw bytes it came from (for base64, the whole run); a value
+  // joined from several text blocks has one raw span per block in `parts` (empty otherwise),
+  // and its location names the first and last block ("a..b").
+  bool derived = false;
+  std::vector<RawRange> parts;
 };
 
 enum class InputFormat { text, json, automatic };

@@ -183,7 +183,8 @@ bool is_text_format(std::string_view format) {
 
 }  // namespace
 
-JsonTextExtractor::JsonTextExtractor(DecodedText& out) : out_(out) {
+JsonTextExtractor::JsonTextExtractor(DecodedText& out)
+    : out_(out), readers_(std::make_unique<TextReaders>(out)) {
   out_.live_nodes_ = &frame_nodes_;
 }
 
@@ -226,6 +227,7 @@ void JsonTextExtractor::begin_string(bool is_key) {
     if (key_kind_ != KeyKind::other && !frames_.empty() && !frames_.back().is_array)
       begin_document_string();
     out_.begin_segment(SegmentKind::json_string, string_start_, value_node_);
+    if (!decode_document_ && !document_data()) readers_->begin(join_depth());
   }
   string_dec_start_ = out_.end();
   capture_.encoded_begin = string_dec_start_;
@@ -347,8 +349,27 @@ void JsonTextExtractor::end_string() {
       f.declared = media_kind_of_format(value);
     }
   }
+  readers_->end();
   out_.append_separator("\n", pos_);
   after_value_done();
+}
+
+// The data of a document source (what the document code reads): not for the text readers.
+bool JsonTextExtractor::document_data() const {
+  if (key_kind_ != KeyKind::data || frames_.empty() || frames_.back().is_array) return false;
+  const Frame& f = frames_.back();
+  return f.owner == KeyKind::source || f.owner == KeyKind::inline_data ||
+         f.type != SourceType::unknown || f.media != Media::unknown;
+}
+
+// The text block of a content list whose blocks the readers join: a "text" member of an object
+// in an array named "content", "parts" or "system"; that array's depth, else -1.
+int JsonTextExtractor::join_depth() const {
+  if (key_.size() != 4 || key_ != "text" || frames_.size() < 2) return -1;
+  const size_t list = frames_.size() - 2;
+  if (frames_.back().is_array || !frames_[list].is_array) return -1;
+  std::string_view name = out_.node_key(frame_nodes_[list]);
+  return name == "content" || name == "parts" || name == "system" ? static_cast<int>(list) : -1;
 }
 
 void JsonTextExtractor::skip_values(std::vector<RawRange> ranges) {
@@ -362,6 +383,7 @@ bool JsonTextExtractor::begin_skip_if_listed() {
       skips_[skip_next_].end <= pos_)
     return false;
   begin_value_node();  // so later siblings keep their array indexes in paths
+  readers_->break_join();
   skip_until_ = skips_[skip_next_++].end;
   state_ = State::skipping;
   return true;
@@ -380,6 +402,7 @@ void JsonTextExtractor::close_container(char c) {
   if (!is_array && frames_.back().attachment >= 0) close_object_attachment();
   frames_.pop_back();
   frame_nodes_.pop_back();
+  readers_->container_closed(frames_.size());
   after_value_done();
 }
 
@@ -713,6 +736,7 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
   }
   // Before the caller may trim the decoded text: a document's text so far goes to its decoder.
   if ((decode_document_ || capture_.active) && state_ != State::done) decode_document_text();
+  readers_->consume();
   return !failed();
 }
 

@@ -28,13 +28,9 @@
 #include "attachments.h"
 #include "decoded_text.h"
 #include "lenient_base64.h"
+#include "text_readers.h"
 
 namespace promptgate {
-
-// The raw extent [begin, end) of one JSON value in an input.
-struct RawRange {
-  uint64_t begin = 0, end = 0;
-};
 
 class JsonTextExtractor {
  public:
@@ -60,6 +56,9 @@ class JsonTextExtractor {
   bool finish();
   const std::string& error() const { return error_; }
   bool failed() const { return !error_.empty(); }
+  // Why the text readers (text_readers.h: what strings say in base64, percent-encoding, ...)
+  // stopped early, or "". The JSON itself may still be fine.
+  const std::string& reader_error() const { return readers_->error(); }
 
  private:
   enum class State : uint8_t {
@@ -140,6 +139,8 @@ class JsonTextExtractor {
   void close_container(char c);
   void after_value_done();
   bool begin_skip_if_listed();
+  int join_depth() const;
+  bool document_data() const;
 
   DecodedText& out_;
   std::string error_;
@@ -176,6 +177,8 @@ class JsonTextExtractor {
   const char* literal_ = nullptr;
   size_t literal_pos_ = 0;
   size_t number_len_ = 0;
+  // What each string value says when read as the model reads it (not document data).
+  std::unique_ptr<TextReaders> readers_;
   // skipped values
   std::vector<RawRange> skips_;
   size_t skip_next_ = 0;

@@ -14,9 +14,10 @@ namespace {
 struct Span {
   uint64_t start, end;
   const Finding* finding;  // the first finding of a merged span
+  size_t part = 0;         // which of the finding's parts (joined text): only the first says it
 };
 
-// Sorted, overlap-free spans.
+// Sorted, overlap-free spans (a merged span keeps its first finding and part).
 std::vector<Span> merge_spans(std::vector<Span> spans) {
   std::stable_sort(spans.begin(), spans.end(),
                    [](const Span& a, const Span& b) { return a.start < b.start; });
@@ -222,6 +223,9 @@ std::string redact_with(std::string_view raw, const std::vector<Finding>& findin
   for (const auto& f : findings) {
     if (f.in_base64) {
       base64_docs[f.container_start].push_back({f.inner_start, f.inner_end, &f});
+    } else if (!f.parts.empty()) {
+      for (size_t i = 0; i < f.parts.size(); ++i)
+        spans.push_back({f.parts[i].begin, f.parts[i].end, &f, i});
     } else {
       spans.push_back({f.start, f.end, &f});
     }
@@ -253,16 +257,34 @@ std::string redact_with(std::string_view raw, const std::vector<Finding>& findin
       const Span& s = spans[si++];
       if (s.start < at || s.end > raw.size()) continue;
       out.append(raw.substr(at, s.start - at));
+      at = s.end;
+      if (s.part > 0) continue;  // a later part of a joined value: the first part says it all
       std::string_view raw_value = raw.substr(s.start, s.end - s.start);
       bool json = format == InputFormat::json ||
                   (format == InputFormat::automatic && !s.finding->location.empty());
-      if (json && json_unescape(raw_value, value)) {
+      const auto& parts = s.finding->parts;
+      if (parts.size() > 1 && s.start == parts[0].begin && s.end == parts[0].end) {
+        // A value joined from several text blocks: the replacement is told all of it.
+        std::string joined, piece;
+        for (const RawRange& p : parts) {
+          std::string_view r = raw.substr(std::min<uint64_t>(p.begin, raw.size()),
+                                          p.end > p.begin ? p.end - p.begin : 0);
+          if (json && json_unescape(r, piece)) {
+            joined += piece;
+            OPENSSL_cleanse(piece.data(), piece.size());
+          } else {
+            joined += r;
+          }
+        }
+        std::string replaced = replacement(*s.finding, joined);
+        out += json ? json_escape(replaced) : replaced;
+        OPENSSL_cleanse(joined.data(), joined.size());
+      } else if (json && json_unescape(raw_value, value)) {
         out += json_escape(replacement(*s.finding, value));
         OPENSSL_cleanse(value.data(), value.size());
       } else {
         out += replacement(*s.finding, raw_value);
       }
-      at = s.end;
     }
   }
   out.append(raw.substr(at));

@@ -336,8 +336,9 @@ TranscriptScan scan_transcript(Scanner& scanner, std::string_view body, SeenBloc
   out.skipped_blocks = skip.size();
   out.result = scanner.scan(body, InputFormat::json, std::move(skip));
   if (!out.result.ok()) return out;
-  // Remember what came out clean: a block in which no finding starts. A block holding an
-  // attachment waits until its attachments were read (remember_read_clean).
+  // Remember what came out clean: a block in which no finding starts (nor any part of a value
+  // joined from several blocks). A block holding an attachment waits until its attachments were
+  // read (remember_read_clean).
   auto block_of = [&](uint64_t at) -> size_t {
     auto it = std::upper_bound(candidates.begin(), candidates.end(), at,
                                [](uint64_t v, const RawRange& r) { return v < r.begin; });
@@ -345,9 +346,13 @@ TranscriptScan scan_transcript(Scanner& scanner, std::string_view body, SeenBloc
     return static_cast<size_t>(it - candidates.begin());
   };
   std::vector<bool> dirty(candidates.size(), false);
-  for (const Finding& f : out.result.findings) {
-    size_t b = block_of(f.in_base64 ? f.container_start : f.start);
+  auto mark = [&](uint64_t at) {
+    size_t b = block_of(at);
     if (b < candidates.size()) dirty[b] = true;
+  };
+  for (const Finding& f : out.result.findings) {
+    mark(f.in_base64 ? f.container_start : f.start);
+    for (const RawRange& p : f.parts) mark(p.begin);
   }
   std::vector<int> held(candidates.size(), -1);  // index into held_blocks
   const auto& attachments = out.result.attachments;

@@ -8,6 +8,8 @@ packages=(
   libboost1.81-dev libbrotli-dev libzstd-dev libbenchmark-dev catch2 openssl prometheus-cpp-dev
   # attachment readers (detectors/readers): PDF text, OCR of pictures, office files
   libpoppler-cpp-dev libtesseract-dev tesseract-ocr-eng libleptonica-dev libzip-dev
+  # text readers (detectors/text_readers): Unicode normalisation
+  libicu-dev
 )
 if [ "${1:-}" = "--test" ]; then
   # clang and its runtime for the libFuzzer targets; curl, Node.js and npm for the proxy

@@ -1,0 +1,170 @@
+#include "text_scan.h"
+
+#include <array>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+#include "cpu_features.h"
+
+namespace promptgate::readers {
+namespace {
+
+constexpr std::array<uint8_t, 256> kAlphabet = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<size_t>(c)] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '-' ||
+                                c == '_';
+  return t;
+}();
+
+Masks classify_scalar(const char* p) {
+  Masks m;
+  for (unsigned i = 0; i < 32; ++i) {
+    auto c = static_cast<unsigned char>(p[i]);
+    if (kAlphabet[c]) m.alpha |= 1u << i;
+    if (c >= 0x80 || c == '%') m.stop |= 1u << i;
+    if (c == '\n') m.lf |= 1u << i;
+    if (c == '\r') m.cr |= 1u << i;
+  }
+  return m;
+}
+
+// One 64-byte chunk (masks a, then b): true when no reader has anything to do in it, and then
+// `c` is moved past it. Else `c` is left as it was. kFresh: nothing before it was decided (a
+// whole text read from its start, which stops at the first run of kScanMinRun).
+template <bool kWrap, bool kFresh = false>
+inline bool chunk_quiet(const Masks& a, const Masks& b, RunCarry& c, bool b64) {
+  const uint64_t alpha = uint64_t{b.alpha} << 32 | a.alpha;
+  const uint64_t non = ~alpha;
+  // The alphabet-or-CR bits: a line break may be "\r\n". Base64 runs are looked for among
+  // them too (a superset: CR is rare), so both share one run computation.
+  const uint64_t word = kWrap ? alpha | uint64_t{b.cr} << 32 | a.cr : alpha;
+  const uint64_t wnon = ~word;
+  const uint64_t lead = wnon ? static_cast<uint64_t>(__builtin_ctzll(wnon)) : 64;
+  const uint64_t r16 = runs_of_16(word);  // bit j: bits j..j+15 set
+  static_assert(kScanWrapRun == 16 && kScanMinRun == 20);
+  bool event = (a.stop | b.stop) != 0;
+  if (b64) {
+    // A run of kScanMinRun reaches into the chunk (unless it is a decided run that goes on
+    // through it), or a run of that length open at its start ends in it.
+    const bool reaches = c.run + lead >= kScanMinRun || (r16 & (r16 >> 4)) != 0;
+    if (kFresh)
+      event |= reaches;
+    else
+      event |= (c.run >= kScanMinRun && non != 0) || (!c.decided && reaches);
+  }
+  if (kWrap) {
+    // A line feed right after kScanWrapRun bytes of the alphabet or CR.
+    const uint64_t lf = uint64_t{b.lf} << 32 | a.lf;
+    event |= ((r16 << 16) & lf) != 0;
+    event |= lead < 16 && ((lf >> lead) & 1) && c.word + lead >= kScanWrapRun;
+  }
+  if (event) return false;
+  c.run = non ? static_cast<uint64_t>(__builtin_clzll(non)) : c.run + 64;
+  if (!kFresh) c.decided = c.decided && non == 0;
+  if (kWrap) c.word = wnon ? static_cast<uint64_t>(__builtin_clzll(wnon)) : c.word + 64;
+  return true;
+}
+
+// Keeps the first n (< 64) bytes of a chunk.
+inline void mask_tail(Masks& a, Masks& b, size_t n) {
+  const uint64_t valid = (uint64_t{1} << n) - 1;
+  const auto lo = static_cast<uint32_t>(valid), hi = static_cast<uint32_t>(valid >> 32);
+  a.alpha &= lo, a.stop &= lo, a.lf &= lo, a.cr &= lo;
+  b.alpha &= hi, b.stop &= hi, b.lf &= hi, b.cr &= hi;
+}
+
+template <bool kWrap>
+size_t skip_chunks_scalar(const char* p, size_t avail, RunCarry& c, bool b64) {
+  size_t done = 0;
+  for (; avail - done >= 64; done += 64)
+    if (!chunk_quiet<kWrap>(classify_scalar(p + done), classify_scalar(p + done + 32), c, b64))
+      break;
+  return done;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) inline Masks classify_avx2(const char* p) {
+  // Base64 alphabet by nibbles: the low nibble's bit set says which high nibbles accept it.
+  // bit 0: 0x2_ (+ - /), 1: 0x3_ (digits), 2: 0x4_ (A-O), 3: 0x5_ (P-Z _), 4: 0x6_, 5: 0x7_.
+  const __m256i lo_lut =
+      _mm256_broadcastsi128_si256(_mm_setr_epi8(0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E,
+                                                0x3E, 0x3E, 0x3C, 0x15, 0x14, 0x15, 0x14, 0x1D));
+  const __m256i hi_lut =
+      _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0));
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  __m256i lo = _mm256_shuffle_epi8(lo_lut, _mm256_and_si256(v, nibble));
+  __m256i hi = _mm256_shuffle_epi8(hi_lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+  __m256i not_alpha = _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256());
+  Masks m;
+  m.alpha = ~static_cast<uint32_t>(_mm256_movemask_epi8(not_alpha));
+  m.stop = static_cast<uint32_t>(
+      _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('%')), v)));
+  m.lf = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n'))));
+  m.cr = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r'))));
+  return m;
+}
+
+template <bool kWrap, bool kFresh = false>
+__attribute__((target("avx2"))) size_t skip_chunks_avx2(const char* p, size_t avail,
+                                                        RunCarry& carry, bool b64) {
+  RunCarry c = carry;  // in registers
+  size_t done = 0;
+  for (; avail - done >= 64; done += 64)
+    if (!chunk_quiet<kWrap, kFresh>(classify_avx2(p + done), classify_avx2(p + done + 32), c, b64))
+      break;
+  carry = c;
+  return done;
+}
+
+__attribute__((target("avx2"))) bool quiet_text_avx2(const char* p, size_t n, bool wrap,
+                                                     size_t& done, RunCarry& c) {
+  c = RunCarry{};
+  done = wrap ? skip_chunks_avx2<true, true>(p, n, c, true)
+              : skip_chunks_avx2<false, true>(p, n, c, true);
+  if (n - done >= 64) return false;
+  if (n == done) return true;
+  Masks a = classify_avx2(p + done), b;
+  if (n - done > 32) b = classify_avx2(p + done + 32);
+  mask_tail(a, b, n - done);
+  return wrap ? chunk_quiet<true, true>(a, b, c, true) : chunk_quiet<false, true>(a, b, c, true);
+}
+#endif
+
+}  // namespace
+
+Masks classify(const char* p) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu::has_avx2) return classify_avx2(p);
+#endif
+  return classify_scalar(p);
+}
+
+size_t skip_chunks(const char* p, size_t avail, RunCarry& c, bool b64, bool wrap) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu::has_avx2)
+    return wrap ? skip_chunks_avx2<true>(p, avail, c, b64)
+                : skip_chunks_avx2<false>(p, avail, c, b64);
+#endif
+  return wrap ? skip_chunks_scalar<true>(p, avail, c, b64)
+              : skip_chunks_scalar<false>(p, avail, c, b64);
+}
+
+bool quiet_text(const char* p, size_t n, bool wrap, size_t& done, RunCarry& c) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu::has_avx2) return quiet_text_avx2(p, n, wrap, done, c);
+#endif
+  c = RunCarry{};
+  done = skip_chunks(p, n, c, true, wrap);
+  if (n - done >= 64) return false;
+  if (n == done) return true;
+  Masks a = classify_scalar(p + done), b = classify_scalar(p + done + 32);
+  mask_tail(a, b, n - done);
+  return wrap ? chunk_quiet<true, true>(a, b, c, true) : chunk_quiet<false, true>(a, b, c, true);
+}
+
+}  // namespace promptgate::readers
