@@ -17,9 +17,9 @@
 #include <iostream>
 #include <map>
 
-#include "capturing_reporter.h"
-#include "corpus.h"
-#include "engine.h"
+#include "bench/capturing_reporter.h"
+#include "bench/corpus.h"
+#include "detectors/engine.h"
 
 namespace {
 

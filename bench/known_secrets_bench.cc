@@ -15,11 +15,11 @@
 #include <map>
 #include <random>
 
-#include "capturing_reporter.h"
-#include "corpus.h"
-#include "engine.h"
-#include "json_text.h"
-#include "known_secrets.h"
+#include "bench/capturing_reporter.h"
+#include "bench/corpus.h"
+#include "detectors/engine.h"
+#include "detectors/json_text.h"
+#include "detectors/known_secrets.h"
 
 namespace {
 

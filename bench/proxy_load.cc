@@ -53,7 +53,7 @@
 #include <thread>
 #include <vector>
 
-#include "corpus.h"
+#include "bench/corpus.h"
 
 namespace {
 

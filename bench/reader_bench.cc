@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "attachment_fixtures.h"
-#include "attachment_scan.h"
-#include "corpus.h"
-#include "engine.h"
-#include "readers.h"
-#include "transcript.h"
+#include "bench/corpus.h"
+#include "detectors/attachment_scan.h"
+#include "detectors/engine.h"
+#include "detectors/readers/readers.h"
+#include "detectors/transcript.h"
+#include "tests/fixtures/attachment_fixtures.h"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine.h"
+#include "detectors/engine.h"
 
 namespace {
 

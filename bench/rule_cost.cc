@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "corpus.h"
-#include "engine.h"
-#include "rules.h"
+#include "bench/corpus.h"
+#include "detectors/engine.h"
+#include "detectors/rules.h"
 
 namespace {
 

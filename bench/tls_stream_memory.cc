@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "certificate_authority.h"
-#include "direct_tls_stream.h"
+#include "proxy/certificate_authority.h"
+#include "proxy/direct_tls_stream.h"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "sse_restorer.h"
+#include "proxy/sse_restorer.h"
 
 using promptgate::proxy::StreamRestorer;
 using promptgate::proxy::Substitutions;

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "corpus.h"
-#include "engine.h"
-#include "transcript.h"
+#include "bench/corpus.h"
+#include "detectors/engine.h"
+#include "detectors/transcript.h"
 
 using namespace promptgate;
 using Clock = std::chrono::steady_clock;

@@ -1,5 +1,5 @@
 // The CLI's argument parser; what it accepts and how to use it is in arguments.h.
-#include "arguments.h"
+#include "cli/arguments.h"
 
 #include <algorithm>
 

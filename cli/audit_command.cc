@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "arguments.h"
-#include "audit_log.h"
-#include "commands.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "proxy/audit_log.h"
 
 namespace promptgate {
 

@@ -2,10 +2,10 @@
 #include <iostream>
 #include <span>
 
-#include "arguments.h"
-#include "certificate_authority.h"
-#include "commands.h"
-#include "fingerprint.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "detectors/fingerprint.h"
+#include "proxy/certificate_authority.h"
 
 namespace promptgate {
 

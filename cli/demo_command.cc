@@ -8,10 +8,10 @@
 #include <random>
 #include <string>
 
-#include "arguments.h"
-#include "commands.h"
-#include "config.h"
-#include "demo_values.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "cli/demo_values.h"
+#include "proxy/config.h"
 
 namespace promptgate {
 namespace {

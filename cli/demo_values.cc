@@ -1,5 +1,5 @@
 // The generators and the check behind `promptgate demo`; see demo_values.h.
-#include "demo_values.h"
+#include "cli/demo_values.h"
 
 #include <zlib.h>
 
@@ -9,7 +9,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "policy.h"
+#include "proxy/policy.h"
 
 namespace promptgate {
 namespace {

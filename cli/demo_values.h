@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "engine.h"
+#include "detectors/engine.h"
+#include "proxy/config.h"
 
 namespace promptgate {
 

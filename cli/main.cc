@@ -4,8 +4,8 @@
 #include <string_view>
 #include <utility>
 
-#include "commands.h"
-#include "version.h"
+#include "cli/commands.h"
+#include "cli/version.h"
 
 namespace promptgate {
 namespace {

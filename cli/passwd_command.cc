@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "arguments.h"
-#include "commands.h"
-#include "proxy_auth.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "proxy/proxy_auth.h"
 
 namespace promptgate {
 

@@ -3,10 +3,10 @@
 #include <iostream>
 #include <span>
 
-#include "arguments.h"
-#include "commands.h"
-#include "engine.h"
-#include "rule_examples.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "detectors/engine.h"
+#include "detectors/rule_examples.h"
 
 namespace promptgate {
 

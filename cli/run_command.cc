@@ -15,12 +15,12 @@
 #include <string_view>
 #include <vector>
 
-#include "arguments.h"
-#include "certificate_authority.h"
-#include "commands.h"
-#include "config.h"
-#include "destination_table.h"
-#include "server.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "proxy/certificate_authority.h"
+#include "proxy/config.h"
+#include "proxy/destination_table.h"
+#include "proxy/server.h"
 
 namespace promptgate {
 

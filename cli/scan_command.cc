@@ -11,11 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "arguments.h"
-#include "commands.h"
-#include "engine.h"
-#include "known_secrets.h"
-#include "version.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "cli/version.h"
+#include "detectors/engine.h"
+#include "detectors/known_secrets.h"
 
 namespace promptgate {
 namespace {

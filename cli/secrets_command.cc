@@ -10,9 +10,9 @@
 #include <iterator>
 #include <span>
 
-#include "arguments.h"
-#include "commands.h"
-#include "known_secrets.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "detectors/known_secrets.h"
 
 namespace promptgate {
 namespace {

@@ -1,10 +1,10 @@
 // Scanning the text read out of an attachment; see attachment_scan.h.
-#include "attachment_scan.h"
+#include "detectors/attachment_scan.h"
 
 #include <algorithm>
 #include <tuple>
 
-#include "ocr_confusions.h"
+#include "detectors/ocr_confusions.h"
 
 namespace promptgate {
 

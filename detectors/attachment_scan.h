@@ -19,8 +19,8 @@
 
 #include <vector>
 
-#include "attachments.h"
-#include "engine.h"
+#include "detectors/attachments.h"
+#include "detectors/engine.h"
 
 namespace promptgate {
 

@@ -1,5 +1,5 @@
 // Media kinds, sniffing and data URL headers for attachments; see attachments.h.
-#include "attachments.h"
+#include "detectors/attachments.h"
 
 #include <openssl/evp.h>
 

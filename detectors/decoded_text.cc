@@ -1,4 +1,4 @@
-#include "decoded_text.h"
+#include "detectors/decoded_text.h"
 
 #include <algorithm>
 #include <iterator>

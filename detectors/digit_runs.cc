@@ -1,4 +1,4 @@
-#include "digit_runs.h"
+#include "detectors/digit_runs.h"
 
 #include <algorithm>
 #include <bit>
@@ -10,7 +10,7 @@
 #include <immintrin.h>
 #endif
 
-#include "cpu_features.h"
+#include "detectors/cpu_features.h"
 
 namespace promptgate {
 namespace {

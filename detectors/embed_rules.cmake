@@ -2,7 +2,7 @@
 # (RULES_DIR/*.yaml, in name order).
 file(GLOB PACKS ${RULES_DIR}/*.yaml)
 list(SORT PACKS)
-set(body "#include \"rules.h\"\nnamespace promptgate {\nnamespace {\n")
+set(body "#include \"detectors/rules.h\"\nnamespace promptgate {\nnamespace {\n")
 set(entries "")
 set(i 0)
 foreach(pack ${PACKS})

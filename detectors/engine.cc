@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "detectors/engine.h"
 
 #include <hs/hs.h>
 #include <openssl/evp.h>
@@ -16,14 +16,14 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "decoded_text.h"
-#include "digit_runs.h"
-#include "hyperscan_util.h"
-#include "json_text.h"
-#include "known_secrets.h"
-#include "ocr_confusions.h"
-#include "text_readers.h"
-#include "validators.h"
+#include "detectors/decoded_text.h"
+#include "detectors/digit_runs.h"
+#include "detectors/hyperscan_util.h"
+#include "detectors/json_text.h"
+#include "detectors/known_secrets.h"
+#include "detectors/ocr_confusions.h"
+#include "detectors/text_readers.h"
+#include "detectors/validators.h"
 
 namespace promptgate {
 namespace {

@@ -24,9 +24,9 @@
 #include <string_view>
 #include <vector>
 
-#include "fingerprint.h"
-#include "json_text.h"
-#include "rules.h"
+#include "detectors/fingerprint.h"
+#include "detectors/json_text.h"
+#include "detectors/rules.h"
 
 namespace promptgate {
 

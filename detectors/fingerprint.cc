@@ -1,4 +1,4 @@
-#include "fingerprint.h"
+#include "detectors/fingerprint.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-#include "hyperscan_util.h"
+#include "detectors/hyperscan_util.h"
 
 #include <string>
 

@@ -2,8 +2,8 @@
 // hold an attachment, data URL headers, the caps, and deciding each one's kind.
 #include <algorithm>
 
-#include "attachments.h"
-#include "json_text.h"
+#include "detectors/attachments.h"
+#include "detectors/json_text.h"
 
 namespace promptgate {
 namespace {

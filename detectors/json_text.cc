@@ -1,4 +1,4 @@
-#include "json_text.h"
+#include "detectors/json_text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -12,8 +12,8 @@
 #include <immintrin.h>
 #endif
 
-#include "cpu_features.h"
-#include "lenient_base64.h"
+#include "detectors/cpu_features.h"
+#include "detectors/lenient_base64.h"
 
 namespace promptgate {
 namespace {

@@ -25,10 +25,10 @@
 #include <string_view>
 #include <vector>
 
-#include "attachments.h"
-#include "decoded_text.h"
-#include "lenient_base64.h"
-#include "text_readers.h"
+#include "detectors/attachments.h"
+#include "detectors/decoded_text.h"
+#include "detectors/lenient_base64.h"
+#include "detectors/text_readers.h"
 
 namespace promptgate {
 

@@ -1,4 +1,4 @@
-#include "known_secrets.h"
+#include "detectors/known_secrets.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -16,7 +16,7 @@
 #include <immintrin.h>
 #endif
 
-#include "cpu_features.h"
+#include "detectors/cpu_features.h"
 
 namespace promptgate {
 

@@ -32,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fingerprint.h"
+#include "detectors/fingerprint.h"
 
 namespace promptgate {
 

@@ -1,4 +1,4 @@
-#include "lenient_base64.h"
+#include "detectors/lenient_base64.h"
 
 #include <openssl/evp.h>
 

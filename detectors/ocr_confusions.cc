@@ -1,5 +1,5 @@
 // OCR tolerance for the confirm stage; see ocr_confusions.h.
-#include "ocr_confusions.h"
+#include "detectors/ocr_confusions.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "validators.h"
+#include "detectors/validators.h"
 
 namespace promptgate {
 

@@ -1,4 +1,4 @@
-#include "redactor.h"
+#include "detectors/redactor.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <map>
 
-#include "lenient_base64.h"
+#include "detectors/lenient_base64.h"
 
 namespace promptgate {
 namespace {

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine.h"
+#include "detectors/engine.h"
 
 namespace promptgate {
 

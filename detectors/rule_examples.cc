@@ -1,4 +1,4 @@
-#include "rule_examples.h"
+#include "detectors/rule_examples.h"
 
 #include <algorithm>
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine.h"
+#include "detectors/engine.h"
 
 namespace promptgate {
 

@@ -1,4 +1,4 @@
-#include "rules.h"
+#include "detectors/rules.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,8 +8,8 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "validators.h"
-#include "yaml_reader.h"
+#include "detectors/validators.h"
+#include "detectors/yaml_reader.h"
 
 namespace promptgate {
 namespace {

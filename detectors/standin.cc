@@ -1,5 +1,5 @@
 // Stand-ins of the same shape as a secret; see standin.h.
-#include "standin.h"
+#include "detectors/standin.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "validators.h"
+#include "detectors/validators.h"
 
 namespace promptgate {
 namespace {

@@ -28,7 +28,7 @@
 #include <string>
 #include <string_view>
 
-#include "rules.h"
+#include "detectors/rules.h"
 
 namespace promptgate {
 

@@ -1,9 +1,9 @@
-#include "text_reader_parts.h"
+#include "detectors/text_reader_parts.h"
 
 #include <algorithm>
 #include <array>
 
-#include "text_readers.h"
+#include "detectors/text_readers.h"
 
 namespace promptgate::readers {
 namespace {

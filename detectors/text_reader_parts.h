@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "decoded_text.h"
+#include "detectors/decoded_text.h"
 
 namespace promptgate::readers {
 

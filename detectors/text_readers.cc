@@ -1,4 +1,4 @@
-#include "text_readers.h"
+#include "detectors/text_readers.h"
 
 #include <algorithm>
 #include <array>
@@ -8,11 +8,11 @@
 #include <immintrin.h>
 #endif
 
-#include "cpu_features.h"
-#include "lenient_base64.h"
-#include "text_reader_parts.h"
-#include "text_scan.h"
-#include "unicode_text.h"
+#include "detectors/cpu_features.h"
+#include "detectors/lenient_base64.h"
+#include "detectors/text_reader_parts.h"
+#include "detectors/text_scan.h"
+#include "detectors/unicode_text.h"
 
 namespace promptgate {
 

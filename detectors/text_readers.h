@@ -37,8 +37,8 @@
 #include <memory>
 #include <string>
 
-#include "decoded_text.h"
-#include "text_scan.h"
+#include "detectors/decoded_text.h"
+#include "detectors/text_scan.h"
 
 namespace promptgate {
 

@@ -1,4 +1,4 @@
-#include "text_scan.h"
+#include "detectors/text_scan.h"
 
 #include <array>
 
@@ -6,7 +6,7 @@
 #include <immintrin.h>
 #endif
 
-#include "cpu_features.h"
+#include "detectors/cpu_features.h"
 
 namespace promptgate::readers {
 namespace {

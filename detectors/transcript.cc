@@ -1,5 +1,5 @@
 // Incremental transcript scanning; see transcript.h.
-#include "transcript.h"
+#include "detectors/transcript.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>

@@ -1,4 +1,4 @@
-#include "unicode_text.h"
+#include "detectors/unicode_text.h"
 
 #include <unicode/bytestream.h>
 #include <unicode/edits.h>

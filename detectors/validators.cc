@@ -1,4 +1,4 @@
-#include "validators.h"
+#include "detectors/validators.h"
 
 #include <openssl/evp.h>
 #include <zlib.h>

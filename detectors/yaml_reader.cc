@@ -1,4 +1,4 @@
-#include "yaml_reader.h"
+#include "detectors/yaml_reader.h"
 
 #include <algorithm>
 

@@ -1,9 +1,9 @@
-#include "admin_server.h"
+#include "proxy/admin_server.h"
 
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "upstream.h"
+#include "proxy/upstream.h"
 
 namespace promptgate::proxy {
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "shared_state.h"
+#include "proxy/shared_state.h"
 
 namespace promptgate::proxy {
 

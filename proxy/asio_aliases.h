@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstdint>
 
-#include "direct_tls_stream.h"
-#include "pipeline/body_bytes.h"
+#include "proxy/direct_tls_stream.h"
+#include "proxy/pipeline/body_bytes.h"
 
 namespace promptgate::proxy {
 

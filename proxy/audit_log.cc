@@ -1,5 +1,5 @@
 // JSON-lines audit log with a hash chain, and its verifier; see audit_log.h and docs/audit.md.
-#include "audit_log.h"
+#include "proxy/audit_log.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>

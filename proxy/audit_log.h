@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine.h"
+#include "detectors/engine.h"
 
 namespace promptgate::proxy {
 

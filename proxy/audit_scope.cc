@@ -1,8 +1,8 @@
-#include "audit_scope.h"
+#include "proxy/audit_scope.h"
 
 #include <iostream>
 
-#include "token_vault.h"
+#include "proxy/token_vault.h"
 
 namespace promptgate::proxy {
 

@@ -12,8 +12,8 @@
 #include <chrono>
 #include <cstdint>
 
-#include "audit_log.h"
-#include "metrics.h"
+#include "proxy/audit_log.h"
+#include "proxy/metrics.h"
 
 namespace promptgate::proxy {
 

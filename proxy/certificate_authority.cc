@@ -1,6 +1,6 @@
 // The local certificate authority: creates or loads the CA key pair on disk, mints per-host leaf
 // certificates on demand and builds the server-side TLS context for intercepted connections.
-#include "certificate_authority.h"
+#include "proxy/certificate_authority.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "openssl_handles.h"
+#include "proxy/openssl_handles.h"
 
 namespace promptgate::proxy {
 namespace {

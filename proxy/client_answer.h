@@ -8,9 +8,9 @@
 
 #include <string>
 
-#include "asio_aliases.h"
-#include "audit_log.h"
-#include "pipeline/request_context.h"
+#include "proxy/asio_aliases.h"
+#include "proxy/audit_log.h"
+#include "proxy/pipeline/request_context.h"
 
 namespace promptgate::proxy {
 

@@ -1,5 +1,5 @@
 // Client certificate trust (see client_certificates.h).
-#include "client_certificates.h"
+#include "proxy/client_certificates.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -10,7 +10,7 @@
 #include <sstream>
 #include <vector>
 
-#include "openssl_handles.h"
+#include "proxy/openssl_handles.h"
 
 namespace promptgate::proxy {
 

@@ -1,6 +1,6 @@
 // The ClientHello server-name peek; see client_hello.h. Formats: RFC 8446 5.1 (records), 4.1.2
 // (ClientHello), RFC 6066 3 (server_name).
-#include "client_hello.h"
+#include "proxy/client_hello.h"
 
 #include <algorithm>
 #include <cstdint>

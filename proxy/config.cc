@@ -1,13 +1,13 @@
 // Parsing and validation of the proxy's YAML configuration; see config.h.
-#include "config.h"
+#include "proxy/config.h"
 
 #include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
 
-#include "model_hosts.h"
-#include "yaml_reader.h"
+#include "detectors/yaml_reader.h"
+#include "proxy/model_hosts.h"
 
 namespace promptgate::proxy {
 

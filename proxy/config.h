@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "rules.h"
+#include "detectors/rules.h"
 
 namespace promptgate::proxy {
 

@@ -1,15 +1,15 @@
-#include "connection.h"
+#include "proxy/connection.h"
 
 #include <array>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <iostream>
 
-#include "client_answer.h"
-#include "client_hello.h"
-#include "destination_table.h"
-#include "internal_address.h"
-#include "request_handler.h"
-#include "upstream.h"
+#include "proxy/client_answer.h"
+#include "proxy/client_hello.h"
+#include "proxy/destination_table.h"
+#include "proxy/internal_address.h"
+#include "proxy/request_handler.h"
+#include "proxy/upstream.h"
 
 namespace promptgate::proxy {
 namespace {

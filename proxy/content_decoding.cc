@@ -1,6 +1,6 @@
 // Streaming Content-Encoding decoders (gzip, deflate, br, zstd, identity) chained in the reverse
 // of the order the codings were applied, with every stage's output bounded.
-#include "content_decoding.h"
+#include "proxy/content_decoding.h"
 
 #include <brotli/decode.h>
 #include <zlib.h>

@@ -1,10 +1,10 @@
 // The effective destination table and the tunnelled-model-host warnings; see
 // destination_table.h.
-#include "destination_table.h"
+#include "proxy/destination_table.h"
 
 #include <algorithm>
 
-#include "model_hosts.h"
+#include "proxy/model_hosts.h"
 
 namespace promptgate::proxy {
 namespace {

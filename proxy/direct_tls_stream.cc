@@ -1,6 +1,6 @@
 // The non-template half of DirectTlsStream: the socket BIO, SSL setup, one attempt of each SSL
 // call with its error mapping, and the deadline timer.
-#include "direct_tls_stream.h"
+#include "proxy/direct_tls_stream.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>

@@ -54,7 +54,7 @@
 #include <string>
 #include <utility>
 
-#include "openssl_handles.h"
+#include "proxy/openssl_handles.h"
 
 namespace promptgate::proxy {
 

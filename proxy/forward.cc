@@ -1,9 +1,9 @@
-#include "forward.h"
+#include "proxy/forward.h"
 
 #include <array>
 
-#include "client_answer.h"
-#include "upstream.h"
+#include "proxy/client_answer.h"
+#include "proxy/upstream.h"
 
 namespace promptgate::proxy {
 namespace {

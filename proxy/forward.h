@@ -9,9 +9,9 @@
 
 #include <memory>
 
-#include "body_budget.h"
-#include "shared_state.h"
-#include "sse_restorer.h"
+#include "proxy/body_budget.h"
+#include "proxy/shared_state.h"
+#include "proxy/sse_restorer.h"
 
 namespace promptgate::proxy {
 

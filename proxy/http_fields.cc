@@ -1,8 +1,8 @@
-#include "http_fields.h"
+#include "proxy/http_fields.h"
 
 #include <cctype>
 
-#include "target.h"
+#include "proxy/target.h"
 
 namespace promptgate::proxy {
 

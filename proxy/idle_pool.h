@@ -22,7 +22,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "target.h"
+#include "proxy/target.h"
 
 namespace promptgate::proxy {
 

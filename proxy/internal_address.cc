@@ -1,4 +1,4 @@
-#include "internal_address.h"
+#include "proxy/internal_address.h"
 
 #include <arpa/inet.h>
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
+#include "proxy/config.h"
 
 namespace promptgate::proxy {
 

@@ -9,7 +9,7 @@
 // Label values come from the network (host names): they are sanitized to printable ASCII, capped
 // in length, and each family caps its number of series (hosts at 200); past the cap a value
 // folds to "other". Labels never carry request content.
-#include "metrics.h"
+#include "proxy/metrics.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>

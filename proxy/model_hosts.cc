@@ -1,10 +1,10 @@
 // Reading the catalogue of model API hosts; see model_hosts.h.
-#include "model_hosts.h"
+#include "proxy/model_hosts.h"
 
 #include <algorithm>
 
-#include "config.h"
-#include "yaml_reader.h"
+#include "detectors/yaml_reader.h"
+#include "proxy/config.h"
 
 namespace promptgate::proxy {
 

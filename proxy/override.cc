@@ -1,5 +1,5 @@
 // Justified overrides: markers, codes, the book of codes and grants; see override.h.
-#include "override.h"
+#include "proxy/override.h"
 
 #include <openssl/rand.h>
 

@@ -30,10 +30,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "audit_log.h"
-#include "config.h"
-#include "engine.h"
-#include "policy.h"
+#include "detectors/engine.h"
+#include "proxy/audit_log.h"
+#include "proxy/config.h"
+#include "proxy/policy.h"
 
 namespace promptgate::proxy {
 

@@ -1,5 +1,5 @@
 // Per-finding actions and the request verdict; see policy.h.
-#include "policy.h"
+#include "proxy/policy.h"
 
 #include <algorithm>
 #include <set>

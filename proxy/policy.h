@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
-#include "engine.h"
+#include "detectors/engine.h"
+#include "proxy/config.h"
 
 namespace promptgate::proxy {
 

@@ -1,7 +1,7 @@
 // Proxy authentication: the users file (PBKDF2-SHA256 hashes, parsed strictly, refused when other
 // users can read it), `Proxy-Authorization: Basic` checks in roughly constant time, and a bounded
 // cache of verified (user, secret) pairs kept as keyed digests, never as secrets.
-#include "proxy_auth.h"
+#include "proxy/proxy_auth.h"
 
 #include <fcntl.h>
 #include <openssl/crypto.h>

@@ -1,16 +1,16 @@
-#include "request_handler.h"
+#include "proxy/request_handler.h"
 
 #include <array>
 
-#include "client_answer.h"
-#include "forward.h"
-#include "http_fields.h"
-#include "pipeline/body_intake.h"
-#include "pipeline/decide_stage.h"
-#include "pipeline/head_stage.h"
-#include "pipeline/read_stage.h"
-#include "pipeline/rewrite_stage.h"
-#include "pipeline/scan_stage.h"
+#include "proxy/client_answer.h"
+#include "proxy/forward.h"
+#include "proxy/http_fields.h"
+#include "proxy/pipeline/body_intake.h"
+#include "proxy/pipeline/decide_stage.h"
+#include "proxy/pipeline/head_stage.h"
+#include "proxy/pipeline/read_stage.h"
+#include "proxy/pipeline/rewrite_stage.h"
+#include "proxy/pipeline/scan_stage.h"
 
 namespace promptgate::proxy {
 
@@ -205,6 +205,22 @@ net::awaitable<std::vector<ReadOutcome>> read_attachments(
   co_return outcomes;
 }
 
+// The read stage's driver: the readers run on the reader pool, then their text is scanned
+// here; findings join the scan's. Returns the refusal for an attachment that was not read.
+net::awaitable<std::optional<Refusal>> read_stage(Shared& sh, const RequestContext& ctx,
+                                                  Scanner& scanner, ScanOutcome& scanned) {
+  auto t0 = Clock::now();
+  std::vector<size_t> todo = attachments_to_read(scanned.attachments, ctx.cfg.attachments);
+  std::vector<ReadOutcome> outcomes;
+  if (!todo.empty())
+    outcomes = co_await read_attachments(sh, scanned.attachments, todo,
+                                         read_limits_for(ctx.cfg.attachments));
+  ReadStageResult read = finish_reads(scanner, ctx, scanned, todo, outcomes);
+  ctx.ev.read_ms = micros_since(t0) / 1000;
+  for (auto& f : read.findings) scanned.findings.push_back(std::move(f));
+  co_return std::move(read.refusal);
+}
+
 }  // namespace
 
 template <class Client>
@@ -313,19 +329,9 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   }
 
   // --- read: the text inside attachments (PDF pages, pictures by OCR, office files) -----------
-  std::vector<size_t> todo = attachments_to_read(scanned.attachments, cfg.attachments);
-  std::optional<Refusal> unread;  // an attachment not read: refused unless a finding blocks
-  if (!scanned.attachments.empty()) {
-    auto t0 = Clock::now();
-    std::vector<ReadOutcome> outcomes;
-    if (!todo.empty())
-      outcomes = co_await read_attachments(sh, scanned.attachments, todo,
-                                           read_limits_for(cfg.attachments));
-    ReadStageResult read = finish_reads(*scanner, ctx, scanned, todo, outcomes);
-    ev.read_ms = micros_since(t0) / 1000;
-    for (auto& f : read.findings) scanned.findings.push_back(std::move(f));
-    unread = std::move(read.refusal);
-  }
+  // An attachment not read is refused unless a finding blocks the request anyway.
+  std::optional<Refusal> unread;
+  if (!scanned.attachments.empty()) unread = co_await read_stage(sh, ctx, *scanner, scanned);
 
   // --- decide --------------------------------------------------------------------------------
   DecideInputs inputs{req[http::field::authorization], req[kOverrideHeader], body.text()};

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "shared_state.h"
+#include "proxy/shared_state.h"
 
 namespace promptgate::proxy {
 

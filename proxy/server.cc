@@ -2,7 +2,7 @@
 // an io thread (one io_context per thread, so a connection and its scanner never move between
 // threads and the scan path takes no lock), connection limits, reload and drain signals.
 // What one connection does is in connection.cc; one request, in request_handler.cc.
-#include "server.h"
+#include "proxy/server.h"
 
 #include <functional>
 #include <iostream>
@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "admin_server.h"
-#include "connection.h"
-#include "shared_state.h"
+#include "proxy/admin_server.h"
+#include "proxy/connection.h"
+#include "proxy/shared_state.h"
 
 namespace promptgate::proxy {
 namespace {

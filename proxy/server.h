@@ -14,14 +14,14 @@
 #include <functional>
 #include <memory>
 
-#include "audit_log.h"
-#include "certificate_authority.h"
-#include "client_certificates.h"
-#include "config.h"
-#include "engine.h"
-#include "fingerprint.h"
-#include "known_secrets.h"
-#include "proxy_auth.h"
+#include "detectors/engine.h"
+#include "detectors/fingerprint.h"
+#include "detectors/known_secrets.h"
+#include "proxy/audit_log.h"
+#include "proxy/certificate_authority.h"
+#include "proxy/client_certificates.h"
+#include "proxy/config.h"
+#include "proxy/proxy_auth.h"
 
 namespace promptgate::proxy {
 

@@ -1,8 +1,8 @@
-#include "shared_state.h"
+#include "proxy/shared_state.h"
 
 #include <nlohmann/json.hpp>
 
-#include "client_answer.h"
+#include "proxy/client_answer.h"
 
 namespace promptgate::proxy {
 namespace {

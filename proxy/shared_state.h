@@ -12,18 +12,18 @@
 #include <string>
 #include <unordered_map>
 
-#include "asio_aliases.h"
-#include "audit_log.h"
-#include "audit_scope.h"
-#include "body_budget.h"
-#include "idle_pool.h"
-#include "metrics.h"
-#include "override.h"
-#include "proxy_auth.h"
-#include "server.h"
-#include "snapshot.h"
-#include "target.h"
-#include "token_vault.h"
+#include "proxy/asio_aliases.h"
+#include "proxy/audit_log.h"
+#include "proxy/audit_scope.h"
+#include "proxy/body_budget.h"
+#include "proxy/idle_pool.h"
+#include "proxy/metrics.h"
+#include "proxy/override.h"
+#include "proxy/proxy_auth.h"
+#include "proxy/server.h"
+#include "proxy/snapshot.h"
+#include "proxy/target.h"
+#include "proxy/token_vault.h"
 
 namespace promptgate::proxy {
 

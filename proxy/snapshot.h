@@ -11,13 +11,13 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "client_certificates.h"
-#include "config.h"
-#include "engine.h"
-#include "known_secrets.h"
-#include "proxy_auth.h"
-#include "rules.h"
-#include "transcript.h"
+#include "detectors/engine.h"
+#include "detectors/known_secrets.h"
+#include "detectors/rules.h"
+#include "detectors/transcript.h"
+#include "proxy/client_certificates.h"
+#include "proxy/config.h"
+#include "proxy/proxy_auth.h"
 
 namespace boost::asio::ssl {
 class context;

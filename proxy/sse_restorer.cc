@@ -1,12 +1,12 @@
 // Stand-ins back to originals in an answer; see sse_restorer.h.
-#include "sse_restorer.h"
+#include "proxy/sse_restorer.h"
 
 #include <openssl/crypto.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "redactor.h"
+#include "detectors/redactor.h"
 
 namespace promptgate::proxy {
 

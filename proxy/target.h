@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "config.h"
+#include "proxy/config.h"
 
 namespace promptgate::proxy {
 

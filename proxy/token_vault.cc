@@ -1,5 +1,5 @@
 // Conversations and their stand-in maps, in memory only; see token_vault.h.
-#include "token_vault.h"
+#include "proxy/token_vault.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "redactor.h"
-#include "standin.h"
+#include "detectors/redactor.h"
+#include "detectors/standin.h"
 
 namespace promptgate::proxy {
 

@@ -31,8 +31,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "rules.h"
-#include "sse_restorer.h"
+#include "detectors/rules.h"
+#include "proxy/sse_restorer.h"
 
 namespace promptgate::proxy {
 

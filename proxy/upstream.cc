@@ -1,9 +1,9 @@
-#include "upstream.h"
+#include "proxy/upstream.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "internal_address.h"
+#include "proxy/internal_address.h"
 
 namespace promptgate::proxy {
 

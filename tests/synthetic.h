@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine.h"
+#include "detectors/engine.h"
 
 namespace promptgate::testing {
 

@@ -4,12 +4,12 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "attachment_scan.h"
-#include "engine.h"
-#include "ocr_confusions.h"
-#include "redactor.h"
-#include "synthetic.h"
-#include "transcript.h"
+#include "detectors/attachment_scan.h"
+#include "detectors/engine.h"
+#include "detectors/ocr_confusions.h"
+#include "detectors/redactor.h"
+#include "detectors/transcript.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using promptgate::testing::base64_encode;

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "audit_log.h"
+#include "proxy/audit_log.h"
 
 using namespace promptgate;
 using namespace promptgate::proxy;

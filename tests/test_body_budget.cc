@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "body_budget.h"
+#include "proxy/body_budget.h"
 
 using promptgate::proxy::BodyBudget;
 

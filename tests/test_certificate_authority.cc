@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "certificate_authority.h"
-#include "openssl_handles.h"
+#include "proxy/certificate_authority.h"
+#include "proxy/openssl_handles.h"
 
 using namespace promptgate::proxy;
 namespace fs = std::filesystem;

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <random>
 
-#include "certificate_authority.h"
-#include "client_certificates.h"
+#include "proxy/certificate_authority.h"
+#include "proxy/client_certificates.h"
 
 using namespace promptgate::proxy;
 namespace fs = std::filesystem;

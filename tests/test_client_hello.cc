@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "client_hello.h"
+#include "proxy/client_hello.h"
 
 using namespace promptgate::proxy;
 using Peek = ClientHelloPeek;

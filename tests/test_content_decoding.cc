@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "content_decoding.h"
+#include "proxy/content_decoding.h"
 
 using promptgate::proxy::ContentDecoder;
 

@@ -5,11 +5,11 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "config.h"
-#include "demo_values.h"
-#include "policy.h"
-#include "synthetic.h"
-#include "validators.h"
+#include "cli/demo_values.h"
+#include "detectors/validators.h"
+#include "proxy/config.h"
+#include "proxy/policy.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 

@@ -5,9 +5,9 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "digit_runs.h"
-#include "engine.h"
-#include "synthetic.h"
+#include "detectors/digit_runs.h"
+#include "detectors/engine.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 

@@ -21,8 +21,8 @@
 #include <string>
 #include <utility>
 
-#include "certificate_authority.h"
-#include "direct_tls_stream.h"
+#include "proxy/certificate_authority.h"
+#include "proxy/direct_tls_stream.h"
 
 namespace {
 

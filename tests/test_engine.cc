@@ -11,9 +11,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "decoded_text.h"
-#include "engine.h"
-#include "synthetic.h"
+#include "detectors/decoded_text.h"
+#include "detectors/engine.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using namespace promptgate::testing;

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine.h"
-#include "hyperscan_util.h"
-#include "synthetic.h"
+#include "detectors/engine.h"
+#include "detectors/hyperscan_util.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 

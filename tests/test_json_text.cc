@@ -1,8 +1,8 @@
 // The JSON decoder: what the model reads, where it came from, and where in the document it is.
 #include <catch2/catch.hpp>
 
-#include "decoded_text.h"
-#include "json_text.h"
+#include "detectors/decoded_text.h"
+#include "detectors/json_text.h"
 
 using namespace promptgate;
 

@@ -13,9 +13,9 @@
 #include <set>
 #include <thread>
 
-#include "engine.h"
-#include "known_secrets.h"
-#include "synthetic.h"
+#include "detectors/engine.h"
+#include "detectors/known_secrets.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 
@@ -446,8 +446,8 @@ TEST_CASE("the scanner finds known secrets in block and stream mode, at every ch
   auto known = KnownSecrets::parse(digest_file({{value, "DB_PASSWORD"}}), "test", key_a());
   Scanner scanner(testing::builtin_rules(), key_a());
   scanner.set_known_secrets(known);
-  const std::string text = "connect with postgres://app:" + value + "@db/app please, not " +
-                           value + "zz or x" + value;
+  const std::string text =
+      "connect with postgres://app:" + value + "@db/app please, not " + value + "zz or x" + value;
   const size_t at = text.find(value);
   auto known_findings = [](const ScanResult& r) {
     std::vector<Finding> out;

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "metrics.h"
+#include "proxy/metrics.h"
 
 using promptgate::proxy::Metrics;
 

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "config.h"
-#include "destination_table.h"
-#include "model_hosts.h"
+#include "proxy/config.h"
+#include "proxy/destination_table.h"
+#include "proxy/model_hosts.h"
 
 using namespace promptgate::proxy;
 

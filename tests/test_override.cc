@@ -4,8 +4,8 @@
 // eligibility, the config section, and the whole step as the proxy runs it.
 #include <catch2/catch.hpp>
 
-#include "config.h"
-#include "override.h"
+#include "proxy/config.h"
+#include "proxy/override.h"
 
 using namespace promptgate;
 using namespace promptgate::proxy;

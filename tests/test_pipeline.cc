@@ -7,15 +7,15 @@
 #include <fstream>
 #include <sstream>
 
-#include "audit_scope.h"
-#include "http_fields.h"
-#include "idle_pool.h"
-#include "internal_address.h"
-#include "pipeline/body_intake.h"
-#include "pipeline/decide_stage.h"
-#include "pipeline/head_stage.h"
-#include "pipeline/scan_stage.h"
-#include "synthetic.h"
+#include "proxy/audit_scope.h"
+#include "proxy/http_fields.h"
+#include "proxy/idle_pool.h"
+#include "proxy/internal_address.h"
+#include "proxy/pipeline/body_intake.h"
+#include "proxy/pipeline/decide_stage.h"
+#include "proxy/pipeline/head_stage.h"
+#include "proxy/pipeline/scan_stage.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using namespace promptgate::proxy;

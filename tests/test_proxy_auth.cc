@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "proxy_auth.h"
+#include "proxy/proxy_auth.h"
 
 using namespace promptgate::proxy;
 namespace fs = std::filesystem;

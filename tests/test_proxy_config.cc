@@ -3,8 +3,8 @@
 // verdict, signed bodies, and block messages that never carry a value.
 #include <catch2/catch.hpp>
 
-#include "config.h"
-#include "policy.h"
+#include "proxy/config.h"
+#include "proxy/policy.h"
 
 using namespace promptgate;
 using namespace promptgate::proxy;

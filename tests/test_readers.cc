@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "attachment_scan.h"
-#include "engine.h"
-#include "fixtures/attachment_fixtures.h"
-#include "readers.h"
-#include "synthetic.h"
+#include "detectors/attachment_scan.h"
+#include "detectors/engine.h"
+#include "detectors/readers/readers.h"
+#include "tests/fixtures/attachment_fixtures.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using json = nlohmann::ordered_json;

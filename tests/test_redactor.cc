@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "redactor.h"
-#include "synthetic.h"
+#include "detectors/redactor.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using namespace promptgate::testing;

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 #include <map>
 
-#include "rule_examples.h"
-#include "synthetic.h"
+#include "detectors/rule_examples.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "sse_restorer.h"
+#include "proxy/sse_restorer.h"
 
 using namespace promptgate::proxy;
 using nlohmann::json;

@@ -6,10 +6,10 @@
 #include <regex>
 #include <set>
 
-#include "rules.h"
-#include "standin.h"
-#include "synthetic.h"
-#include "validators.h"
+#include "detectors/rules.h"
+#include "detectors/standin.h"
+#include "detectors/validators.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using namespace promptgate::testing;

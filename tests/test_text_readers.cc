@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "engine.h"
-#include "redactor.h"
-#include "synthetic.h"
+#include "detectors/engine.h"
+#include "detectors/redactor.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using namespace promptgate::testing;

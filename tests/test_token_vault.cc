@@ -5,10 +5,10 @@
 #include <set>
 #include <thread>
 
-#include "standin.h"
-#include "synthetic.h"
-#include "token_vault.h"
-#include "validators.h"
+#include "detectors/standin.h"
+#include "detectors/validators.h"
+#include "proxy/token_vault.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using namespace promptgate::proxy;

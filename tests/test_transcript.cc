@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "engine.h"
-#include "synthetic.h"
-#include "transcript.h"
+#include "detectors/engine.h"
+#include "detectors/transcript.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 using json = nlohmann::ordered_json;  // keys in Claude Code's order: system, tools, messages

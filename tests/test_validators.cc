@@ -2,8 +2,8 @@
 // definitions of each format.
 #include <catch2/catch.hpp>
 
-#include "synthetic.h"
-#include "validators.h"
+#include "detectors/validators.h"
+#include "tests/synthetic.h"
 
 using namespace promptgate;
 

@@ -3,7 +3,7 @@
 // and unknown keys fail with the standard messages, or with the caller's own.
 #include <catch2/catch.hpp>
 
-#include "yaml_reader.h"
+#include "detectors/yaml_reader.h"
 
 using namespace promptgate;
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "reader_util.h"
-#include "readers.h"
+#include "detectors/readers/reader_util.h"
+#include "detectors/readers/readers.h"
 
 namespace promptgate {
 namespace {

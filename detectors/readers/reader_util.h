@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "attachments.h"
+#include "detectors/attachments.h"
 
 namespace promptgate::reader_util {
 

@@ -1,7 +1,7 @@
 // Picks the reader for an attachment; see readers.h.
-#include "readers.h"
+#include "detectors/readers/readers.h"
 
-#include "reader_util.h"
+#include "detectors/readers/reader_util.h"
 
 namespace promptgate {
 

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "attachments.h"
+#include "detectors/attachments.h"
 
 namespace promptgate {
 

@@ -1,9 +1,9 @@
-#include "pipeline/body_intake.h"
+#include "proxy/pipeline/body_intake.h"
 
 #include <algorithm>
 
-#include "audit_scope.h"
-#include "http_fields.h"
+#include "proxy/audit_scope.h"
+#include "proxy/http_fields.h"
 
 namespace promptgate::proxy {
 

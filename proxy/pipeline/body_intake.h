@@ -17,12 +17,12 @@
 #include <string>
 #include <string_view>
 
-#include "body_budget.h"
-#include "content_decoding.h"
-#include "engine.h"
-#include "pipeline/body_bytes.h"
-#include "pipeline/request_context.h"
-#include "transcript.h"
+#include "detectors/engine.h"
+#include "detectors/transcript.h"
+#include "proxy/body_budget.h"
+#include "proxy/content_decoding.h"
+#include "proxy/pipeline/body_bytes.h"
+#include "proxy/pipeline/request_context.h"
 
 namespace promptgate::proxy {
 

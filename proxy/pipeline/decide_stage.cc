@@ -1,6 +1,6 @@
-#include "pipeline/decide_stage.h"
+#include "proxy/pipeline/decide_stage.h"
 
-#include "pipeline/scan_stage.h"
+#include "proxy/pipeline/scan_stage.h"
 
 namespace promptgate::proxy {
 

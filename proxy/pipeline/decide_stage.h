@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
-#include "engine.h"
-#include "override.h"
-#include "pipeline/request_context.h"
-#include "policy.h"
+#include "detectors/engine.h"
+#include "proxy/override.h"
+#include "proxy/pipeline/request_context.h"
+#include "proxy/policy.h"
 
 namespace promptgate::proxy {
 

@@ -1,6 +1,6 @@
-#include "pipeline/head_stage.h"
+#include "proxy/pipeline/head_stage.h"
 
-#include "http_fields.h"
+#include "proxy/http_fields.h"
 
 namespace promptgate::proxy {
 

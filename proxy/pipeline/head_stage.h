@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pipeline/request_context.h"
+#include "proxy/pipeline/request_context.h"
 
 namespace promptgate::proxy {
 

@@ -1,7 +1,7 @@
-#include "pipeline/read_stage.h"
+#include "proxy/pipeline/read_stage.h"
 
-#include "attachment_scan.h"
-#include "transcript.h"
+#include "detectors/attachment_scan.h"
+#include "detectors/transcript.h"
 
 namespace promptgate::proxy {
 

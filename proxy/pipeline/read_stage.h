@@ -17,11 +17,11 @@
 #include <optional>
 #include <vector>
 
-#include "attachments.h"
-#include "engine.h"
-#include "pipeline/request_context.h"
-#include "pipeline/scan_stage.h"
-#include "readers.h"
+#include "detectors/attachments.h"
+#include "detectors/engine.h"
+#include "detectors/readers/readers.h"
+#include "proxy/pipeline/request_context.h"
+#include "proxy/pipeline/scan_stage.h"
 
 namespace promptgate::proxy {
 

@@ -10,10 +10,10 @@
 
 #include <string>
 
-#include "audit_log.h"
-#include "config.h"
-#include "snapshot.h"
-#include "target.h"
+#include "proxy/audit_log.h"
+#include "proxy/config.h"
+#include "proxy/snapshot.h"
+#include "proxy/target.h"
 
 namespace promptgate::proxy {
 

@@ -1,8 +1,8 @@
-#include "pipeline/rewrite_stage.h"
+#include "proxy/pipeline/rewrite_stage.h"
 
 #include <algorithm>
 
-#include "redactor.h"
+#include "detectors/redactor.h"
 
 namespace promptgate::proxy {
 

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine.h"
-#include "pipeline/request_context.h"
-#include "token_vault.h"
+#include "detectors/engine.h"
+#include "proxy/pipeline/request_context.h"
+#include "proxy/token_vault.h"
 
 namespace promptgate::proxy {
 

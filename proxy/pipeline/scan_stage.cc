@@ -1,9 +1,9 @@
-#include "pipeline/scan_stage.h"
+#include "proxy/pipeline/scan_stage.h"
 
 #include <chrono>
 
-#include "audit_scope.h"
-#include "http_fields.h"
+#include "proxy/audit_scope.h"
+#include "proxy/http_fields.h"
 
 namespace promptgate::proxy {
 

@@ -14,10 +14,10 @@
 #include <utility>
 #include <vector>
 
-#include "engine.h"
-#include "pipeline/body_intake.h"
-#include "pipeline/request_context.h"
-#include "transcript.h"
+#include "detectors/engine.h"
+#include "detectors/transcript.h"
+#include "proxy/pipeline/body_intake.h"
+#include "proxy/pipeline/request_context.h"
 
 namespace promptgate::proxy {
 

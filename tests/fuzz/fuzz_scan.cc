@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "engine.h"
-#include "redactor.h"
+#include "detectors/engine.h"
+#include "detectors/redactor.h"
 
 #ifndef FUZZ_AS_JSON
 #define FUZZ_AS_JSON 1
