@@ -384,10 +384,18 @@ void TextReaders::Impl::normalise(TextState& st, uint64_t from, uint64_t limit, 
       }
     }
     std::string_view text = out.slice(from, cut);
-    if (!norm.is_normalised(text)) {
+    // Whether a run of letters and digits goes on right before and after it (look-alikes count
+    // only in one that holds ASCII ones).
+    auto member = [&](uint64_t at) {
+      char c = byte(at);
+      return static_cast<unsigned char>(c) < 0x80 && norm.run_member(c);
+    };
+    const bool before = from > st.src.begin && member(from - 1);
+    const bool after = cut < limit && member(cut);
+    if (!norm.is_normalised(text, before, after)) {
       st.n_out.clear();
       st.n_changes.clear();
-      norm.normalise(text, st.n_out, st.n_changes);
+      norm.normalise(text, before, after, st.n_out, st.n_changes);
       for (const auto& c : st.n_changes)
         st.normalised.edit(st.src, from + c.from, from + c.from + c.len,
                            std::string_view(st.n_out).substr(c.out_from, c.out_len), budget,
