@@ -11,9 +11,11 @@ namespace promptgate::cpu {
 #if defined(__x86_64__) && defined(__GNUC__)
 inline const bool has_avx2 = __builtin_cpu_supports("avx2");
 inline const bool has_ssse3 = __builtin_cpu_supports("ssse3");
+inline const bool has_avx512bw = __builtin_cpu_supports("avx512bw");
 #else
 inline constexpr bool has_avx2 = false;
 inline constexpr bool has_ssse3 = false;
+inline constexpr bool has_avx512bw = false;
 #endif
 
 }  // namespace promptgate::cpu

@@ -50,20 +50,20 @@ using readers::Masks;
 using readers::runs_of_16;
 
 // The exact pass's state at `pos`: the base64-alphabet run open there (run_start == pos: none)
-// and whether it has been decided; the alphabet bits (and alphabet-or-CR bits) of the 32 bytes
-// before `pos`, 0 for bytes before the text.
+// and whether it has been decided; the alphabet bits of the 32 bytes before `pos`, 0 for bytes
+// before the text.
 struct ScanPos {
   uint64_t pos = 0;
   uint64_t run_start = 0;
   bool decided = false;
-  uint32_t prev_alpha = 0, prev_word = 0;
+  uint32_t prev_alpha = 0;
 };
 
-// Line feeds right after 16 bytes of the alphabet (or CR): where a wrapped value may break.
-inline uint32_t wrap_candidates(const Masks& m, uint32_t prev_word) {
+// Line ends right after 16 bytes of the alphabet: where a wrapped value may break.
+inline uint32_t wrap_candidates(const Masks& m, uint32_t prev_alpha) {
   static_assert(TextReaders::kWrapRun == readers::kScanWrapRun);
-  uint64_t w = (uint64_t{m.alpha | m.cr} << 32) | prev_word;
-  return static_cast<uint32_t>(runs_of_16(w) >> 16) & m.lf;
+  uint64_t w = (uint64_t{m.alpha} << 32) | prev_alpha;
+  return static_cast<uint32_t>(runs_of_16(w) >> 16) & m.eol;
 }
 
 // Whether the base64 reader needs this block: a run of kMinBase64Run open at its start ends in
@@ -78,15 +78,14 @@ inline bool base64_event(uint32_t alpha, const ScanPos& s) {
   return (long_open & (alpha != ~0u)) | (!s.decided & reaches);
 }
 
-// Moves past `n` bytes of a block whose run ends need no closer look (alpha, cr: valid bits).
-inline void step(uint32_t alpha, uint32_t cr, unsigned n, ScanPos& s) {
+// Moves past `n` bytes of a block whose run ends need no closer look (alpha: valid bits).
+inline void step(uint32_t alpha, unsigned n, ScanPos& s) {
   const uint32_t non = ~alpha & (n == 32 ? ~0u : (1u << n) - 1);
   if (non) {
     s.run_start = s.pos + 32 - static_cast<unsigned>(__builtin_clz(non));
     s.decided = false;
   }
   s.prev_alpha = alpha;
-  s.prev_word = alpha | cr;
   s.pos += n;
 }
 
@@ -189,14 +188,7 @@ void TextReaders::Impl::read(TextState& st, uint64_t limit, uint64_t data_end, b
   const bool wrap_here = st.readers & kReadWrap;
   while (st.cursor < limit) {
     if (limit - st.cursor >= 64) {
-      readers::RunCarry c{st.cursor - st.run_start, 0, st.run_decided};
-      if (wrap_here) {  // the alphabet-or-CR run before the cursor, as far as it matters
-        uint64_t k = st.cursor, stop = std::max(st.src.begin, out.begin());
-        while (k > stop && st.cursor - k < kWrapRun &&
-               (alphabet(byte(k - 1)) || byte(k - 1) == '\r'))
-          --k;
-        c.word = st.cursor - k;
-      }
+      readers::RunCarry c{st.cursor - st.run_start, st.run_decided};
       size_t skipped = readers::skip_chunks(out.slice(st.cursor, st.cursor).data(),
                                             limit - st.cursor, c, b64, wrap_here);
       if (skipped) {
@@ -225,7 +217,6 @@ void TextReaders::Impl::exact(TextState& st, uint64_t to, uint64_t limit, uint64
       unsigned n = static_cast<unsigned>(st.cursor - first);
       uint32_t valid = n == 32 ? ~0u : (1u << n) - 1;
       s.prev_alpha = (before.alpha & valid) << (32 - n);
-      s.prev_word = ((before.alpha | before.cr) & valid) << (32 - n);
     }
   }
   const bool b64 = st.readers & kReadBase64;
@@ -234,8 +225,8 @@ void TextReaders::Impl::exact(TextState& st, uint64_t to, uint64_t limit, uint64
     unsigned n = static_cast<unsigned>(std::min<uint64_t>(to - s.pos, 32));
     uint32_t valid = n == 32 ? ~0u : (1u << n) - 1;
     m.alpha &= valid;
-    m.cr &= valid;
-    uint32_t events = (m.stop | (wrap_here ? wrap_candidates(m, s.prev_word) : 0)) & valid;
+    m.eol &= valid;
+    uint32_t events = (m.stop | (wrap_here ? wrap_candidates(m, s.prev_alpha) : 0)) & valid;
     st.cursor = s.pos;
     if (b64 && base64_event(m.alpha, s)) {
       st.run_start = s.run_start;
@@ -244,10 +235,9 @@ void TextReaders::Impl::exact(TextState& st, uint64_t to, uint64_t limit, uint64
       s.run_start = st.run_start;
       s.decided = st.run_decided;
       s.prev_alpha = m.alpha;
-      s.prev_word = m.alpha | m.cr;
       s.pos += n;
     } else {
-      step(m.alpha, m.cr, n, s);
+      step(m.alpha, n, s);
     }
     if (events) block(st, events, limit, data_end, final);
   }
@@ -269,6 +259,8 @@ void TextReaders::Impl::block(TextState& st, uint32_t events, uint64_t limit, ui
       if (st.readers & kReadPercent) percent_at(st, at, data_end);
     } else if (c == '\n') {
       wrap_at(st, at, data_end);
+    } else if (c == '\r' && at + 1 < data_end && byte(at + 1) == '\n') {
+      wrap_at(st, at + 1, data_end);  // CR LF: wrap_at() looks back past the CR
     }
   }
 }
@@ -392,10 +384,18 @@ void TextReaders::Impl::normalise(TextState& st, uint64_t from, uint64_t limit, 
       }
     }
     std::string_view text = out.slice(from, cut);
-    if (!norm.is_normalised(text)) {
+    // Whether a run of letters and digits goes on right before and after it (look-alikes count
+    // only in one that holds ASCII ones).
+    auto member = [&](uint64_t at) {
+      char c = byte(at);
+      return static_cast<unsigned char>(c) < 0x80 && norm.run_member(c);
+    };
+    const bool before = from > st.src.begin && member(from - 1);
+    const bool after = cut < limit && member(cut);
+    if (!norm.is_normalised(text, before, after)) {
       st.n_out.clear();
       st.n_changes.clear();
-      norm.normalise(text, st.n_out, st.n_changes);
+      norm.normalise(text, before, after, st.n_out, st.n_changes);
       for (const auto& c : st.n_changes)
         st.normalised.edit(st.src, from + c.from, from + c.from + c.len,
                            std::string_view(st.n_out).substr(c.out_from, c.out_len), budget,

@@ -6,8 +6,9 @@
 //     leniently as the API's decoders, LenientBase64) into a segment named "(base64)". A finding
 //     there stands for the whole run: redaction replaces the run.
 //   - percent: text around %XX escapes, decoded ("(percent)").
-//   - normalised: text around non-ASCII code points that change under default-ignorable removal
-//     and NFKC ("(normalised)"); no-break and thin spaces become spaces, so grouped digits match.
+//   - normalised: text around non-ASCII code points that change under default-ignorable removal,
+//     NFKC and look-alike folding inside ASCII runs (unicode_text.h) ("(normalised)"); no-break
+//     and thin spaces become spaces, so grouped digits match.
 //   - wrapped: text around a line break (and indentation) that cuts a credential-shaped run at
 //     the end of a full line: kWrapRun base64-alphabet characters, digits and letters among
 //     them, right before the break, a line of at least kWrapLine bytes, and another such

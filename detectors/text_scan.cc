@@ -26,8 +26,7 @@ Masks classify_scalar(const char* p) {
     auto c = static_cast<unsigned char>(p[i]);
     if (kAlphabet[c]) m.alpha |= 1u << i;
     if (c >= 0x80 || c == '%') m.stop |= 1u << i;
-    if (c == '\n') m.lf |= 1u << i;
-    if (c == '\r') m.cr |= 1u << i;
+    if (c <= '\r') m.eol |= 1u << i;
   }
   return m;
 }
@@ -39,12 +38,8 @@ template <bool kWrap, bool kFresh = false>
 inline bool chunk_quiet(const Masks& a, const Masks& b, RunCarry& c, bool b64) {
   const uint64_t alpha = uint64_t{b.alpha} << 32 | a.alpha;
   const uint64_t non = ~alpha;
-  // The alphabet-or-CR bits: a line break may be "\r\n". Base64 runs are looked for among
-  // them too (a superset: CR is rare), so both share one run computation.
-  const uint64_t word = kWrap ? alpha | uint64_t{b.cr} << 32 | a.cr : alpha;
-  const uint64_t wnon = ~word;
-  const uint64_t lead = wnon ? static_cast<uint64_t>(__builtin_ctzll(wnon)) : 64;
-  const uint64_t r16 = runs_of_16(word);  // bit j: bits j..j+15 set
+  const uint64_t lead = non ? static_cast<uint64_t>(__builtin_ctzll(non)) : 64;
+  const uint64_t r16 = runs_of_16(alpha);  // bit j: bits j..j+15 set
   static_assert(kScanWrapRun == 16 && kScanMinRun == 20);
   bool event = (a.stop | b.stop) != 0;
   if (b64) {
@@ -57,15 +52,14 @@ inline bool chunk_quiet(const Masks& a, const Masks& b, RunCarry& c, bool b64) {
       event |= (c.run >= kScanMinRun && non != 0) || (!c.decided && reaches);
   }
   if (kWrap) {
-    // A line feed right after kScanWrapRun bytes of the alphabet or CR.
-    const uint64_t lf = uint64_t{b.lf} << 32 | a.lf;
-    event |= ((r16 << 16) & lf) != 0;
-    event |= lead < 16 && ((lf >> lead) & 1) && c.word + lead >= kScanWrapRun;
+    // A line end (LF, or the CR of CR LF) right after kScanWrapRun bytes of the alphabet.
+    const uint64_t eol = uint64_t{b.eol} << 32 | a.eol;
+    event |= ((r16 << 16) & eol) != 0;
+    event |= lead < 16 && ((eol >> lead) & 1) && c.run + lead >= kScanWrapRun;
   }
   if (event) return false;
   c.run = non ? static_cast<uint64_t>(__builtin_clzll(non)) : c.run + 64;
   if (!kFresh) c.decided = c.decided && non == 0;
-  if (kWrap) c.word = wnon ? static_cast<uint64_t>(__builtin_clzll(wnon)) : c.word + 64;
   return true;
 }
 
@@ -73,8 +67,8 @@ inline bool chunk_quiet(const Masks& a, const Masks& b, RunCarry& c, bool b64) {
 inline void mask_tail(Masks& a, Masks& b, size_t n) {
   const uint64_t valid = (uint64_t{1} << n) - 1;
   const auto lo = static_cast<uint32_t>(valid), hi = static_cast<uint32_t>(valid >> 32);
-  a.alpha &= lo, a.stop &= lo, a.lf &= lo, a.cr &= lo;
-  b.alpha &= hi, b.stop &= hi, b.lf &= hi, b.cr &= hi;
+  a.alpha &= lo, a.stop &= lo, a.eol &= lo;
+  b.alpha &= hi, b.stop &= hi, b.eol &= hi;
 }
 
 template <bool kWrap>
@@ -104,8 +98,9 @@ __attribute__((target("avx2"))) inline Masks classify_avx2(const char* p) {
   m.alpha = ~static_cast<uint32_t>(_mm256_movemask_epi8(not_alpha));
   m.stop = static_cast<uint32_t>(
       _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('%')), v)));
-  m.lf = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n'))));
-  m.cr = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r'))));
+  // Line ends: every byte up to CR (a superset: the readers look at the byte itself).
+  const __m256i cr = _mm256_set1_epi8('\r');
+  m.eol = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(v, cr), v)));
   return m;
 }
 
@@ -133,6 +128,60 @@ __attribute__((target("avx2"))) bool quiet_text_avx2(const char* p, size_t n, bo
   mask_tail(a, b, n - done);
   return wrap ? chunk_quiet<true, true>(a, b, c, true) : chunk_quiet<false, true>(a, b, c, true);
 }
+
+// AVX-512BW: a whole 64-byte chunk per vector, the masks straight from the compares.
+__attribute__((target("avx512bw"))) inline void classify_avx512(const char* p, Masks& a, Masks& b) {
+  // The nibble tables of classify_avx2, once per 128-bit lane.
+  alignas(64) static constexpr uint8_t kLo[64] = {
+      0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3C, 0x15, 0x14,
+      0x15, 0x14, 0x1D, 0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E,
+      0x3C, 0x15, 0x14, 0x15, 0x14, 0x1D, 0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E,
+      0x3E, 0x3E, 0x3E, 0x3C, 0x15, 0x14, 0x15, 0x14, 0x1D, 0x2A, 0x3E, 0x3E, 0x3E,
+      0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3C, 0x15, 0x14, 0x15, 0x14, 0x1D};
+  alignas(64) static constexpr uint8_t kHi[64] = {0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                  0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                  0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                  0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0};
+  const __m512i lo_lut = _mm512_load_si512(kLo);
+  const __m512i hi_lut = _mm512_load_si512(kHi);
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  __m512i v = _mm512_loadu_si512(p);
+  __m512i lo = _mm512_shuffle_epi8(lo_lut, _mm512_and_si512(v, nibble));
+  __m512i hi = _mm512_shuffle_epi8(hi_lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble));
+  uint64_t alpha = _mm512_test_epi8_mask(lo, hi);
+  uint64_t stop = _mm512_movepi8_mask(v) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('%'));
+  uint64_t eol = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8('\r'));
+  a.alpha = static_cast<uint32_t>(alpha), b.alpha = static_cast<uint32_t>(alpha >> 32);
+  a.stop = static_cast<uint32_t>(stop), b.stop = static_cast<uint32_t>(stop >> 32);
+  a.eol = static_cast<uint32_t>(eol), b.eol = static_cast<uint32_t>(eol >> 32);
+}
+
+template <bool kWrap, bool kFresh = false>
+__attribute__((target("avx512bw"))) size_t skip_chunks_avx512(const char* p, size_t avail,
+                                                              RunCarry& carry, bool b64) {
+  RunCarry c = carry;
+  size_t done = 0;
+  for (; avail - done >= 64; done += 64) {
+    Masks a, b;
+    classify_avx512(p + done, a, b);
+    if (!chunk_quiet<kWrap, kFresh>(a, b, c, b64)) break;
+  }
+  carry = c;
+  return done;
+}
+
+__attribute__((target("avx512bw"))) bool quiet_text_avx512(const char* p, size_t n, bool wrap,
+                                                           size_t& done, RunCarry& c) {
+  c = RunCarry{};
+  done = wrap ? skip_chunks_avx512<true, true>(p, n, c, true)
+              : skip_chunks_avx512<false, true>(p, n, c, true);
+  if (n - done >= 64) return false;
+  if (n == done) return true;
+  Masks a, b;
+  classify_avx512(p + done, a, b);
+  mask_tail(a, b, n - done);
+  return wrap ? chunk_quiet<true, true>(a, b, c, true) : chunk_quiet<false, true>(a, b, c, true);
+}
 #endif
 
 }  // namespace
@@ -146,6 +195,9 @@ Masks classify(const char* p) {
 
 size_t skip_chunks(const char* p, size_t avail, RunCarry& c, bool b64, bool wrap) {
 #if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu::has_avx512bw)
+    return wrap ? skip_chunks_avx512<true>(p, avail, c, b64)
+                : skip_chunks_avx512<false>(p, avail, c, b64);
   if (cpu::has_avx2)
     return wrap ? skip_chunks_avx2<true>(p, avail, c, b64)
                 : skip_chunks_avx2<false>(p, avail, c, b64);
@@ -156,6 +208,7 @@ size_t skip_chunks(const char* p, size_t avail, RunCarry& c, bool b64, bool wrap
 
 bool quiet_text(const char* p, size_t n, bool wrap, size_t& done, RunCarry& c) {
 #if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu::has_avx512bw) return quiet_text_avx512(p, n, wrap, done, c);
   if (cpu::has_avx2) return quiet_text_avx2(p, n, wrap, done, c);
 #endif
   c = RunCarry{};

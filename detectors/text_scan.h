@@ -1,6 +1,6 @@
 // How the text readers (text_readers.h) find the bytes they must look at without looking at
 // every byte: a text is classified 32 bytes at a time (AVX2, or a scalar fallback) into bit masks
-// (base64 alphabet, non-ASCII and '%', line feed, carriage return), and whole 64-byte chunks with
+// (base64 alphabet, non-ASCII and '%', line ends), and whole 64-byte chunks with
 // nothing for any reader are skipped with a few bit operations each.
 //
 //   readers::RunCarry c{...};                       // the state at the first byte
@@ -28,22 +28,21 @@ inline constexpr size_t kScanShort = 16;      // texts this short: quiet_short()
 struct Masks {
   uint32_t alpha = 0;  // base64 alphabet, standard or URL-safe
   uint32_t stop = 0;   // non-ASCII, '%'
-  uint32_t lf = 0, cr = 0;
+  uint32_t eol = 0;    // LF, CR (and the other bytes below 0x0E)
 };
 
 Masks classify(const char* p);
 
-// The state of a text at a chunk boundary: the length of the base64-alphabet run open there
-// (and whether the reader already decided it: it then needs no look until it ends), and the
-// length of the alphabet-or-CR run open there (for line breaks; up to kScanWrapRun counts).
+// The state of a text at a chunk boundary: the length of the base64-alphabet run open there,
+// and whether the reader already decided it (it then needs no look until it ends).
 struct RunCarry {
   uint64_t run = 0;
-  uint64_t word = 0;
   bool decided = false;
 };
 
 // Bytes from p, in whole 64-byte chunks, in which no reader has anything to do; `c` is moved
-// past them. `b64`: base64 runs matter; `wrap`: line breaks matter (found here, not elsewhere).
+// past them. `b64`: base64 runs matter; `wrap`: line ends after kScanWrapRun alphabet bytes
+// matter.
 size_t skip_chunks(const char* p, size_t avail, RunCarry& c, bool b64, bool wrap);
 // Whether a whole text of n bytes (from its first byte) has nothing for any reader. When it has
 // something, `skipped` and `carry` say where the first chunk that needs a closer look starts.

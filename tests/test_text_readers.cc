@@ -304,6 +304,34 @@ TEST_CASE("full-width and mathematical letters fold to the token they spell") {
   CHECK(rb.findings[0].location == "(normalised)");
 }
 
+TEST_CASE("Cyrillic and Greek look-alikes inside a credential are read as the letters they mimic") {
+  Scanner s(test_rules(), test_key());
+  std::string key = aws_key_id(24);
+  // AKIA with Cyrillic A, K, I (U+0410, U+041A, U+0406) and Greek capital alpha (U+0391).
+  std::string mimic = "\u0410\u041A\u0406\u0391" + key.substr(4);
+  std::string body = user_message("aws key " + mimic + " ok");
+  auto r = s.scan(body, InputFormat::json);
+  INFO(describe(r.findings));
+  REQUIRE(r.findings.size() == 1);
+  CHECK(r.findings[0].rule_id == "test-aws-key-id");
+  CHECK(r.findings[0].location == "messages[0].content (normalised)");
+  CHECK(body.substr(r.findings[0].start, r.findings[0].end - r.findings[0].start) == mimic);
+  check_stream_agrees(s, body, InputFormat::json, 3);
+  // A Cyrillic r (U+0440) in ghp_.
+  std::string token = github_token(25);
+  std::string tok = "gh\u0440" + token.substr(3);
+  auto rt = s.scan("token " + tok, InputFormat::text);
+  REQUIRE(rt.findings.size() == 1);
+  CHECK(rt.findings[0].location == "(normalised)");
+  // Words written in Cyrillic or Greek are left as they are: nothing derived.
+  std::string prose =
+      "\u041F\u0440\u0438\u0432\u0435\u0442, \u043A\u0430\u043A "
+      "\u0434\u0435\u043B\u0430? \u039A\u03B1\u03BB\u03B7\u03BC\u03AD\u03C1\u03B1 world";
+  auto rp = s.scan(prose, InputFormat::text);
+  CHECK(rp.findings.empty());
+  CHECK(rp.decoded_bytes == prose.size());
+}
+
 TEST_CASE("full-width and accented text without a secret is not a finding") {
   Scanner s(test_rules(), test_key());
   std::string text =
@@ -465,11 +493,13 @@ TEST_CASE("stream and block mode agree on texts mixing every reader, at random s
       "dev@host:~/src/project$ export GITHUB_TOKEN=" + token.substr(0, 30) + "\n" +
           token.substr(30) + "\n",
       "\u00E9t\u00E9 \u2026 \uFB01 ",
+      "k \u0410\u041A\u0406\u0391" + key.substr(4) + " gh\u0440" + token.substr(3) + " ",
+      "\u041F\u0440\u0438\u0432\u0435\u0442 \u043C\u0438\u0440 abc\u0430\u0431\u0432 ",
       "100% sure %zz %4 ",
       token.substr(0, 20),
       token.substr(20) + " ",
   };
-  for (int round = 0; round < 40; ++round) {
+  for (int round = 0; round < 100; ++round) {
     std::vector<std::string> blocks(1 + pick(3));
     for (auto& b : blocks)
       for (size_t k = 1 + pick(6); k > 0; --k) b += pieces[pick(pieces.size())];
