@@ -29,7 +29,7 @@ FROM debian:12-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libhyperscan5 libre2-9 libyaml-cpp0.7 libssl3 libbrotli1 libzstd1 zlib1g \
-      libprometheus-cpp-core1.0 \
+      libprometheus-cpp-core1.0 libicu72 \
  && rm -rf /var/lib/apt/lists/*
 # A dedicated user with a fixed uid, so that mounted files can be owned by it (chown 10001).
 RUN groupadd --system --gid 10001 promptgate \
