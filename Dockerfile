@@ -31,7 +31,7 @@ FROM debian:12-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libhyperscan5 libre2-9 libyaml-cpp0.7 libssl3 libbrotli1 libzstd1 zlib1g \
-      libprometheus-cpp-core1.0 \
+      libprometheus-cpp-core1.0 libicu72 \
       libpoppler-cpp0v5 libtesseract5 tesseract-ocr-eng liblept5 libzip4 libgomp1 \
  && rm -rf /var/lib/apt/lists/*
 # A dedicated user with a fixed uid, so that mounted files can be owned by it (chown 10001).
