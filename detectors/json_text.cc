@@ -491,6 +491,131 @@ void JsonTextExtractor::skip_common_structure(const char*& p, const char* end) {
   }
 }
 
+// The byte after a backslash in a string. \u only starts the four hex digits.
+bool JsonTextExtractor::escape_byte(char c) {
+  char decoded;
+  switch (c) {
+    case '"':
+      decoded = '"';
+      break;
+    case '\\':
+      decoded = '\\';
+      break;
+    case '/':
+      decoded = '/';
+      break;
+    case 'b':
+      decoded = '\b';
+      break;
+    case 'f':
+      decoded = '\f';
+      break;
+    case 'n':
+      decoded = '\n';
+      break;
+    case 'r':
+      decoded = '\r';
+      break;
+    case 't':
+      decoded = '\t';
+      break;
+    case 'u':
+      unicode_value_ = 0;
+      unicode_digits_ = 0;
+      state_ = State::unicode;
+      return true;
+    default:
+      return fail("bad escape sequence");
+  }
+  flush_pending_high();
+  emit_codepoint(static_cast<unsigned char>(decoded), escape_start_, 2);
+  state_ = State::string;
+  return true;
+}
+
+// One hex digit of a \uXXXX escape; the fourth emits the code point (a high surrogate waits
+// for its low half; a lone half becomes U+FFFD).
+bool JsonTextExtractor::unicode_byte(char c) {
+  int h = hex_value(c);
+  if (h < 0) return fail("bad \\u escape");
+  unicode_value_ = unicode_value_ * 16 + static_cast<uint32_t>(h);
+  if (++unicode_digits_ < 4) return true;
+  uint32_t cp = unicode_value_;
+  uint32_t raw_len = static_cast<uint32_t>(pos_ + 1 - escape_start_);
+  if (pending_high_ && cp >= 0xDC00 && cp <= 0xDFFF) {
+    uint32_t full = 0x10000 + ((pending_high_ - 0xD800) << 10) + (cp - 0xDC00);
+    pending_high_ = 0;
+    emit_codepoint(full, pending_high_start_,
+                   static_cast<uint32_t>(pos_ + 1 - pending_high_start_));
+  } else {
+    flush_pending_high();
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      pending_high_ = cp;
+      pending_high_start_ = escape_start_;
+    } else {
+      emit_codepoint(cp >= 0xDC00 && cp <= 0xDFFF ? 0xFFFD : cp, escape_start_, raw_len);
+    }
+  }
+  state_ = State::string;
+  return true;
+}
+
+// '{' or '[' at p: a new container. p moves past it, and past the ']' of an empty array.
+bool JsonTextExtractor::open_container(const char*& p, const char* end) {
+  const char c = *p;
+  if (frames_.size() >= kMaxDepth) return fail("nesting deeper than 512 levels");
+  begin_value_node();
+  out_.append_separator("\n", pos_);
+  // Anthropic puts documents under "source"; members may come in any order, so a "data"
+  // string there is decoded from base64 unless a "type" before it says otherwise.
+  frames_.push_back(
+      {c == '[', 0,
+       c == '{' && !frames_.empty() && !frames_.back().is_array ? key_kind_ : KeyKind::other,
+       SourceType::unknown, Media::unknown, MediaKind::unknown, 0, -1});
+  frame_nodes_.push_back(value_node_);
+  state_ = c == '[' ? State::value : State::object_key_or_end;
+  ++p;
+  ++pos_;
+  if (c == '[') {
+    // An empty array closes right away; remember that a value may be absent here.
+    while (p < end && is_ws(*p)) ++p, ++pos_;
+    if (p < end && *p == ']') {
+      close_container(']');
+      ++p;
+      ++pos_;
+    } else if (p == end) {
+      state_ = State::after_value;     // resolved on the next byte
+      frames_.back().next_index = -1;  // marks "just opened"
+    }
+  }
+  return true;
+}
+
+// A byte after a value: ',' or the end of the container. An array opened at the end of the
+// previous chunk is resolved here: its first value's byte is then read again.
+JsonTextExtractor::AfterValue JsonTextExtractor::after_value_byte(char c) {
+  Frame* f = frames_.empty() ? nullptr : &frames_.back();
+  if (f && f->is_array && f->next_index == -1) {
+    f->next_index = 0;
+    if (c == ']') {
+      close_container(']');
+      return AfterValue::consumed;
+    }
+    state_ = State::value;
+    return AfterValue::read_again;
+  }
+  if (c == ',' && f) {
+    state_ = f->is_array ? State::value : State::object_key;
+  } else if (c == '}' || c == ']') {
+    close_container(c);
+    if (failed()) return AfterValue::failed;
+  } else {
+    fail("expected ',' or the end of the container");
+    return AfterValue::failed;
+  }
+  return AfterValue::consumed;
+}
+
 bool JsonTextExtractor::feed(std::string_view chunk) {
   if (failed()) return false;
   const char* p = chunk.data();
@@ -538,73 +663,12 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
         }
         break;
       }
-      case State::escape: {
-        char decoded;
-        switch (c) {
-          case '"':
-            decoded = '"';
-            break;
-          case '\\':
-            decoded = '\\';
-            break;
-          case '/':
-            decoded = '/';
-            break;
-          case 'b':
-            decoded = '\b';
-            break;
-          case 'f':
-            decoded = '\f';
-            break;
-          case 'n':
-            decoded = '\n';
-            break;
-          case 'r':
-            decoded = '\r';
-            break;
-          case 't':
-            decoded = '\t';
-            break;
-          case 'u':
-            unicode_value_ = 0;
-            unicode_digits_ = 0;
-            state_ = State::unicode;
-            ++p;
-            ++pos_;
-            continue;
-          default:
-            return fail("bad escape sequence");
-        }
-        flush_pending_high();
-        emit_codepoint(static_cast<unsigned char>(decoded), escape_start_, 2);
-        state_ = State::string;
+      case State::escape:
+        if (!escape_byte(c)) return false;
         break;
-      }
-      case State::unicode: {
-        int h = hex_value(c);
-        if (h < 0) return fail("bad \\u escape");
-        unicode_value_ = unicode_value_ * 16 + static_cast<uint32_t>(h);
-        if (++unicode_digits_ == 4) {
-          uint32_t cp = unicode_value_;
-          uint32_t raw_len = static_cast<uint32_t>(pos_ + 1 - escape_start_);
-          if (pending_high_ && cp >= 0xDC00 && cp <= 0xDFFF) {
-            uint32_t full = 0x10000 + ((pending_high_ - 0xD800) << 10) + (cp - 0xDC00);
-            pending_high_ = 0;
-            emit_codepoint(full, pending_high_start_,
-                           static_cast<uint32_t>(pos_ + 1 - pending_high_start_));
-          } else {
-            flush_pending_high();
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-              pending_high_ = cp;
-              pending_high_start_ = escape_start_;
-            } else {
-              emit_codepoint(cp >= 0xDC00 && cp <= 0xDFFF ? 0xFFFD : cp, escape_start_, raw_len);
-            }
-          }
-          state_ = State::string;
-        }
+      case State::unicode:
+        if (!unicode_byte(c)) return false;
         break;
-      }
       case State::value: {
         if (is_ws(c)) break;
         if (skip_next_ < skips_.size() && begin_skip_if_listed()) continue;
@@ -612,33 +676,8 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
           begin_string(false);
           state_ = State::string;
         } else if (c == '{' || c == '[') {
-          if (frames_.size() >= kMaxDepth) return fail("nesting deeper than 512 levels");
-          begin_value_node();
-          out_.append_separator("\n", pos_);
-          // Anthropic puts documents under "source"; members may come in any order, so a
-          // "data" string there is decoded from base64 unless a "type" before it says otherwise.
-          frames_.push_back({c == '[', 0,
-                             c == '{' && !frames_.empty() && !frames_.back().is_array
-                                 ? key_kind_
-                                 : KeyKind::other,
-                             SourceType::unknown, Media::unknown, MediaKind::unknown, 0, -1});
-          frame_nodes_.push_back(value_node_);
-          state_ = c == '[' ? State::value : State::object_key_or_end;
-          if (c == '[') {
-            // An empty array closes right away; remember that a value may be absent here.
-            ++p;
-            ++pos_;
-            while (p < end && is_ws(*p)) ++p, ++pos_;
-            if (p < end && *p == ']') {
-              close_container(']');
-              ++p;
-              ++pos_;
-            } else if (p == end) {
-              state_ = State::after_value;     // resolved on the next byte
-              frames_.back().next_index = -1;  // marks "just opened"
-            }
-            continue;
-          }
+          if (!open_container(p, end)) return false;
+          continue;
         } else if (c == 't' || c == 'f' || c == 'n') {
           literal_ = c == 't' ? "true" : c == 'f' ? "false" : "null";
           literal_pos_ = 1;
@@ -673,29 +712,17 @@ bool JsonTextExtractor::feed(std::string_view chunk) {
         if (c != ':') return fail("expected ':'");
         state_ = State::value;
         break;
-      case State::after_value: {
+      case State::after_value:
         if (is_ws(c)) break;
-        Frame* f = frames_.empty() ? nullptr : &frames_.back();
-        if (f && f->is_array && f->next_index == -1) {
-          // An array opened at the end of the previous chunk.
-          f->next_index = 0;
-          if (c == ']') {
-            close_container(']');
+        switch (after_value_byte(c)) {
+          case AfterValue::failed:
+            return false;
+          case AfterValue::read_again:
+            continue;
+          case AfterValue::consumed:
             break;
-          }
-          state_ = State::value;
-          continue;
-        }
-        if (c == ',' && f) {
-          state_ = f->is_array ? State::value : State::object_key;
-        } else if (c == '}' || c == ']') {
-          close_container(c);
-          if (failed()) return false;
-        } else {
-          return fail("expected ',' or the end of the container");
         }
         break;
-      }
       case State::skipping: {
         uint64_t n = std::min<uint64_t>(skip_until_ - pos_, static_cast<uint64_t>(end - p));
         p += n;

@@ -137,6 +137,11 @@ class JsonTextExtractor {
   void resolve_attachment(size_t index);
   void close_object_attachment();
   void close_container(char c);
+  bool escape_byte(char c);
+  bool unicode_byte(char c);
+  bool open_container(const char*& p, const char* end);
+  enum class AfterValue { consumed, read_again, failed };
+  AfterValue after_value_byte(char c);
   void after_value_done();
   bool begin_skip_if_listed();
   int join_depth() const;
