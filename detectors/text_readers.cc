@@ -27,17 +27,8 @@ constexpr uint64_t kNone = UINT64_MAX;
 constexpr size_t kMaxNormaliseCall = 64 * 1024;  // bytes per ICU call
 constexpr uint8_t kEditsOfRewrites = kEditNormalised | kEditUnwrapped;
 
-constexpr std::array<uint8_t, 256> kAlphabet = [] {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c)
-    t[static_cast<size_t>(c)] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '-' ||
-                                c == '_';
-  return t;
-}();
-
 bool alphabet(char c) {
-  return kAlphabet[static_cast<unsigned char>(c)];
+  return readers::kBase64RunAlphabet[static_cast<unsigned char>(c)];
 }
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -11,20 +11,11 @@
 namespace promptgate::readers {
 namespace {
 
-constexpr std::array<uint8_t, 256> kAlphabet = [] {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c)
-    t[static_cast<size_t>(c)] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '-' ||
-                                c == '_';
-  return t;
-}();
-
 Masks classify_scalar(const char* p) {
   Masks m;
   for (unsigned i = 0; i < 32; ++i) {
     auto c = static_cast<unsigned char>(p[i]);
-    if (kAlphabet[c]) m.alpha |= 1u << i;
+    if (kBase64RunAlphabet[c]) m.alpha |= 1u << i;
     if (c >= 0x80 || c == '%') m.stop |= 1u << i;
     if (c <= '\r') m.eol |= 1u << i;
   }

@@ -11,6 +11,7 @@
 // The text must have 64 readable bytes after its end (DecodedText keeps them).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -19,6 +20,17 @@
 #endif
 
 namespace promptgate::readers {
+
+// The letters of a base64 run, standard and URL-safe alphabets together (1 for a letter): what
+// the chunk classifier and the readers' run finder both count as "inside a run".
+inline constexpr std::array<uint8_t, 256> kBase64RunAlphabet = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<size_t>(c)] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '-' ||
+                                c == '_';
+  return t;
+}();
 
 inline constexpr uint32_t kScanMinRun = 20;   // base64 characters that make a run worth a look
 inline constexpr uint32_t kScanWrapRun = 16;  // alphabet characters before a wrapped line break
