@@ -9,6 +9,7 @@
 
 #include "detectors/readers/reader_util.h"
 #include "detectors/readers/readers.h"
+#include "detectors/utf8.h"
 
 namespace promptgate {
 namespace {
@@ -43,23 +44,6 @@ bool holds_text(std::string_view name) {
 }
 
 void append_entity(std::string_view entity, std::string& out) {
-  auto utf8 = [&](uint32_t cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x110000) {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  };
   if (entity == "amp") return out.push_back('&');
   if (entity == "lt") return out.push_back('<');
   if (entity == "gt") return out.push_back('>');
@@ -76,7 +60,7 @@ void append_entity(std::string_view entity, std::string& out) {
       if (d < 0 || cp > 0x10FFFF) return;
       cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(d);
     }
-    utf8(cp);
+    if (cp < 0x110000) append_utf8(out, cp);  // past U+10FFFF: not a character, dropped
   }
 }
 
