@@ -316,7 +316,7 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
     ScannedHeaders headers;
     for (const auto& name : cfg.scan_headers)
       if (auto it = req.find(name); it != req.end()) headers.emplace_back(name, it->value());
-    scanned = scan_request(*scanner, body, ctx, headers);
+    scanned = scan_request(*scanner, body, ctx, headers, content_type);
     ev.scan_skipped_bytes = scanned.skipped_bytes;
     ev.scan_us = body.scan_us() + scanned.scan_us;
     sh.metrics.scanned(body.text().size() + path.size() - ev.scan_skipped_bytes,

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "detectors/multipart.h"
 #include "proxy/audit_scope.h"
 #include "proxy/http_fields.h"
 
@@ -41,14 +42,35 @@ void scan_text_at(Scanner& scanner, std::string_view text, const std::string& lo
   }
 }
 
+// A file upload: the parts a reader opens join the body's attachments. A body that does not
+// split as its Content-Type says is refused like JSON that does not parse: the API would
+// reject it too, and what it holds could not be read.
+void list_multipart_attachments(const Scanner& scanner, const BodyIntake& body,
+                                std::string_view content_type, ScanOutcome& out) {
+  std::optional<std::string> boundary = multipart_boundary(content_type);
+  if (!boundary) return;
+  std::vector<MultipartPart> parts;
+  std::string error;
+  if (!split_multipart(body.text(), *boundary, parts, error)) {
+    out.failed = true;
+    out.read_as = "multipart/form-data";
+    out.error = error;
+    return;
+  }
+  std::vector<Attachment> listed =
+      multipart_attachments(body.text(), parts, scanner.attachment_limits(), out.findings);
+  for (auto& a : listed) out.attachments.push_back(std::move(a));
+}
+
 }  // namespace
 
 ScanOutcome scan_request(Scanner& scanner, BodyIntake& body, const RequestContext& ctx,
-                         const ScannedHeaders& headers) {
+                         const ScannedHeaders& headers, std::string_view content_type) {
   ScanOutcome out;
   auto t0 = std::chrono::steady_clock::now();
   try {
     scan_body(scanner, body, ctx, out);
+    if (!out.failed) list_multipart_attachments(scanner, body, content_type, out);
     size_t q = ctx.path.find('?');
     if (q != std::string::npos)
       scan_text_at(scanner, percent_decode(std::string_view(ctx.path).substr(q + 1)), "query",
@@ -69,8 +91,8 @@ std::optional<Refusal> unreadable_body_refusal(const BodyIntake& body, const Sca
   if (auto r = body.decode_refusal(ctx.wants_keep_alive)) return r;
   if (!scan.failed) return std::nullopt;
   return refuse(400, "invalid_request_error",
-                "promptgate could not parse the request body as JSON (" + scan.error +
-                    "), so it was not forwarded.",
+                "promptgate could not parse the request body as " + scan.read_as + " (" +
+                    scan.error + "), so it was not forwarded.",
                 ctx.wants_keep_alive);
 }
 

@@ -23,10 +23,11 @@ namespace promptgate::proxy {
 
 struct ScanOutcome {
   std::vector<Finding> findings;
-  bool failed = false;         // the body could not be read as what it claims to be
-  std::string error;           // why (never a value)
-  uint64_t skipped_bytes = 0;  // incremental scanning: bytes passed over as seen clean
-  uint64_t scan_us = 0;        // this stage's time (the body's streamed scan is counted apart)
+  bool failed = false;           // the body could not be read as what it claims to be
+  std::string error;             // why (never a value)
+  std::string read_as = "JSON";  // what the body could not be read as, for the refusal
+  uint64_t skipped_bytes = 0;    // incremental scanning: bytes passed over as seen clean
+  uint64_t scan_us = 0;          // this stage's time (the body's streamed scan is counted apart)
   // Attachments the body holds (PDFs, pictures, office files), for the read stage.
   std::vector<Attachment> attachments;
   // Incremental scanning: the transcript blocks held until their attachments are read clean.
@@ -36,8 +37,10 @@ struct ScanOutcome {
 // The configured headers present on the request, as (name, value).
 using ScannedHeaders = std::vector<std::pair<std::string, std::string_view>>;
 
+// `content_type` is the request's: a multipart/form-data body (a file upload) also lists the
+// parts a reader opens (PDF, pictures, office files) as attachments (multipart.h).
 ScanOutcome scan_request(Scanner& scanner, BodyIntake& body, const RequestContext& ctx,
-                         const ScannedHeaders& headers);
+                         const ScannedHeaders& headers, std::string_view content_type = {});
 
 // A body that could not be decoded or scanned is not forwarded, unless the host fails open.
 std::optional<Refusal> unreadable_body_refusal(const BodyIntake& body, const ScanOutcome& scan,

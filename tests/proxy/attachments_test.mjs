@@ -104,3 +104,34 @@ test('a screenshot resent on the next turn is read once (incremental scanning)',
   assert.ok(line, `the second turn did not pass over the screenshot: ${JSON.stringify(readAudit(pg.audit).slice(-2))}`);
   assert.ok(!line.attachments, 'the screenshot was listed (and read) again');
 });
+
+// A file uploaded to a Files API (multipart/form-data, as `curl -F` and the vendors' SDKs send
+// it): a DOCX or a PDF holding a token is blocked, named by its part and file name, and the
+// upload never reaches the API; its clean twin is uploaded. A body that does not split as its
+// Content-Type says is refused.
+test('a DOCX or PDF uploaded to /v1/files with a token is blocked; the clean twin passes', T, async () => {
+  if (!pg) pg = await startProxy();
+  for (const [kind, name, type] of [['docx', 'notes.docx', mediaType.docx],
+    ['pdf-compressed', 'runbook.pdf', 'application/octet-stream']]) {
+    const upload = async (lines, m) => curlApi(pg, '/v1/files', ['-H', 'anthropic-beta: files-api-2025-04-14',
+      '-F', `purpose=${m}`, '-F', `file=@${writeTemp(name, attachment(kind, lines))};filename=${name};type=${type}`]);
+    const token = githubToken();
+    const dm = marker('dirty-upload');
+    const dirty = await upload(['deploy notes', `export GITHUB_TOKEN=${token}`], dm);
+    assert.equal(dirty.status, 400, `${kind}: ${dirty.body}`);
+    const err = JSON.parse(dirty.body).error;
+    assert.match(err.message, /github/i, err.message);
+    assert.ok(err.message.includes(`multipart part 2 "file" (${name})`), `${kind}: ${err.message}`);
+    assert.ok(!recordHas(dm), `${kind}: the dirty upload reached the API`);
+    const cm = marker('clean-upload');
+    const clean = await upload(['deploy notes', 'export GITHUB_TOKEN=<from the vault>'], cm);
+    assert.equal(clean.status, 200, `${kind} clean: ${clean.body}`);
+    assert.ok(recordHas(cm), `${kind}: the clean upload did not reach the API`);
+  }
+  const m = marker('torn');
+  const torn = await curlApi(pg, '/v1/files', ['-H', 'content-type: multipart/form-data; boundary=XYZ',
+    '--data-binary', `--XYZ\r\ncontent-disposition: form-data; name="purpose"\r\n\r\n${m}\r\n`]);
+  assert.equal(torn.status, 400, torn.body);
+  assert.match(JSON.parse(torn.body).error.message, /multipart\/form-data.*closing boundary/);
+  assert.ok(!recordHas(m), 'the torn upload reached the API');
+});
