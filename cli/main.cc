@@ -50,8 +50,11 @@ constexpr Command kCommands[] = {
      secrets_command},
     {"scan",
      R"(  promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off]
-                  [--known-secrets FILE] PATH... | -
-      Scan files, directories (recursively) or stdin with the detection engine.
+                  [--known-secrets FILE] [--attachments read|skip]
+                  [--unreadable error|warn] PATH... | -
+      Scan files, directories (recursively) or stdin with the detection engine. PDFs,
+      pictures (OCR) and office files, alone or as attachments in a JSON body, are read
+      as the proxy reads them; one that cannot be read is an error unless --unreadable warn.
       Exit status: 0 nothing found, 1 findings, 2 error.
 )",
      scan_command},

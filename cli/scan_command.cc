@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "cli/arguments.h"
@@ -16,6 +17,7 @@
 #include "cli/version.h"
 #include "detectors/engine.h"
 #include "detectors/known_secrets.h"
+#include "detectors/readers/read_files.h"
 
 namespace promptgate {
 namespace {
@@ -30,7 +32,9 @@ struct ScanOptions {
   OutputFormat format = OutputFormat::jsonl;
   InputFormat json = InputFormat::automatic;
   std::vector<std::string> paths;
-  std::string known_secrets;  // digest file (docs/known-secrets.md)
+  std::string known_secrets;        // digest file (docs/known-secrets.md)
+  bool read_attachments = true;     // PDFs, pictures, office files: read and their text scanned
+  bool unreadable_is_error = true;  // an attachment that cannot be read makes the exit code 2
 };
 
 struct FileFindings {
@@ -38,13 +42,16 @@ struct FileFindings {
   std::vector<Finding> findings;
   std::string content;  // kept for line numbers when the file was read whole
   bool have_content = false;
+  std::vector<std::string> problems;  // attachments that could not be read
 };
 
 const cli::ArgumentSpec kArgs{
     .options = {{"--rules", cli::OptionKind::value},
                 {"--known-secrets", cli::OptionKind::value},
                 {"--format", cli::OptionKind::value, {"jsonl", "text", "sarif"}},
-                {"--json", cli::OptionKind::value, {"auto", "on", "off"}}},
+                {"--json", cli::OptionKind::value, {"auto", "on", "off"}},
+                {"--attachments", cli::OptionKind::value, {"read", "skip"}},
+                {"--unreadable", cli::OptionKind::value, {"error", "warn"}}},
     .positionals = true};
 
 // Throws std::invalid_argument (cli::ArgumentError among them) with the message to print.
@@ -61,6 +68,8 @@ ScanOptions parse(const Args& args) {
   o.json = json == "on"    ? InputFormat::json
            : json == "off" ? InputFormat::text
                            : InputFormat::automatic;
+  o.read_attachments = parsed.last("--attachments").value_or("read") == "read";
+  o.unreadable_is_error = parsed.last("--unreadable").value_or("error") == "error";
   o.paths = std::move(parsed.positionals);
   if (o.rules.empty()) o.rules.push_back(RuleSource::builtin());
   if (o.paths.empty()) throw std::invalid_argument("scan needs a PATH or - for stdin");
@@ -80,8 +89,23 @@ ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format) {
   return stream->finish();
 }
 
-bool scan_file(Scanner& scanner, const std::string& path, InputFormat format, FileFindings& out,
-               std::string& error) {
+// What the model would read inside attachments: the JSON body's (document / image blocks and
+// the other vendors' fields) and, when `whole` is given, the file itself if it is a PDF, a
+// picture or an office file.
+void read_attachments(Scanner& scanner, std::vector<Attachment> attachments,
+                      std::optional<std::string_view> whole, FileFindings& out) {
+  if (whole)
+    if (auto a = whole_file_attachment(*whole, scanner.attachment_limits()))
+      attachments.push_back(std::move(*a));
+  if (attachments.empty()) return;
+  AttachmentReport r = read_and_scan(scanner, attachments, ReadLimits{});
+  for (auto& f : r.findings) out.findings.push_back(std::move(f));
+  for (auto& p : r.problems) out.problems.push_back(std::move(p));
+}
+
+bool scan_file(Scanner& scanner, const std::string& path, const ScanOptions& opts,
+               FileFindings& out, std::string& error) {
+  const InputFormat format = opts.json;
   out.path = path;
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
@@ -105,6 +129,8 @@ bool scan_file(Scanner& scanner, const std::string& path, InputFormat format, Fi
       return false;
     }
     out.findings = std::move(r.findings);
+    if (opts.read_attachments)
+      read_attachments(scanner, std::move(r.attachments), out.content, out);
     return true;
   }
   ScanResult r = scan_stream(scanner, in, format);
@@ -118,6 +144,7 @@ bool scan_file(Scanner& scanner, const std::string& path, InputFormat format, Fi
     return false;
   }
   out.findings = std::move(r.findings);
+  if (opts.read_attachments) read_attachments(scanner, std::move(r.attachments), {}, out);
   return true;
 }
 
@@ -260,13 +287,18 @@ int scan_command(const Args& args) {
       ok = r.ok();
       if (!ok) error = "stdin: " + r.error;
       ff.findings = std::move(r.findings);
+      if (opts.read_attachments) read_attachments(scanner, std::move(r.attachments), {}, ff);
     } else {
-      ok = scan_file(scanner, path, opts.json, ff, error);
+      ok = scan_file(scanner, path, opts, ff, error);
     }
     if (!ok) {
       std::cerr << "promptgate: " << error << "\n";
       any_error = true;
     }
+    for (const auto& problem : ff.problems)
+      std::cerr << "promptgate: " << ff.path << ": " << problem
+                << (opts.unreadable_is_error ? "" : " (not read: --unreadable warn)") << "\n";
+    if (!ff.problems.empty() && opts.unreadable_is_error) any_error = true;
     any_finding = any_finding || !ff.findings.empty();
     if (opts.format == OutputFormat::jsonl) {
       for (const auto& f : ff.findings) std::cout << finding_json(ff.path, f).dump() << "\n";

@@ -15,7 +15,8 @@ std::vector<Finding> scan_attachment_text(Scanner& scanner, const Attachment& at
     if (piece.text.empty()) continue;
     auto take = [&](ScanResult r, bool folded) {
       for (Finding& f : r.findings) {
-        f.location = attachment.location + " (" + piece.label + ")";
+        f.location = attachment.location.empty() ? piece.label
+                                                 : attachment.location + " (" + piece.label + ")";
         f.start = attachment.raw_begin;
         f.end = attachment.raw_end;
         f.in_attachment = true;

@@ -8,7 +8,8 @@
 //   }
 //
 // Each text piece is scanned as plain text (Scanner::scan_extracted). A finding's location is
-// the attachment's with the piece's label, "messages[2].content[0].source (pdf page 3)"; its
+// the attachment's with the piece's label, "messages[2].content[0].source (pdf page 3)" (the label
+// alone for an attachment with no location, a whole file given to `scan`); its
 // raw span is the attachment's encoded string; it has in_attachment set (a value inside a file
 // cannot be redacted in place: the decision blocks instead). OCR pieces are scanned with OCR's
 // confusions undone where a strong checksum pays for it (ocr_confusions.h), and again with
