@@ -335,11 +335,13 @@ class Parser {
   }
 
   void documents(const Node& v, AttachmentsConfig& a) const {
-    in_.check_keys(v, {"read", "on_unreadable", "max_pages", "time_budget_ms"}, "documents");
+    in_.check_keys(v, {"read", "on_unreadable", "max_pages", "max_ocr_pages", "time_budget_ms"},
+                   "documents");
     if (v["read"]) a.read = in_.boolean(v["read"], "read");
     if (v["on_unreadable"])
       a.block_unreadable = block_or_allow(v["on_unreadable"], "on_unreadable");
     in_.optional_whole_number(v, "max_pages", 1, 100'000, a.max_pages);
+    in_.optional_whole_number(v, "max_ocr_pages", 0, 10'000, a.max_ocr_pages);
     in_.optional_whole_number(v, "time_budget_ms", 1, 600'000, a.document_budget_ms);
   }
 

@@ -90,6 +90,7 @@ struct AttachmentsConfig {
   bool block_on_timeout = true;  // pictures.on_timeout: block | allow
   uint32_t reader_threads = 2;   // pictures.concurrency: attachments read at once, per process
   uint32_t max_pages = 600;      // documents.max_pages
+  uint32_t max_ocr_pages = 20;   // documents.max_ocr_pages: pages without text read by OCR
   uint32_t document_budget_ms = 10'000;  // documents.time_budget_ms, per document
   uint64_t max_pixels = 40'000'000;      // pictures.max_pixels: larger pictures are refused
   uint32_t picture_budget_ms = 5'000;    // pictures.time_budget_ms, per picture (OCR)

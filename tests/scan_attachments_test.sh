@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `promptgate scan` reads what a model would read: a PDF (plain and compressed), a DOCX and a
+# `promptgate scan` reads what a model would read: a PDF (plain, compressed, scanned), a DOCX and a
 # screenshot (PNG, OCR) given as files, and a document block inside a saved JSON request, each
 # found with its reader's location; clean twins pass; an unreadable PDF is an error (exit 2)
 # unless --unreadable warn; --attachments skip reads none. The planted token is never printed.
@@ -21,8 +21,8 @@ for _ in range(6): s = a[c % 62] + s; c //= 62
 print("ghp_" + body + s)')
 
 mkdir -p "$work/dirty" "$work/clean"
-for kind in pdf pdf-compressed docx png; do
-  ext=${kind%-compressed}
+for kind in pdf pdf-compressed pdf-scanned docx png; do
+  ext=${kind%-*}
   "$make_attachment" "$kind" "$work/dirty/$kind.$ext" "deploy notes" "export GITHUB_TOKEN=$token"
   "$make_attachment" "$kind" "$work/clean/$kind.$ext" "deploy notes" "export GITHUB_TOKEN=<from the vault>"
 done
@@ -50,6 +50,7 @@ run scan --format text "$work/dirty"
 check "a token in a PDF, DOCX, screenshot or JSON document block exits 1" '[ $status -eq 1 ]'
 check "plain PDF: found on its page" 'echo "$out" | grep -q "dirty/pdf.pdf:.* github-pat-classic .* at pdf page 1,"'
 check "compressed PDF: found on its page" 'echo "$out" | grep -q "dirty/pdf-compressed.pdf:.* github-pat-classic .* at pdf page 1,"'
+check "scanned PDF (a picture, no text): found by OCR on its page" 'echo "$out" | grep -Eq "dirty/pdf-scanned.pdf:.* (github|token).* at pdf page 1, ocr,"'
 check "DOCX: found in its text" 'echo "$out" | grep -q "dirty/docx.docx:.* at docx"'
 check "screenshot: found by OCR" 'echo "$out" | grep -Eq "dirty/png.png:.* (github|token).* at picture, ocr"'
 check "JSON body: the document block read" 'echo "$out" | grep -q "request.json:.* github-pat-classic .* at messages\[0\].content\[1\].source (pdf page 1)"'

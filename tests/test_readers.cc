@@ -132,7 +132,7 @@ TEST_CASE("PDF: too many pages, a bomb, encryption, damage and size are unreadab
   ReadOutcome pages = read_pdf(fx::make_pdf(many), limits);
   CHECK(pages.status == ReadStatus::unreadable);
   CHECK(mentions(pages.reason, "12 pages"));
-  CHECK(mentions(pages.reason, "pdf.max_pages"));
+  CHECK(mentions(pages.reason, "documents.max_pages"));
 
   // 64 MiB of page content that deflates to ~64 KiB: refused before poppler reads it.
   fx::PdfOptions bomb;
@@ -172,6 +172,55 @@ TEST_CASE("PDF: too many pages, a bomb, encryption, damage and size are unreadab
   CHECK(mentions(text.reason, "pdf.max_text_bytes"));
 }
 
+TEST_CASE("PDF: a scanned page (a picture, no text) is read by OCR: its clean twin passes",
+          "[readers][pdf][picture]") {
+  std::string token = testing::github_token(23);
+  ReadLimits limits = generous_read();
+  limits.pdf.budget = std::chrono::seconds(60);
+  Through dirty =
+      through_body("document", "application/pdf",
+                   fx::scanned_pdf({"Runbook", "export GITHUB_TOKEN=" + token}), limits);
+  REQUIRE(dirty.outcome.ok());
+  REQUIRE_FALSE(dirty.outcome.pieces.empty());
+  CHECK(dirty.outcome.pieces[0].label == "pdf page 1, ocr");
+  CHECK(dirty.outcome.pieces[0].ocr);
+  REQUIRE_FALSE(dirty.findings.empty());
+  CHECK(dirty.findings[0].location == "messages[1].content[1].source (pdf page 1, ocr)");
+  CHECK(dirty.findings[0].read_by_ocr);
+
+  Through clean =
+      through_body("document", "application/pdf",
+                   fx::scanned_pdf({"Runbook", "export GITHUB_TOKEN=<from vault>"}), limits);
+  REQUIRE(clean.outcome.ok());
+  CHECK_FALSE(clean.outcome.pieces.empty());
+  CHECK(clean.findings.empty());
+}
+
+TEST_CASE("PDF: pages read by OCR are bounded, blank pages are not read", "[readers][pdf]") {
+  PdfLimits limits;
+  limits.budget = std::chrono::seconds(60);
+  limits.max_ocr_pages = 2;
+  ReadOutcome over = read_pdf(fx::scanned_pdf({"page of a scan"}, 100, 3), limits, generous());
+  CHECK(over.status == ReadStatus::unreadable);
+  CHECK(mentions(over.reason, "documents.max_ocr_pages"));
+
+  // Pages with nothing drawn have no text and nothing to read: they count for nothing.
+  ReadOutcome blank = read_pdf(fx::make_pdf(std::vector<std::string>(5, "")), limits, generous());
+  CHECK(blank.ok());
+  CHECK(blank.pieces.empty());
+
+  limits.max_ocr_pages = 0;  // OCR off: a scanned page gives no text
+  ReadOutcome off = read_pdf(fx::scanned_pdf({"page of a scan"}, 100), limits, generous());
+  CHECK(off.ok());
+  CHECK(off.pieces.empty());
+
+  limits.max_ocr_pages = 20;
+  limits.budget = std::chrono::milliseconds(1);
+  ReadOutcome late = read_pdf(fx::scanned_pdf({"page of a scan"}, 100, 2), limits, generous());
+  CHECK(late.status == ReadStatus::timeout);
+  CHECK(mentions(late.reason, "documents.time_budget_ms"));
+}
+
 TEST_CASE("PDF: the time budget ends a long read as a timeout", "[readers][pdf]") {
   std::vector<std::string> pages(300,
                                  fx::pdf_text(std::vector<std::string>(40, "lorem ipsum dolor")));
@@ -181,7 +230,7 @@ TEST_CASE("PDF: the time budget ends a long read as a timeout", "[readers][pdf]"
   compressed.compress = true;
   ReadOutcome o = read_pdf(fx::make_pdf(pages, compressed), limits);
   CHECK(o.status == ReadStatus::timeout);
-  CHECK(mentions(o.reason, "pdf.budget_ms"));
+  CHECK(mentions(o.reason, "documents.time_budget_ms"));
 }
 
 TEST_CASE("PDF: several threads read at once", "[readers][pdf]") {
@@ -410,7 +459,7 @@ TEST_CASE("pictures: OCR past its time budget is a timeout, a damaged picture un
   std::string png = fx::terminal_screenshot(terminal_session("GITHUB_TOKEN=x"));
   ReadOutcome o = read_picture(png, limits);
   CHECK(o.status == ReadStatus::timeout);
-  CHECK(mentions(o.reason, "pictures.budget_ms"));
+  CHECK(mentions(o.reason, "pictures.time_budget_ms"));
 
   ReadOutcome damaged = read_picture(png.substr(0, png.size() / 3), PictureLimits{});
   CHECK(damaged.status == ReadStatus::unreadable);

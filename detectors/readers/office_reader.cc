@@ -223,7 +223,7 @@ ReadOutcome open_archive(std::string_view bytes, const OfficeLimits& limits, Med
   zip_int64_t entries = zip_get_num_entries(a.zip.get(), 0);
   if (entries < 0 || static_cast<uint64_t>(entries) > limits.max_entries)
     return unreadable(std::to_string(entries) + " zip entries, over the limit of " +
-                      std::to_string(limits.max_entries) + " (office.max_entries)");
+                      std::to_string(limits.max_entries) + " (built in: office.max_entries)");
   a.kind = kind_of_archive(a.zip.get());
   if (a.kind == MediaKind::unknown || (expected != MediaKind::office && expected != a.kind))
     return unreadable("not the DOCX, XLSX or PPTX it says it is (its parts are missing)");
@@ -236,16 +236,17 @@ ReadOutcome open_archive(std::string_view bytes, const OfficeLimits& limits, Med
     if (total > limits.max_uncompressed_bytes)
       return unreadable("its entries unpack to more than " +
                         size_name(limits.max_uncompressed_bytes) +
-                        " (office.max_uncompressed_bytes): a zip bomb");
+                        " (built in: office.max_uncompressed_bytes): a zip bomb");
     std::string label = label_of(a.kind, st.name);
     if (label.empty()) continue;
     if (st.size > (uint64_t{1} << 20) &&
         st.size / std::max<uint64_t>(st.comp_size, 1) > limits.max_ratio)
       return unreadable(std::string(st.name) + " is compressed more than " +
-                        std::to_string(limits.max_ratio) + ":1 (office.max_ratio): a zip bomb");
+                        std::to_string(limits.max_ratio) +
+                        ":1 (built in: office.max_ratio): a zip bomb");
     if (st.size > limits.max_part_bytes)
       return unreadable(std::string(st.name) + " is over the " + size_name(limits.max_part_bytes) +
-                        " limit (office.max_part_bytes)");
+                        " limit (built in: office.max_part_bytes)");
     a.parts.push_back({i, st.name, std::move(label), number_in(st.name)});
   }
   std::sort(a.parts.begin(), a.parts.end(), [](const Part& x, const Part& y) {
@@ -262,21 +263,23 @@ ReadOutcome read_office(std::string_view bytes, const OfficeLimits& limits, Medi
   Clock clock(limits.budget);
   if (bytes.size() > limits.max_bytes)
     return unreadable("an office file of " + size_name(bytes.size()) + " is over the " +
-                      size_name(limits.max_bytes) + " limit (office.max_bytes)");
+                      size_name(limits.max_bytes) + " limit (built in: office.max_bytes)");
   Archive a;
   if (ReadOutcome o = open_archive(bytes, limits, kind, a); !o.ok()) return o;
   ReadOutcome out;
   uint64_t text_bytes = 0;
   std::string xml;
   for (const Part& p : a.parts) {
-    if (clock.expired()) return reader_util::timed_out("office file", clock, "office.budget_ms");
+    if (clock.expired())
+      return reader_util::timed_out("office file", clock, "documents.time_budget_ms");
     if (!read_part(a.zip.get(), p.index, limits.max_part_bytes, xml))
       return unreadable(p.name + " cannot be unpacked (damaged, or larger than it says)");
     std::string text = xml_text(xml);
     if (text.empty()) continue;
     text_bytes += text.size();
     if (text_bytes > limits.max_text_bytes)
-      return reader_util::limit_text("office file", limits.max_text_bytes, "office.max_text_bytes");
+      return reader_util::limit_text("office file", limits.max_text_bytes,
+                                     "built-in limit office.max_text_bytes");
     out.pieces.push_back({p.label, std::move(text), false});
   }
   return out;

@@ -1,10 +1,13 @@
 // PDF text with poppler-cpp, after a bomb check of the file's Flate streams; see readers.h.
 #include <poppler-document.h>
 #include <poppler-global.h>
+#include <poppler-page-renderer.h>
 #include <poppler-page.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <climits>
+#include <cmath>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -85,8 +88,8 @@ ReadOutcome check_inflated(std::string_view pdf, const PdfLimits& limits, const 
     if (!inflate_counting(*z, pdf.substr(data, end - data), limits.max_inflated_bytes, total))
       return reader_util::unreadable("its compressed streams inflate to more than " +
                                      reader_util::size_name(limits.max_inflated_bytes) +
-                                     " (pdf.max_inflated_bytes): a PDF bomb");
-    if (clock.expired()) return reader_util::timed_out("pdf", clock, "pdf.budget_ms");
+                                     " (built in: pdf.max_inflated_bytes): a PDF bomb");
+    if (clock.expired()) return reader_util::timed_out("pdf", clock, "documents.time_budget_ms");
     pos = end;
   }
   return {};
@@ -98,14 +101,57 @@ void quiet_poppler() {
       once, [] { poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr); });
 }
 
+bool blank(const std::vector<char>& utf8) {
+  return std::all_of(utf8.begin(), utf8.end(), [](char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f';
+  });
+}
+
+// A page with no text, rendered in grey at the configured resolution (less if the page is so
+// large that its pixels would pass the OCR limit) and, unless it is blank, read by OCR within
+// the document's budget; `ocr_pages` counts the pages read so.
+ReadOutcome ocr_page(poppler::page& page, int index, const PdfLimits& limits,
+                     const PictureLimits& picture, const Clock& clock, uint32_t& ocr_pages) {
+  const std::string label = "pdf page " + std::to_string(index + 1) + ", ocr";
+  poppler::rectf box = page.page_rect(poppler::media_box);
+  const double inches = std::max(box.width(), 1.0) * std::max(box.height(), 1.0) / (72.0 * 72.0);
+  const double dpi = std::min(limits.ocr_dpi, std::sqrt(double(picture.ocr_pixels) / inches));
+  if (dpi < 50)
+    return reader_util::unreadable("page " + std::to_string(index + 1) +
+                                   " has no text and is too large to read by OCR");
+  poppler::page_renderer renderer;
+  renderer.set_render_hint(poppler::page_renderer::antialiasing);
+  renderer.set_image_format(poppler::image::format_gray8);
+  poppler::image img = renderer.render_page(&page, dpi, dpi);
+  if (!img.is_valid())
+    return reader_util::unreadable("page " + std::to_string(index + 1) + " could not be rendered");
+  GrayPixels pixels;
+  pixels.width = img.width();
+  pixels.height = img.height();
+  pixels.data.resize(size_t(pixels.width) * size_t(pixels.height));
+  for (int y = 0; y < pixels.height; ++y) {
+    const auto* row = reinterpret_cast<const uint8_t*>(img.const_data() + y * img.bytes_per_row());
+    std::copy(row, row + pixels.width, pixels.data.begin() + ptrdiff_t(y) * pixels.width);
+  }
+  // A blank page (a separator, a page of faint lines) has nothing to read.
+  auto [lo, hi] = std::minmax_element(pixels.data.begin(), pixels.data.end());
+  if (*hi - *lo < 48) return {};
+  if (++ocr_pages > limits.max_ocr_pages)
+    return reader_util::unreadable("more than " + std::to_string(limits.max_ocr_pages) +
+                                   " pages without text to read by OCR (documents.max_ocr_pages)");
+  return read_gray_pixels(pixels, picture, std::max(clock.left(), std::chrono::milliseconds(1)),
+                          label, "documents.time_budget_ms");
+}
+
 }  // namespace
 
-ReadOutcome read_pdf(std::string_view bytes, const PdfLimits& limits) {
+ReadOutcome read_pdf(std::string_view bytes, const PdfLimits& limits,
+                     const PictureLimits& picture) {
   Clock clock(limits.budget);
   if (bytes.size() > limits.max_bytes || bytes.size() > INT_MAX)
     return reader_util::unreadable("a PDF of " + reader_util::size_name(bytes.size()) +
                                    " is over the " + reader_util::size_name(limits.max_bytes) +
-                                   " limit (pdf.max_bytes)");
+                                   " limit (built in: pdf.max_bytes)");
   if (ReadOutcome bomb = check_inflated(bytes, limits, clock); !bomb.ok()) return bomb;
   quiet_poppler();
   std::unique_ptr<poppler::document> doc(
@@ -115,22 +161,29 @@ ReadOutcome read_pdf(std::string_view bytes, const PdfLimits& limits) {
   const int pages = doc->pages();
   if (pages < 0 || static_cast<uint32_t>(pages) > limits.max_pages)
     return reader_util::unreadable(std::to_string(pages) + " pages, over the limit of " +
-                                   std::to_string(limits.max_pages) + " (pdf.max_pages)");
+                                   std::to_string(limits.max_pages) + " (documents.max_pages)");
   ReadOutcome out;
   uint64_t text_bytes = 0;
+  uint32_t ocr_pages = 0;
   for (int i = 0; i < pages; ++i) {
     if (clock.expired())
       return reader_util::timed_out(
           "pdf (" + std::to_string(i) + " of " + std::to_string(pages) + " pages read)", clock,
-          "pdf.budget_ms");
+          "documents.time_budget_ms");
     std::unique_ptr<poppler::page> page(doc->create_page(i));
     if (!page) return reader_util::unreadable("page " + std::to_string(i + 1) + " is damaged");
     // In reading order on the page, as it is shown: the text a model is given with the page.
     std::vector<char> utf8 = page->text(poppler::rectf(), poppler::page::physical_layout).to_utf8();
-    if (utf8.empty()) continue;
+    if (blank(utf8) && limits.max_ocr_pages > 0) {
+      ReadOutcome o = ocr_page(*page, i, limits, picture, clock, ocr_pages);
+      if (!o.ok()) return o;
+      for (auto& piece : o.pieces) out.pieces.push_back(std::move(piece));
+      continue;
+    }
+    if (blank(utf8)) continue;
     text_bytes += utf8.size();
     if (text_bytes > limits.max_text_bytes)
-      return limit_text("pdf", limits.max_text_bytes, "pdf.max_text_bytes");
+      return limit_text("pdf", limits.max_text_bytes, "built-in limit pdf.max_text_bytes");
     out.pieces.push_back(
         {"pdf page " + std::to_string(i + 1), std::string(utf8.begin(), utf8.end()), false});
   }

@@ -187,9 +187,17 @@ void setup_once() {
   });
 }
 
+// What an OCR run reports as: "picture, ocr" under pictures.time_budget_ms, or a PDF page.
+struct OcrJob {
+  std::string label = "picture, ocr";
+  std::string what = "picture";
+  const char* setting = "pictures.time_budget_ms";
+};
+
 // One OCR pass over a prepared picture, within what is left of the budget.
-ReadOutcome recognize(tesseract::TessBaseAPI& api, PIX* pix, const Clock& clock) {
-  if (clock.expired()) return reader_util::timed_out("picture", clock, "pictures.budget_ms");
+ReadOutcome recognize(tesseract::TessBaseAPI& api, PIX* pix, const Clock& clock,
+                      const OcrJob& job) {
+  if (clock.expired()) return reader_util::timed_out(job.what, clock, job.setting);
   api.SetImage(pix);
   api.SetSourceResolution(300);
   tesseract::ETEXT_DESC monitor;
@@ -197,39 +205,29 @@ ReadOutcome recognize(tesseract::TessBaseAPI& api, PIX* pix, const Clock& clock)
   int rc = api.Recognize(&monitor);
   if (monitor.deadline_exceeded() || clock.expired()) {
     api.Clear();
-    return reader_util::timed_out("picture", clock, "pictures.budget_ms");
+    return reader_util::timed_out(job.what, clock, job.setting);
   }
   if (rc != 0) {
     api.Clear();
-    return unreadable("OCR failed on the picture");
+    return unreadable("OCR failed on the " + job.what);
   }
   std::unique_ptr<char, TextFree> text(api.GetUTF8Text());
   api.Clear();
   ReadOutcome out;
-  if (text && *text) out.pieces.push_back({"picture, ocr", text.get(), true});
+  if (text && *text) out.pieces.push_back({job.label, text.get(), true});
   return out;
 }
 
-}  // namespace
-
-ReadOutcome read_picture(std::string_view bytes, const PictureLimits& limits) {
-  Clock clock(limits.budget);
-  setup_once();
-  if (bytes.size() > limits.max_bytes)
-    return unreadable("a picture of " + reader_util::size_name(bytes.size()) + " is over the " +
-                      reader_util::size_name(limits.max_bytes) + " limit (pictures.max_bytes)");
-  MediaKind kind = sniff_media(bytes);
-  if (!is_picture(kind)) return unreadable("not a PNG, JPEG, GIF or WebP picture");
-  Pix pix;
-  if (ReadOutcome o = decode(bytes, kind, limits, pix); !o.ok()) return o;
+// Prepares a decoded picture and reads it in one pass per line height the budget has room for.
+ReadOutcome ocr(Pix pix, const PictureLimits& limits, const Clock& clock, const OcrJob& job) {
   pix = prepare(std::move(pix), limits);
-  if (!pix) return unreadable("the picture could not be prepared for OCR");
+  if (!pix) return unreadable("the " + job.what + " could not be prepared for OCR");
   tesseract::TessBaseAPI* api = ocr_engine(limits.tessdata_dir);
   if (!api) return unreadable("OCR is not available (Tesseract's English model was not found)");
   ReadOutcome out;
   const int line = median_line_height(*api, pix.get());
   if (line <= 0 || limits.line_heights.empty())  // no lines found: one pass as it is
-    return recognize(*api, pix.get(), clock);
+    return recognize(*api, pix.get(), clock, job);
   const uint64_t pixels = uint64_t(pixGetWidth(pix.get())) * uint64_t(pixGetHeight(pix.get()));
   auto last = clock.elapsed();
   for (size_t pass = 0; pass < limits.line_heights.size(); ++pass) {
@@ -241,14 +239,53 @@ ReadOutcome read_picture(std::string_view bytes, const PictureLimits& limits) {
     Pix scaled;
     if (std::abs(scale - 1.0) > 0.05) {
       scaled.reset(pixScale(pix.get(), float(scale), float(scale)));
-      if (!scaled) return unreadable("the picture could not be scaled for OCR");
+      if (!scaled) return unreadable("the " + job.what + " could not be scaled for OCR");
     }
-    ReadOutcome o = recognize(*api, scaled ? scaled.get() : pix.get(), clock);
+    ReadOutcome o = recognize(*api, scaled ? scaled.get() : pix.get(), clock, job);
     if (!o.ok()) return o;
     for (auto& piece : o.pieces) out.pieces.push_back(std::move(piece));
   }
   api->Clear();
   return out;
+}
+
+}  // namespace
+
+ReadOutcome read_picture(std::string_view bytes, const PictureLimits& limits) {
+  Clock clock(limits.budget);
+  setup_once();
+  if (bytes.size() > limits.max_bytes)
+    return unreadable("a picture of " + reader_util::size_name(bytes.size()) + " is over the " +
+                      reader_util::size_name(limits.max_bytes) +
+                      " limit (built in: pictures.max_bytes)");
+  MediaKind kind = sniff_media(bytes);
+  if (!is_picture(kind)) return unreadable("not a PNG, JPEG, GIF or WebP picture");
+  Pix pix;
+  if (ReadOutcome o = decode(bytes, kind, limits, pix); !o.ok()) return o;
+  return ocr(std::move(pix), limits, clock, OcrJob{});
+}
+
+ReadOutcome read_gray_pixels(const GrayPixels& picture, const PictureLimits& limits,
+                             std::chrono::milliseconds budget, std::string label,
+                             const char* budget_setting) {
+  Clock clock(budget);
+  setup_once();
+  const uint64_t pixels = uint64_t(picture.width) * uint64_t(picture.height);
+  if (picture.width <= 0 || picture.height <= 0 || picture.data.size() != pixels)
+    return unreadable("an empty picture");
+  if (pixels > limits.max_pixels)
+    return unreadable("a " + megapixels(pixels) + " px page, over the " +
+                      megapixels(limits.max_pixels) + " limit (pictures.max_pixels)");
+  Pix pix(pixCreate(picture.width, picture.height, 8));
+  if (!pix) return unreadable("no memory for the page's pixels");
+  l_uint32* row = pixGetData(pix.get());
+  const int words = pixGetWpl(pix.get());
+  for (int y = 0; y < picture.height; ++y, row += words)
+    for (int x = 0; x < picture.width; ++x)
+      SET_DATA_BYTE(row, x, picture.data[size_t(y) * size_t(picture.width) + size_t(x)]);
+  OcrJob job{std::move(label), "page", budget_setting};
+  job.what = job.label;
+  return ocr(std::move(pix), limits, clock, job);
 }
 
 }  // namespace promptgate

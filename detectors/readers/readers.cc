@@ -7,7 +7,8 @@ namespace promptgate {
 
 ReadOutcome read_attachment(const Attachment& attachment, const ReadLimits& limits) {
   if (attachment.unreadable) return reader_util::unreadable(attachment.reason);
-  if (attachment.kind == MediaKind::pdf) return read_pdf(attachment.bytes, limits.pdf);
+  if (attachment.kind == MediaKind::pdf)
+    return read_pdf(attachment.bytes, limits.pdf, limits.picture);
   if (is_picture(attachment.kind)) return read_picture(attachment.bytes, limits.picture);
   if (is_office(attachment.kind))
     return read_office(attachment.bytes, limits.office, attachment.kind);

@@ -29,6 +29,11 @@ namespace promptgate {
 struct PdfLimits {
   uint64_t max_bytes = uint64_t{32} << 20;
   uint32_t max_pages = 600;
+  // A page with no text (a scan, a page printed as a picture) is rendered at ocr_dpi and read
+  // by OCR, up to max_ocr_pages such pages; a document with more is unreadable (OCR costs about
+  // a second a page). 0: no OCR, such pages give no text.
+  uint32_t max_ocr_pages = 20;
+  double ocr_dpi = 150;
   // What the file's Flate streams (page content, fonts, object streams; not pictures) may
   // inflate to, all together: checked before poppler reads the file, against PDF bombs.
   uint64_t max_inflated_bytes = uint64_t{256} << 20;
@@ -69,8 +74,20 @@ struct ReadLimits {
   PictureLimits picture;
 };
 
-// One piece per page, labelled "pdf page 3" (pages without text give no piece).
-ReadOutcome read_pdf(std::string_view bytes, const PdfLimits& limits);
+// One piece per page, labelled "pdf page 3"; a page without text is read by OCR ("pdf page 3,
+// ocr", marked ocr) under `picture`'s limits and the PDF's time budget.
+ReadOutcome read_pdf(std::string_view bytes, const PdfLimits& limits,
+                     const PictureLimits& picture = {});
+
+// Pixels another reader already has (a PDF page it rendered), 8-bit grey, rows top down.
+struct GrayPixels {
+  int width = 0, height = 0;
+  std::vector<uint8_t> data;
+};
+// OCR of such pixels, one piece labelled `label`; a timeout names `budget_setting`.
+ReadOutcome read_gray_pixels(const GrayPixels& picture, const PictureLimits& limits,
+                             std::chrono::milliseconds budget, std::string label,
+                             const char* budget_setting);
 // One piece per part: "docx", "docx footnotes", "xlsx shared strings", "xlsx sheet2",
 // "pptx slide 3", "pptx notes 3". `kind` says which format is expected; office: any of them.
 ReadOutcome read_office(std::string_view bytes, const OfficeLimits& limits,

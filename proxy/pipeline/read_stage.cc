@@ -8,6 +8,7 @@ namespace promptgate::proxy {
 ReadLimits read_limits_for(const AttachmentsConfig& cfg) {
   ReadLimits limits;
   limits.pdf.max_pages = cfg.max_pages;
+  limits.pdf.max_ocr_pages = cfg.max_ocr_pages;
   limits.pdf.budget = std::chrono::milliseconds(cfg.document_budget_ms);
   limits.office.budget = std::chrono::milliseconds(cfg.document_budget_ms);
   limits.picture.max_pixels = cfg.max_pixels;
