@@ -8,6 +8,7 @@
 #include "proxy/client_hello.h"
 #include "proxy/destination_table.h"
 #include "proxy/internal_address.h"
+#include "proxy/read_deadline.h"
 #include "proxy/request_handler.h"
 #include "proxy/upstream.h"
 
@@ -68,11 +69,15 @@ net::awaitable<bool> read_request_header(Connection& conn, Client& client, beast
   // parser limit: bounding the buffer bounds them (an overlong one fails the read with 400).
   buf.max_size(cfg.max_header_bytes + 64 * 1024);
   beast::error_code ec;
-  beast::get_lowest_layer(client).expires_after(
-      ms(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));
-  conn.state->idle = true;
-  co_await http::async_read_header(client, buf, parser, tok(ec));
-  conn.state->idle = false;
+  {
+    // Leaves the socket open when it passes, so a first head that does not arrive gets its 408.
+    ReadDeadline deadline(beast::get_lowest_layer(client),
+                          ms(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));
+    conn.state->idle = true;
+    co_await http::async_read_header(client, buf, parser, tok(ec));
+    conn.state->idle = false;
+    deadline.classify(ec);
+  }
   // A connection may have idled across a reload: the request runs on the config current now.
   conn.snap = conn.sh.current();
   if (!ec) co_return true;
@@ -139,17 +144,21 @@ net::awaitable<bool> authenticate(Connection& conn, Client& client,
   }
   const char* reason = header.empty() ? "missing" : "invalid";
   conn.sh.metrics.auth_failure(reason);
+  // With only client certificates configured there is no credential to ask for: a 407 must
+  // carry a challenge (RFC 9110 15.5.8), and a Basic one would only prompt for a password that
+  // does not exist. The destination is refused instead.
+  const unsigned status = creds ? 407 : 403;
   ev.decision = "deny";
-  ev.status = 407;
+  ev.status = status;
   ev.error = std::string("proxy authentication ") + reason;
   std::string how =
       creds ? "Put your gateway credentials in the proxy URL: "
               "HTTPS_PROXY=http://USER:SECRET@host:port"
             : "This gateway identifies users by client certificate, which only works for "
               "intercepted hosts (the model APIs); this destination is not one of them.";
-  auto res = error_response(407, "authentication_error",
+  auto res = error_response(status, creds ? "authentication_error" : "permission_error",
                             "promptgate: proxy authentication required. " + how, false);
-  res.set(http::field::proxy_authenticate, "Basic realm=\"promptgate\"");
+  if (creds) res.set(http::field::proxy_authenticate, "Basic realm=\"promptgate\"");
   co_await send_response(client, std::move(res));
   co_return false;
 }

@@ -11,6 +11,7 @@
 #include "proxy/pipeline/read_stage.h"
 #include "proxy/pipeline/rewrite_stage.h"
 #include "proxy/pipeline/scan_stage.h"
+#include "proxy/read_deadline.h"
 
 namespace promptgate::proxy {
 
@@ -152,6 +153,23 @@ net::awaitable<uint64_t> drain_body(Client& client, beast::flat_buffer& buf,
   co_return received;
 }
 
+// `Expect: 100-continue`: a body that could never be taken is refused before the client sends
+// it (RFC 9110 10.1.1), not after a whole upload: over max_body_bytes (413), or more than the
+// memory budget has room for now (503, Retry-After). The connection then closes: the client may
+// send the body anyway.
+std::optional<Refusal> continue_or_refuse(const http::request_parser<http::buffer_body>& parser,
+                                          BodyIntake& body, const ProxyConfig& cfg) {
+  const auto length = parser.content_length();
+  if (!length || parser.chunked()) return std::nullopt;
+  if (*length > cfg.max_body_bytes)
+    return refuse(413, "request_too_large",
+                  "promptgate refused this request: the body is larger than the " +
+                      std::to_string(cfg.max_body_bytes) + "-byte limit.",
+                  false);
+  if (!body.fits(*length)) return body.over_budget_refusal(false);
+  return std::nullopt;
+}
+
 // What a failed body read is answered with; nullopt when the client went away (nobody to
 // answer; the audit line says so).
 std::optional<Refusal> body_read_refusal(const beast::error_code& ec, const ProxyConfig& cfg) {
@@ -257,7 +275,16 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   // A chunked body may end in trailer fields, which Beast adds to the header: counted now, so a
   // trailer can be refused once the body is in.
   const auto header_fields = std::distance(req.begin(), req.end());
-  if (beast::iequals(req[http::field::expect], "100-continue")) {
+  // --- body: read under limits and budget, decoded and scanned as it arrives ------------------
+  std::string_view content_type = req[http::field::content_type];
+  InputFormat format = content_type.find("json") != std::string_view::npos ? InputFormat::json
+                                                                           : InputFormat::automatic;
+  const std::shared_ptr<Scanner> scanner = thread_scanner(*conn.snap, sh.setup.key);
+  BodyIntake body(cfg, sh.body_budget, *scanner, format, ctx.inspect, conn.snap->seen_blocks.get());
+  refusal = body.open_decoder(content_encoding_of(req));
+  if (!refusal && beast::iequals(req[http::field::expect], "100-continue"))
+    refusal = continue_or_refuse(parser, body, cfg);
+  if (!refusal && beast::iequals(req[http::field::expect], "100-continue")) {
     beast::error_code ec;
     http::response<http::empty_body> cont{http::status::continue_, 11};
     co_await http::async_write(client, cont, tok(ec));
@@ -267,28 +294,24 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
       co_return;
     }
   }
-
-  // --- body: read under limits and budget, decoded and scanned as it arrives ------------------
-  std::string_view content_type = req[http::field::content_type];
-  InputFormat format = content_type.find("json") != std::string_view::npos ? InputFormat::json
-                                                                           : InputFormat::automatic;
-  const std::shared_ptr<Scanner> scanner = thread_scanner(*conn.snap, sh.setup.key);
-  BodyIntake body(cfg, sh.body_budget, *scanner, format, ctx.inspect, conn.snap->seen_blocks.get());
-  refusal = body.open_decoder(content_encoding_of(req));
   if (refusal) {
     co_await send_refusal(client, std::move(*refusal), ev, keep);
     co_return;
   }
   // One deadline for the whole body, not per read: a client dripping a byte at a time is cut
-  // off at body_ms like one that stops.
-  beast::get_lowest_layer(client).expires_after(ms(cfg.body_timeout_ms));
-  beast::error_code ec = co_await read_body(client, buf, parser, body, cfg.max_body_bytes);
-  if (body.over_budget() && !ec) {
-    ev.body_bytes = co_await drain_body(client, buf, parser, body, ec);
-    // A read error while dropping (a body over max_body_bytes, a timeout) is answered below.
-    if (!ec) refusal = body.over_budget_refusal(ctx.wants_keep_alive);
-  } else {
-    ev.body_bytes = body.used();
+  // off at body_ms like one that stops. It leaves the socket open, so the 408 reaches the client.
+  beast::error_code ec;
+  {
+    ReadDeadline deadline(beast::get_lowest_layer(client), ms(cfg.body_timeout_ms));
+    ec = co_await read_body(client, buf, parser, body, cfg.max_body_bytes);
+    if (body.over_budget() && !ec) {
+      ev.body_bytes = co_await drain_body(client, buf, parser, body, ec);
+      // A read error while dropping (a body over max_body_bytes, a timeout) is answered below.
+      if (!ec) refusal = body.over_budget_refusal(ctx.wants_keep_alive);
+    } else {
+      ev.body_bytes = body.used();
+    }
+    deadline.classify(ec);
   }
   if (ec) {
     ev.decision = "error";

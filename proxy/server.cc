@@ -12,6 +12,7 @@
 
 #include "proxy/admin_server.h"
 #include "proxy/connection.h"
+#include "proxy/descriptors.h"
 #include "proxy/shared_state.h"
 
 namespace promptgate::proxy {
@@ -95,13 +96,30 @@ void forget(Shared& sh, uint64_t id, const std::string& ip) {
 // Accepts client connections round-robin onto the io threads.
 net::awaitable<void> accept_clients(Shared& sh, tcp::acceptor& acceptor, IoThreads& io) {
   size_t next = 0;
+  Clock::time_point last_accept_warning{};
   for (;;) {
     beast::error_code aec;
     const size_t thread_index = next++ % io.contexts.size();
     net::io_context& target = *io.contexts[thread_index];
     tcp::socket socket = co_await acceptor.async_accept(target, tok(aec));
     if (aec == net::error::operation_aborted || sh.draining) co_return;
-    if (aec) continue;  // e.g. EMFILE: keep serving the connections we have
+    if (aec) {
+      // Out of descriptors (EMFILE), the pending connection stays queued and the next accept
+      // fails at once: wait a little instead of spinning, keep serving the connections we have,
+      // and say why new ones wait (once a minute at most).
+      const bool emfile = aec == boost::system::errc::too_many_files_open ||
+                          aec == boost::system::errc::too_many_files_open_in_system;
+      const auto now = Clock::now();
+      if (now - last_accept_warning > std::chrono::minutes(1)) {
+        last_accept_warning = now;
+        std::string why = emfile ? *descriptor_exhaustion_note(true) : aec.message();
+        std::cerr << "promptgate: cannot accept new connections: " << why << std::endl;
+      }
+      sh.metrics.connection_refused(emfile ? "out_of_descriptors" : "accept_error");
+      net::steady_timer pause(co_await net::this_coro::executor, std::chrono::milliseconds(50));
+      co_await pause.async_wait(tok(aec));
+      continue;
+    }
     beast::error_code rec;
     auto state = std::make_shared<ConnState>();
     state->executor = socket.get_executor();

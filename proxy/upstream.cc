@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "proxy/descriptors.h"
 #include "proxy/internal_address.h"
 
 namespace promptgate::proxy {
@@ -46,6 +47,15 @@ net::awaitable<std::string> connect_via_parent(beast::tcp_stream& stream, const 
 }
 
 namespace {
+
+// A socket error as the client reads it; out of descriptors, the message names that, whatever
+// the failing operation reported (descriptors.h).
+std::string cause_of(const beast::error_code& ec) {
+  const bool emfile = ec == boost::system::errc::too_many_files_open ||
+                      ec == boost::system::errc::too_many_files_open_in_system;
+  if (auto note = descriptor_exhaustion_note(emfile)) return *note + " (" + ec.message() + ")";
+  return ec.message();
+}
 
 // The verified TLS handshake over a connected stream; sets conn.upstream.tls_stream.
 net::awaitable<std::optional<UpstreamFailure>> handshake_upstream(
@@ -94,7 +104,7 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn
   auto endpoints = co_await resolver.async_resolve(where.host, std::to_string(where.port), tok(ec));
   if (ec)
     co_return UpstreamFailure{
-        502, "promptgate could not resolve upstream host " + where.host + ": " + ec.message()};
+        502, "promptgate could not resolve upstream host " + where.host + ": " + cause_of(ec)};
   if (!cfg.upstream_proxy)
     if (std::string refusal = internal_destination_refusal(
             cfg, t.address.empty() ? t.host : t.address, addresses_of(endpoints));
@@ -108,7 +118,7 @@ net::awaitable<std::optional<UpstreamFailure>> connect_upstream(Connection& conn
     co_return UpstreamFailure{504, "promptgate timed out connecting to " + t.host};
   if (ec)
     co_return UpstreamFailure{502, "promptgate could not connect to " + t.host + ":" +
-                                       std::to_string(t.port) + ": " + ec.message()};
+                                       std::to_string(t.port) + ": " + cause_of(ec)};
   stream->socket().set_option(tcp::no_delay(true), ec);
   if (cfg.upstream_proxy) {
     stream->expires_after(ms(cfg.upstream_connect_timeout_ms));

@@ -401,11 +401,13 @@ policies:
   assert.ok(denied.some((l) => /certificate verify failed|unable to get local issuer|unsuitable certificate purpose/.test(l.error)),
     `no verification reason: ${JSON.stringify(denied.map((l) => l.error))}`);
 
-  // A destination that is tunnelled cannot see a certificate: it needs proxy credentials.
+  // A destination that is tunnelled cannot see a certificate, and there are no credentials to
+  // ask for: refused with 403, without a Basic challenge that would prompt for a password.
   const tunnel = await connectWith(p, 'example.com:443');
   const tunnelText = await readAll(tunnel.socket, tunnel.head);
-  assert.equal(tunnel.status, 407, tunnelText);
+  assert.equal(tunnel.status, 403, tunnelText);
   assert.match(tunnelText, /client certificate/);
+  assert.equal(tunnel.headers['proxy-authenticate'], undefined, 'a Basic challenge without credentials');
 
   const text = await scrape(p);
   assert.equal(metric(text, 'promptgate_auth_failures_total', { reason: 'certificate' }), 3);
@@ -441,7 +443,12 @@ test("client certificates: Node's https client with a certificate, and Basic cre
     assert.equal(recordEntries(m).length, 1);
   }
   tlsSock.destroy();
-  const lines = p.auditLines().filter((l) => l.path === '/v1/messages');
+  // The audit line is written as the request ends, which may be just after the client has read
+  // its answer.
+  const lines = await waitFor(() => {
+    const l = p.auditLines().filter((x) => x.path === '/v1/messages');
+    return l.length >= 2 ? l : null;
+  }, 3000) || p.auditLines().filter((l) => l.path === '/v1/messages');
   assert.equal(lines.length, 2, JSON.stringify(lines));
   assert.ok(lines.every((l) => l.user === 'alice'), JSON.stringify(lines));
 
@@ -739,8 +746,8 @@ test('slow clients: a stalled header, a dripped header and a stalled body are cu
 
   for (const [r, what] of [[h, 'half header'], [d, 'dripped header'], [b, 'stalled body']]) {
     assert.ok(!r.timedOut, `${what}: still open after 6 s`);
-    assert.ok(r.closed || r.status === 408, `${what}: neither closed nor 408: ${r.text}`);
-    assert.ok(r.status === 0 || r.status === 408, `${what}: answered ${r.status}: ${r.text}`);
+    // The deadline leaves the socket open, so the documented 408 reaches the client.
+    assert.equal(r.status, 408, `${what}: answered ${r.status}: ${r.text}`);
     assert.ok(r.ms >= 700 && r.ms < 3000, `${what}: cut after ${r.ms} ms (timeout 1000 ms)`);
   }
   assert.equal(recordEntries(m).length, 0, 'the incomplete body was forwarded');

@@ -631,9 +631,9 @@ test('bad input: a client that disconnects mid-body', T, async () => {
   await assertHealthy(pg, 'a mid-body disconnect');
 });
 
-// The stream's deadline closes the socket (as beast::tcp_stream's does), so the client sees the
-// connection closed rather than a 408; what matters is that it ends and nothing is forwarded.
-// body_ms bounds the whole body, not each read.
+// The body deadline leaves the socket open (proxy/read_deadline.h), so the client gets the
+// documented 408 and the connection ends; nothing is forwarded. body_ms bounds the whole body,
+// not each read.
 test('bad input: a body that stalls, or drips a byte at a time, is cut off at the body timeout', T, async () => {
   const slow = await startProxy({ yaml: configYaml('timeouts: {body_ms: 800}\n') });
   try {
@@ -644,7 +644,8 @@ test('bad input: a body that stalls, or drips a byte at a time, is cut off at th
       const t0 = Date.now();
       const r = await rawExchange(s, chunksFor(m), options);
       assert.ok(!r.timedOut, `${what}: the proxy neither answered nor closed`);
-      assert.ok(r.status === 408 || (r.closed && r.status === 0), `${what}: got ${r.text.slice(0, 200)}`);
+      assert.equal(r.status, 408, `${what}: got ${r.text.slice(0, 200)}`);
+      assert.match(r.text, /timed out reading the request body/, what);
       assert.ok(Date.now() - t0 < 5000, `${what}: the body timeout did not apply to the whole body`);
       await sleep(200);
       assert.equal(recordEntries(m).length, 0, `${what}: the body was forwarded`);
@@ -835,4 +836,40 @@ test('SIGTERM stops promptgate promptly and cleanly', T, async () => {
   const { code, sig } = await exited;
   assert.ok(Date.now() - t0 < 5000, 'took more than 5 s');
   assert.ok(code === 0 || sig === 'SIGTERM', `exit ${code} signal ${sig}`);
+});
+
+// Expect: 100-continue: a body that could never be taken is refused before the client sends it,
+// not after the upload (no 100 Continue first); one that fits gets its 100 and is forwarded.
+test('bad input: 100-continue is refused up front (too large, unknown coding), answered 100 when it fits', T, async () => {
+  const small = await startProxy({ yaml: configYaml('max_body_bytes: 100000\n') });
+  try {
+    const head = (m, length, extra = '') => `POST /v1/messages?m=${m} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}Expect: 100-continue\r\n\r\n`;
+    for (const [what, length, extra, status] of [['over max_body_bytes', 200000, '', 413],
+      ['a coding promptgate cannot decode', 5000, 'Content-Encoding: compress\r\n', 415]]) {
+      const m = marker(what.replace(/\W/g, '-'));
+      const r = await rawExchange(await tlsThroughProxy(small, 'api.anthropic.com'), [head(m, length, extra)], { timeoutMs: 4000 });
+      assert.equal(r.status, status, `${what}: ${r.text.slice(0, 400)}`);
+      assert.doesNotMatch(r.text, /100 Continue/, `${what}: a 100 Continue was sent before the refusal`);
+      assert.equal(recordEntries(m).length, 0, `${what}: forwarded`);
+    }
+    const m = marker('fits');
+    const body = JSON.stringify({ model: 'claude-test-1', max_tokens: 8, messages: [{ role: 'user', content: m }] });
+    const s = await tlsThroughProxy(small, 'api.anthropic.com');
+    const got = await new Promise((resolve) => {
+      let data = '';
+      s.on('data', (d) => {
+        data += d.toString('latin1');
+        if (/^HTTP\/1\.1 100/.test(data) && !s.sentBody) { s.sentBody = true; s.write(body); }
+        if (/\r\n\r\n[\s\S]*\}\s*$/.test(data.replace(/^HTTP\/1\.1 100[^\r]*\r\n\r\n/, ''))) resolve(data);
+      });
+      setTimeout(() => resolve(data), 4000);
+      s.write(head(m, Buffer.byteLength(body)));
+    });
+    s.destroy();
+    assert.match(got, /^HTTP\/1\.1 100 Continue/, got.slice(0, 100));
+    assert.match(got, /HTTP\/1\.1 200/, got.slice(0, 300));
+    assert.equal(recordEntries(m).length, 1, 'the body that fits was not forwarded');
+  } finally {
+    await small.stop();
+  }
 });
