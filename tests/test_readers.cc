@@ -142,11 +142,10 @@ TEST_CASE("PDF: too many pages, a bomb, encryption, damage and size are unreadab
   CHECK(bomb_pdf.size() < (1u << 20));
   limits = PdfLimits{};
   limits.max_inflated_bytes = 16u << 20;
-  auto started = std::chrono::steady_clock::now();
+  // Stopped by the inflation check, before poppler parses anything.
   ReadOutcome b = read_pdf(bomb_pdf, limits);
   CHECK(b.status == ReadStatus::unreadable);
   CHECK(mentions(b.reason, "pdf.max_inflated_bytes"));
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 
   fx::PdfOptions enc;
   enc.encrypted = true;
@@ -418,19 +417,18 @@ TEST_CASE("pictures: JPEG, GIF and WebP are decoded and read", "[readers][pictur
 TEST_CASE("pictures: a 20000x20000 picture is refused at once: a large one is scaled down",
           "[readers][picture]") {
   std::string huge = fx::blank_png(20000, 20000);
-  auto started = std::chrono::steady_clock::now();
-  ReadOutcome o = read_picture(huge, PictureLimits{});
-  auto took = std::chrono::steady_clock::now() - started;
+  // Refused from its header, before any decoding: even a budget of 1 ms finds it over the pixel
+  // limit rather than out of time.
+  PictureLimits no_time;
+  no_time.budget = std::chrono::milliseconds(1);
+  ReadOutcome o = read_picture(huge, no_time);
   CHECK(o.status == ReadStatus::unreadable);
   CHECK(mentions(o.reason, "20000x20000"));
   CHECK(mentions(o.reason, "pictures.max_pixels"));
-  CHECK(took < std::chrono::milliseconds(200));
 
-  // 6000x5000 = 30 Mpx: decoded, scaled to 8 Mpx for OCR, read within its budget.
-  started = std::chrono::steady_clock::now();
+  // 6000x5000 = 30 Mpx: decoded, scaled to 8 Mpx for OCR, read within its (default) budget.
   ReadOutcome large = read_picture(fx::blank_png(6000, 5000), PictureLimits{});
   CHECK(large.status == ReadStatus::ok);
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
 }
 
 TEST_CASE("pictures: a JPEG over the pixel limit is decoded smaller: a GIF counts every frame",

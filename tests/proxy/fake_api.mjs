@@ -17,7 +17,9 @@
 //   GET  /status?code=N              answers with status N
 //   GET  /api/claude_code/policy_limits, /api/claude_code/settings: empty, in the CLI's format
 //   anything else                    200 {}
-// Request headers: x-fake-delay-ms (delay between SSE events of /v1/messages).
+// Request headers: x-fake-delay-ms (delay between SSE events of /v1/messages); x-fake-fault:
+// reset (the connection is reset while the body arrives), reset-mid-stream (an SSE answer cut
+// off after its first event), stall (answers after x-fake-stall-ms, default 5000), for the soak.
 import https from 'node:https';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
@@ -221,6 +223,19 @@ async function sse(res, url) {
 
 async function handle(req, res, body) {
   record(req, body);
+  // Faults for bench/soak.sh: an answer cut off mid-stream, or one that stalls.
+  const fault = req.headers['x-fake-fault'];
+  if (fault === 'reset-mid-stream') {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: message_start\ndata: {"type":"message_start"}\n\n');
+    setTimeout(() => res.socket?.destroy(), 50);
+    return;
+  }
+  if (fault === 'stall') {
+    await sleep(Math.max(0, Number(req.headers['x-fake-stall-ms'] ?? 5000)));
+    if (!res.destroyed) sendJson(res, 200, { stalled: true });
+    return;
+  }
   const url = new URL(req.url, 'https://fake.invalid');
   const p = url.pathname;
   if (req.method === 'POST' && p === '/v1/messages') return messages(req, res, body);
@@ -255,6 +270,8 @@ const server = https.createServer({
   keepAliveTimeout: 30000,
   requestTimeout: 0,
 }, (req, res) => {
+  // A fault for bench/soak.sh: the connection reset while the request body is still arriving.
+  if (req.headers['x-fake-fault'] === 'reset') { req.socket.destroy(); return; }
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
