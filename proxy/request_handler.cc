@@ -170,6 +170,18 @@ std::optional<Refusal> continue_or_refuse(const http::request_parser<http::buffe
   return std::nullopt;
 }
 
+// Writes the 100 Continue; false (with the audit fields set) when the client has gone.
+template <class Client>
+net::awaitable<bool> send_continue(Client& client, AuditEvent& ev) {
+  beast::error_code ec;
+  http::response<http::empty_body> cont{http::status::continue_, 11};
+  co_await http::async_write(client, cont, tok(ec));
+  if (!ec) co_return true;
+  ev.decision = "error";
+  ev.error = "client closed the connection before the body was sent";
+  co_return false;
+}
+
 // What a failed body read is answered with; nullopt when the client went away (nobody to
 // answer; the audit line says so).
 std::optional<Refusal> body_read_refusal(const beast::error_code& ec, const ProxyConfig& cfg) {
@@ -282,17 +294,9 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   const std::shared_ptr<Scanner> scanner = thread_scanner(*conn.snap, sh.setup.key);
   BodyIntake body(cfg, sh.body_budget, *scanner, format, ctx.inspect, conn.snap->seen_blocks.get());
   refusal = body.open_decoder(content_encoding_of(req));
-  if (!refusal && beast::iequals(req[http::field::expect], "100-continue"))
-    refusal = continue_or_refuse(parser, body, cfg);
   if (!refusal && beast::iequals(req[http::field::expect], "100-continue")) {
-    beast::error_code ec;
-    http::response<http::empty_body> cont{http::status::continue_, 11};
-    co_await http::async_write(client, cont, tok(ec));
-    if (ec) {
-      ev.decision = "error";
-      ev.error = "client closed the connection before the body was sent";
-      co_return;
-    }
+    refusal = continue_or_refuse(parser, body, cfg);
+    if (!refusal && !co_await send_continue(client, ev)) co_return;
   }
   if (refusal) {
     co_await send_refusal(client, std::move(*refusal), ev, keep);
