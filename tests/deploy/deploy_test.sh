@@ -33,13 +33,13 @@ accepted_env=$(grep -o 'PROMPTGATE_[A-Z_]*' <<<"$help" | sort -u)
 accepted_flags=$(grep -o -- '--[a-z][a-z-]*' <<<"$help" | sort -u)
 check "run --help lists the env names" '[ $(wc -l <<<"$accepted_env") -ge 9 ]'
 # (-DPROMPTGATE_... in the Dockerfile are CMake options, not environment.)
-used_env=$( (grep -hoE '(^|[^D])PROMPTGATE_[A-Z_]+' "${k8s_files[@]}" "$repo/Dockerfile" "$deploy"/systemd/* |
+used_env=$( (grep -hoE '(^|[^D])PROMPTGATE_[A-Z_]+' "${k8s_files[@]}" "$repo/Dockerfile" "$deploy"/systemd/* "$deploy"/systemd/user/* 2>/dev/null |
   grep -o 'PROMPTGATE_[A-Z_]*';
   "$tool" promptgate-args "${k8s_files[@]}" | grep '^PROMPTGATE_') | sort -u)
 unknown_env=$(comm -23 <(echo "$used_env") <(echo "$accepted_env"))
 check "every PROMPTGATE_* name in the manifests, Dockerfile and unit is one the binary accepts" '[ -z "$unknown_env" ] || { echo "  unknown: $unknown_env"; false; }'
 used_flags=$( ("$tool" promptgate-args "${k8s_files[@]}" | grep '^--';
-  sed -n 's/^Exec[A-Za-z]*=.*promptgate run//p' "$unit" | grep -o -- '--[a-z][a-z-]*') | sort -u)
+  sed -n 's/^Exec[A-Za-z]*=.*promptgate run//p' "$unit" "$deploy/systemd/user/promptgate.service" | grep -o -- '--[a-z][a-z-]*') | sort -u)
 unknown_flags=$(comm -23 <(echo "$used_flags") <(echo "$accepted_flags"))
 check "every --flag given to promptgate in the manifests and unit is one the binary accepts" '[ -n "$used_flags" ] && [ -z "$unknown_flags" ] || { echo "  unknown: $unknown_flags"; false; }'
 check "the manifest tool sees env names (the check above is not vacuous)" 'grep -q PROMPTGATE_ADMIN_LISTEN <<<"$used_env"'
