@@ -27,6 +27,7 @@ COPY detectors detectors
 COPY proxy proxy
 COPY cli cli
 COPY rules rules
+COPY packaging packaging
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMPTGATE_BENCH=OFF -DPROMPTGATE_TESTS=OFF \
  && cmake --build build -j "$(nproc)" --target promptgate \
  && build/promptgate rules test rules/ > /dev/null \
