@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # promptgate container image: a build stage with the toolchain, a runtime stage with only the
 # shared libraries the binary links (checked by tests/deploy/deploy_test.sh against `ldd`).
 #
@@ -8,8 +7,17 @@
 # Configuration is by environment (each `promptgate run` flag has a PROMPTGATE_* equivalent, see
 # `promptgate run --help`) and mounted files: the config at /etc/promptgate/promptgate.yaml, the CA (ca.pem, ca-key.pem)
 # and fingerprint.key in /var/lib/promptgate. See docs/gateway.md.
+#
+# No `# syntax=` line: BuildKit then uses its built-in frontend and needs no registry for it.
+# The base images are build arguments so that a build can pin them by digest, e.g.
+#   docker build --build-arg BASE_IMAGE=debian:12@sha256:<digest> \
+#                --build-arg RUNTIME_IMAGE=debian:12-slim@sha256:<digest> .
+# (`docker buildx imagetools inspect debian:12-slim` or `docker images --digests` shows them);
+# or locally made ones, e.g. from debootstrap + `docker import`.
+ARG BASE_IMAGE=debian:12
+ARG RUNTIME_IMAGE=debian:12-slim
 
-FROM debian:12 AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 # Dependencies first, so that editing the sources does not invalidate this layer.
 COPY scripts/install-deps.sh scripts/install-deps.sh
@@ -19,13 +27,24 @@ COPY detectors detectors
 COPY proxy proxy
 COPY cli cli
 COPY rules rules
-COPY tests tests
-RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMPTGATE_BENCH=OFF \
+COPY packaging packaging
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMPTGATE_BENCH=OFF -DPROMPTGATE_TESTS=OFF \
  && cmake --build build -j "$(nproc)" --target promptgate \
  && build/promptgate rules test rules/ > /dev/null \
  && strip --strip-debug -o /promptgate build/promptgate
 
-FROM debian:12-slim AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
+# The version in the labels; keep it equal to project() in CMakeLists.txt (tests/deploy checks).
+# The project has no LICENSE file or public repository yet: a release build passes both, e.g.
+#   --build-arg LICENSES=Apache-2.0 --build-arg SOURCE=https://git.example.com/promptgate
+ARG VERSION=0.1.0
+ARG LICENSES=NOASSERTION
+ARG SOURCE=
+LABEL org.opencontainers.image.title="promptgate" \
+      org.opencontainers.image.description="Outbound DLP proxy for LLM traffic: finds and blocks credentials, PII, PHI and card data in requests to model APIs" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="${LICENSES}" \
+      org.opencontainers.image.version="${VERSION}"
 # Runtime libraries only (no compiler, no -dev packages). Hyperscan is amd64-only in Debian.
 # Poppler, Tesseract (with its English data), Leptonica and libzip read attachments.
 RUN apt-get update \
@@ -53,9 +72,11 @@ USER 10001:10001
 WORKDIR /var/lib/promptgate
 VOLUME ["/var/lib/promptgate"]
 EXPOSE 8080 9090
-# No curl in the image: bash's /dev/tcp asks the admin listener for /healthz.
+# No curl in the image: bash's /dev/tcp asks the admin listener for /healthz, at the address
+# PROMPTGATE_ADMIN_LISTEN names (the wildcard 0.0.0.0 or [::] is dialled on loopback), so an
+# admin listener bound to one address (-e PROMPTGATE_ADMIN_LISTEN=10.1.2.3:9090) stays healthy.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
-  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PROMPTGATE_ADMIN_LISTEN##*:} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
+  CMD ["bash", "-c", "a=${PROMPTGATE_ADMIN_LISTEN:-127.0.0.1:9090}; h=${a%:*}; h=${h#[}; h=${h%]}; case $h in ''|0.0.0.0) h=127.0.0.1;; ::) h=::1;; esac; exec 3<>/dev/tcp/$h/${a##*:} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 # SIGTERM drains (timeouts.drain_ms, 30 s by default): give `docker stop -t 40` room for it.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/promptgate", "run"]

@@ -216,6 +216,35 @@ void print_check(const proxy::Loaded& loaded) {
   warn_tunnelled_model_hosts(cfg);
 }
 
+// A container (Docker's /.dockerenv, Podman's /run/.containerenv, or the `container` variable
+// systemd-nspawn and others set).
+bool in_container() {
+  std::error_code ec;
+  return std::filesystem::exists("/.dockerenv", ec) ||
+         std::filesystem::exists("/run/.containerenv", ec) || std::getenv("container") != nullptr;
+}
+
+// The start-up hint: the address a client uses. On all interfaces 127.0.0.1 is right only for
+// clients on this machine; in a container they are outside it, so the host is left to fill in.
+void print_client_hint(const proxy::ProxyConfig& cfg, const std::string& ca_path) {
+  const std::string port = std::to_string(cfg.listen.port);
+  const bool wildcard = cfg.listen.host == "0.0.0.0" || cfg.listen.host == "::" ||
+                        cfg.listen.host == "[::]" || cfg.listen.host.empty();
+  std::cerr << "promptgate: to send Claude Code through promptgate, run in your shell:\n";
+  if (wildcard && in_container()) {
+    std::cerr << "  export HTTPS_PROXY=http://<this host>:" << port << "\n"
+              << "  export NODE_EXTRA_CA_CERTS=<a copy of " << ca_path
+              << " (promptgate ca export prints it)>\n"
+              << "  (<this host>: the address clients reach this container at; " << port
+              << " is the port inside it)\n";
+    return;
+  }
+  std::cerr << "  export HTTPS_PROXY=http://" << (wildcard ? "127.0.0.1" : cfg.listen.host) << ":"
+            << port << "\n"
+            << "  export NODE_EXTRA_CA_CERTS=" << ca_path << "\n";
+  if (wildcard) std::cerr << "  (from other machines: http://<this host>:" << port << ")\n";
+}
+
 // Sets up the CA, key and audit log, says how to point Claude Code here, and serves until
 // stopped. `first` is the load already made; reloads call load() again.
 int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
@@ -227,12 +256,7 @@ int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
   if (ca->created())
     std::cerr << "promptgate: created a local CA in " << home << " (" << ca->info().cert_path
               << ")\n";
-  std::string proxy_url =
-      "http://" + (cfg.listen.host == "0.0.0.0" ? std::string("127.0.0.1") : cfg.listen.host) +
-      ":" + std::to_string(cfg.listen.port);
-  std::cerr << "promptgate: to send Claude Code through promptgate, run in your shell:\n"
-            << "  export HTTPS_PROXY=" << proxy_url << "\n"
-            << "  export NODE_EXTRA_CA_CERTS=" << ca->info().cert_path << "\n";
+  print_client_hint(cfg, ca->info().cert_path);
   // The first load is reused for the start; reloads load afresh. Held by a shared_ptr so that
   // every copy of the function sees the first load taken.
   auto unused_first = std::make_shared<std::optional<proxy::Loaded>>(std::move(first));

@@ -33,13 +33,13 @@ accepted_env=$(grep -o 'PROMPTGATE_[A-Z_]*' <<<"$help" | sort -u)
 accepted_flags=$(grep -o -- '--[a-z][a-z-]*' <<<"$help" | sort -u)
 check "run --help lists the env names" '[ $(wc -l <<<"$accepted_env") -ge 9 ]'
 # (-DPROMPTGATE_... in the Dockerfile are CMake options, not environment.)
-used_env=$( (grep -hoE '(^|[^D])PROMPTGATE_[A-Z_]+' "${k8s_files[@]}" "$repo/Dockerfile" "$deploy"/systemd/* |
+used_env=$( (grep -hoE '(^|[^D])PROMPTGATE_[A-Z_]+' "${k8s_files[@]}" "$repo/Dockerfile" "$deploy"/systemd/* "$deploy"/systemd/user/* 2>/dev/null |
   grep -o 'PROMPTGATE_[A-Z_]*';
   "$tool" promptgate-args "${k8s_files[@]}" | grep '^PROMPTGATE_') | sort -u)
 unknown_env=$(comm -23 <(echo "$used_env") <(echo "$accepted_env"))
 check "every PROMPTGATE_* name in the manifests, Dockerfile and unit is one the binary accepts" '[ -z "$unknown_env" ] || { echo "  unknown: $unknown_env"; false; }'
 used_flags=$( ("$tool" promptgate-args "${k8s_files[@]}" | grep '^--';
-  sed -n 's/^Exec[A-Za-z]*=.*promptgate run//p' "$unit" | grep -o -- '--[a-z][a-z-]*') | sort -u)
+  sed -n 's/^Exec[A-Za-z]*=.*promptgate run//p' "$unit" "$deploy/systemd/user/promptgate.service" | grep -o -- '--[a-z][a-z-]*') | sort -u)
 unknown_flags=$(comm -23 <(echo "$used_flags") <(echo "$accepted_flags"))
 check "every --flag given to promptgate in the manifests and unit is one the binary accepts" '[ -n "$used_flags" ] && [ -z "$unknown_flags" ] || { echo "  unknown: $unknown_flags"; false; }'
 check "the manifest tool sees env names (the check above is not vacuous)" 'grep -q PROMPTGATE_ADMIN_LISTEN <<<"$used_env"'
@@ -96,8 +96,23 @@ done
 
 # --- Dockerfile ---------------------------------------------------------------------------------
 df=$repo/Dockerfile
-froms=$(grep -c '^FROM debian:12' "$df")
-check "Dockerfile: multi-stage, both stages on Debian 12" '[ "$froms" -eq 2 ] && [ $(grep -c "^FROM " "$df") -eq 2 ]'
+check "Dockerfile: multi-stage, both stages from the base-image build arguments" \
+  '[ "$(grep "^FROM " "$df" | tr "\n" " ")" = "FROM \${BASE_IMAGE} AS build FROM \${RUNTIME_IMAGE} AS runtime " ]'
+check "Dockerfile: the base images default to Debian 12 (a digest can be given as a build argument)" \
+  'grep -qx "ARG BASE_IMAGE=debian:12" "$df" && grep -qx "ARG RUNTIME_IMAGE=debian:12-slim" "$df"'
+check "Dockerfile: no '# syntax=' line (BuildKit would fetch a frontend from a registry)" '! grep -qi "^# *syntax *=" "$df"'
+check "Dockerfile: the build stage leaves tests/ out (PROMPTGATE_TESTS=OFF, no COPY tests)" \
+  'grep -q -- "-DPROMPTGATE_TESTS=OFF" "$df" && ! grep -q "^COPY tests" "$df"'
+# The build stage configures with PROMPTGATE_TESTS=OFF and BENCH=OFF: every other directory the
+# top-level CMakeLists.txt adds must be copied in, or the image build fails at configure.
+for sub in $(sed -n 's/^ *add_subdirectory(\([a-z_]*\)).*/\1/p' "$repo/CMakeLists.txt" | grep -vx -e tests -e bench); do
+  check "Dockerfile: the build stage copies $sub/ (CMakeLists.txt adds it)" 'grep -qx "COPY $sub $sub" "$df"'
+done
+for label in title description source licenses version; do
+  check "Dockerfile: OCI label org.opencontainers.image.$label" 'grep -q "org\.opencontainers\.image\.$label=" "$df"'
+done
+project_version=$(sed -n 's/^project(promptgate VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
+check "Dockerfile: ARG VERSION is project()'s version ($project_version)" 'grep -qx "ARG VERSION=$project_version" "$df"'
 check "Dockerfile: the final stage runs as a non-root user" '[ "$(grep "^USER " "$df" | tail -1 | awk "{print \$2}" | cut -d: -f1)" -gt 0 ]'
 check "Dockerfile: the entrypoint is promptgate run" 'grep -q "^ENTRYPOINT \[\"/usr/local/bin/promptgate\", \"run\"\]" "$df"'
 check "Dockerfile: the build stage uses scripts/install-deps.sh" 'grep -q "scripts/install-deps.sh" "$df"'
@@ -106,7 +121,7 @@ check "Dockerfile: listens on 0.0.0.0 and exposes those ports" \
 for src in $(sed -n 's/^COPY \([^-][^ ]*\) .*/\1/p' "$df"); do
   check "Dockerfile: COPY source $src exists" '[ -e "$repo/$src" ]'
 done
-runtime_pkgs=$(sed -n '/^FROM debian:12-slim/,$p' "$df" | sed -n '/apt-get install/,/rm -rf/p' |
+runtime_pkgs=$(sed -n '/^FROM .* AS runtime$/,$p' "$df" | sed -n '/apt-get install/,/rm -rf/p' |
   tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vE '^(apt-get|install|rm|y|no|recommends|DEBIAN_FRONTEND)$' | sort -u)
 check "Dockerfile: the runtime stage installs no -dev package or compiler" '! grep -qE -- "-dev$|^(gcc|g\+\+|cmake|clang)" <<<"$runtime_pkgs"'
 if command -v dpkg >/dev/null && command -v ldd >/dev/null; then
@@ -148,12 +163,29 @@ pids+=($!)
 for _ in $(seq 100); do grep -q "promptgate listening on" "$work/hc.err" && break; sleep 0.1; done
 run_hc() { node -e 'const {spawnSync}=require("child_process"); const a=JSON.parse(process.argv[1]);
   process.exit(spawnSync(a[0], a.slice(1), {stdio:"inherit", env:{...process.env, PROMPTGATE_ADMIN_LISTEN:process.argv[2]}}).status)' "$hc" "$1"; }
+# A second proxy with its admin listener on one other loopback address, listening on all
+# interfaces as in a container (container=docker): the HEALTHCHECK must dial that address, and
+# the start-up hint must not tell clients 127.0.0.1.
+port2=$(( port + 1 ))
+container=docker PROMPTGATE_ADMIN_LISTEN=127.0.0.2:$port2 PROMPTGATE_HOME="$work/home" "$pg" run \
+  --listen 0.0.0.0:0 > "$work/hc2.out" 2> "$work/hc2.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "promptgate listening on" "$work/hc2.err" && break; sleep 0.1; done
 if command -v node >/dev/null && [ -n "$hc" ]; then
-  check "Dockerfile: HEALTHCHECK passes against a running proxy" 'run_hc 0.0.0.0:$port'
+  check "Dockerfile: HEALTHCHECK passes against a running proxy (admin on 0.0.0.0, dialled on loopback)" 'run_hc 0.0.0.0:$port'
+  check "Dockerfile: HEALTHCHECK passes with the admin listener on 127.0.0.1" 'run_hc 127.0.0.1:$port'
+  check "Dockerfile: HEALTHCHECK dials the admin listener's own address (127.0.0.2)" 'run_hc 127.0.0.2:$port2'
+  check "Dockerfile: HEALTHCHECK fails when the address has no listener (it does not fall back to 127.0.0.1)" \
+    '! run_hc 127.0.0.2:$port 2>/dev/null'
   check "Dockerfile: HEALTHCHECK fails when nothing listens" '! run_hc 0.0.0.0:1 2>/dev/null'
 else
   bad "Dockerfile: HEALTHCHECK command not found (or node missing)"
 fi
+
+check "start-up hint in a container on 0.0.0.0: HTTPS_PROXY=http://<this host>:PORT, not 127.0.0.1" \
+  'grep -q "export HTTPS_PROXY=http://<this host>:" "$work/hc2.err" && ! grep -q "HTTPS_PROXY=http://127.0.0.1" "$work/hc2.err"'
+check "start-up hint on 127.0.0.1: HTTPS_PROXY=http://127.0.0.1:PORT and the CA path" \
+  'grep -q "export HTTPS_PROXY=http://127.0.0.1:" "$work/hc.err" && grep -q "export NODE_EXTRA_CA_CERTS=$work/home/ca.pem" "$work/hc.err"'
 
 engine=
 for e in docker podman; do
