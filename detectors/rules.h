@@ -79,8 +79,8 @@ struct Rule {
   std::vector<std::string> validators;  // names from validators.h
   double min_entropy = 0;
   std::optional<ContextRequirement> context;
-  bool not_placeholder = false;
-  uint32_t max_length = 0;  // 0: taken from the pattern's own bound
+  bool not_placeholder = true;  // the placeholder model (placeholders.h) runs unless opted out
+  uint32_t max_length = 0;      // 0: taken from the pattern's own bound
   std::vector<Example> match_examples;
   std::vector<Example> no_match_examples;
   SourceLocation where;

@@ -154,7 +154,7 @@ rules:
 )",
                                                 "mine.yaml"));
   Scanner scanner(rules, testing::test_key());
-  std::string text = "acct 555-014-7788 and 9876543210, not 2026-11-02 or 555-01-47788";
+  std::string text = "acct 555-014-7788 and 9873541260, not 2026-11-02 or 555-01-47788";
   auto block = scanner.scan(text, InputFormat::text);
   REQUIRE(block.findings.size() == 2);
   CHECK(block.findings[0].start == 5);
