@@ -98,15 +98,15 @@ bool variable_name(std::string_view s) {
   return false;
 }
 
-// One character repeated (6 letters or symbols, 8 digits: `10000000` is an amount), a
-// sequential run of 8 either way, or a long stretch that is a short cycle (`abab...`).
+// One character repeated 6 times, a sequential run of 8 either way, or a long stretch that is a
+// short cycle (`abab...`).
 bool filler_run(std::string_view s) {
   int same = 1, up = 1, down = 1;
   for (size_t i = 1; i < s.size(); ++i) {
     same = s[i] == s[i - 1] ? same + 1 : 1;
     up = s[i] == s[i - 1] + 1 ? up + 1 : 1;
     down = s[i] + 1 == s[i - 1] ? down + 1 : 1;
-    if (same >= (is_digit(s[i]) ? 8 : 6) || up >= 8 || down >= 8) return true;
+    if (same >= 6 || up >= 8 || down >= 8) return true;
   }
   return false;
 }
@@ -121,16 +121,61 @@ bool short_cycle(std::string_view s) {
   return false;
 }
 
-// Very few distinct characters for a long value, or one character making half of it.
+// Very few distinct characters for a long value, or one character making half of it; upper and
+// lower case count as one (`aAAaAa1a` is filler).
 bool low_variety(std::string_view s) {
   if (s.size() < 12) return false;
   std::array<int, 256> counts{};
   int distinct = 0, top = 0;
-  for (unsigned char c : s) {
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(lower(ch));
     if (!counts[c]++) ++distinct;
     top = std::max(top, counts[c]);
   }
   return distinct <= 3 || (s.size() >= 16 && 2 * top >= static_cast<int>(s.size()));
+}
+
+// A start or an end of 9 or more letters and digits drawn from two characters (case folded):
+// the filler after a fixed prefix (`FLWSECK_TEST111aaa1a11a1`) or before a fixed suffix.
+bool two_symbol_end(std::string_view s) {
+  auto span = [](auto first, auto last) {
+    char a = 0, b = 0;
+    size_t n = 0;
+    for (auto it = first; it != last; ++it, ++n) {
+      char c = lower(*it);
+      if (!a || c == a) {
+        a = c;
+      } else if (!b || c == b) {
+        b = c;
+      } else {
+        break;
+      }
+    }
+    return n;
+  };
+  return s.size() >= 9 && (span(s.begin(), s.end()) >= 9 || span(s.rbegin(), s.rend()) >= 9);
+}
+
+// Letters and digits only, case kept; at most `out.size()` of them.
+template <size_t N>
+std::string_view alnum_only(std::string_view s, std::array<char, N>& out) {
+  size_t n = 0;
+  for (char c : s)
+    if ((is_alpha(c) || is_digit(c)) && n < N) out[n++] = c;
+  return std::string_view(out.data(), n);
+}
+
+// For blobs: a sequential run of 8, or one character 24 times in a row (binary zeros in base64
+// give runs of A a dozen long, so shorter runs say nothing).
+bool blob_filler(std::string_view s) {
+  int same = 1, up = 1, down = 1;
+  for (size_t i = 1; i < s.size(); ++i) {
+    same = s[i] == s[i - 1] ? same + 1 : 1;
+    up = s[i] == s[i - 1] + 1 ? up + 1 : 1;
+    down = s[i] + 1 == s[i - 1] ? down + 1 : 1;
+    if (same >= 24 || up >= 8 || down >= 8) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -142,7 +187,9 @@ bool looks_like_placeholder(std::string_view s) {
   if (s.size() > kBlob) {
     for (auto m : kBlobMarkers)
       if (icontains(s, m)) return true;
-    return low_variety(s);
+    std::array<char, 4096> buf;
+    std::string_view letters = alnum_only(s, buf);
+    return low_variety(s) || low_variety(letters) || blob_filler(letters);
   }
   for (auto m : kMarkers)
     if (icontains(s, m)) return true;
@@ -150,6 +197,12 @@ bool looks_like_placeholder(std::string_view s) {
     if (iequals(s, w)) return true;
   if (s.front() == '$' || s.front() == '%') return true;  // $VAR, %VAR%
   if (variable_name(s) || filler_run(s) || low_variety(s)) return true;
+  // The letters and digits alone: separators and symbols (`aa1a-A&aa+a`) must not hide filler.
+  std::array<char, kBlob> buf;
+  std::string_view letters = alnum_only(s, buf);
+  if (filler_run(letters) || short_cycle(letters) || low_variety(letters) ||
+      two_symbol_end(letters))
+    return true;
   // The same tests on each alphanumeric run: a fixed prefix (`sk-ant-api03-`, `glsa_`) or a
   // check part (`_AAAAAAAA`) must not hide a filler body.
   size_t i = 0;
