@@ -55,6 +55,7 @@ struct DigitRunPrefilter {
   std::string first_digits;      // and starting with one of these digits (empty: any);
   bool whole_run = false;        // only from the first digit of a run,
   uint32_t max_separators = 63;  // with at most this many separators among the digits
+  uint32_t after_capitals = 0;   // after this many capitals at a word boundary (0: a boundary)
 };
 
 struct Example {
