@@ -73,7 +73,9 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
     std::array<bool, 256> sep{};
     for (char c : s.separators) sep[static_cast<unsigned char>(c)] = true;
     is_separator_.push_back(sep);
-    reach_ = std::max<uint32_t>(reach_, 2 * s.digits);  // N digits, N-1 separators, 1 before
+    // N digits, N-1 separators, the capitals and 1 byte before.
+    reach_ = std::max<uint32_t>(reach_, 2 * s.digits + s.after_capitals);
+    (s.after_capitals ? any_after_capitals_ : any_plain_) = true;
     uint32_t lead = std::clamp<uint32_t>(std::min(s.first_group, s.digits), 1, kMaxLead);
     max_lead_ = std::max(max_lead_, lead);
     uint32_t first_digits = s.first_digits.empty() ? 0x3FF : 0;
@@ -92,9 +94,15 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
   }
   // What every spec's filter implies, tested once for all: the shortest lead, the widest span
   // with the fewest digits in it, any allowed first digit.
-  if (!filters_.empty()) {
-    any_ = filters_.front();
-    for (const Filter& f : filters_) {
+  bool first = true;
+  for (size_t k = 0; k < filters_.size(); ++k) {
+    if (specs_[k].after_capitals) continue;
+    const Filter& f = filters_[k];
+    if (first) {
+      any_ = f;
+      first = false;
+    }
+    {
       any_.lead = std::min(any_.lead, f.lead);
       any_.first_digits |= f.first_digits;
       if (!f.span_bits || !any_.span_bits) {
@@ -205,6 +213,26 @@ void DigitRunFinder::follow_groups(uint64_t ahead, const unsigned char* base, si
   }
 }
 
+void DigitRunFinder::find_after_capitals(uint64_t candidates, uint64_t cur, uint64_t next,
+                                         const unsigned char* base, size_t n, size_t b,
+                                         uint64_t report_after,
+                                         std::vector<DigitRunHit>& out) const {
+  auto capital = [](unsigned char c) { return c >= 'A' && c <= 'Z'; };
+  for (; candidates; candidates &= candidates - 1) {
+    unsigned i = static_cast<unsigned>(__builtin_ctzll(candidates));
+    size_t at = b + i;
+    for (uint32_t k = 0; k < specs_.size(); ++k) {
+      const uint32_t c = specs_[k].after_capitals;
+      if (!c || at < c) continue;
+      bool ok = true;
+      for (uint32_t j = 1; j <= c && ok; ++j) ok = capital(base[at - j]);
+      if (!ok || (at > c && is_word(base[at - c - 1]))) continue;
+      if (!((filters_[k].first_digits >> (base[at] - '0')) & 1u)) continue;
+      follow_groups(window(cur, next, i), base, n, at, k, report_after, out);
+    }
+  }
+}
+
 // Compiled twice, picked once at load time: for x86-64-v3 (AVX2, POPCNT, BMI) and the baseline.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -228,8 +256,13 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
     if (!starts) continue;
     // Not after a letter or '_' either (the byte before the block is read once).
     const size_t len = std::min<size_t>(64, n - b);
-    starts &= ~((letter_mask(base + b, len) << 1) |
-                (b > 0 && is_word(base[b - 1]) && !is_digit(base[b - 1]) ? 1u : 0u));
+    const uint64_t after_letter =
+        (letter_mask(base + b, len) << 1) |
+        (b > 0 && is_word(base[b - 1]) && !is_digit(base[b - 1]) ? 1u : 0u);
+    if (any_after_capitals_ && (starts & after_letter))
+      find_after_capitals(starts & after_letter, cur, next, base, n, b, report_after, out);
+    if (!any_plain_) continue;
+    starts &= ~after_letter;
     // with_lead[i]: the starts followed by at least i digits in a row.
     std::array<uint64_t, kMaxLead + 1> with_lead;
     with_lead[1] = starts;
@@ -241,6 +274,7 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
     for (uint32_t i = any_.lead; i < max_lead_; ++i)
       with_lead[i + 1] = with_lead[i] & window(cur, next, i);
     for (uint32_t k = 0; k < specs_.size(); ++k) {
+      if (specs_[k].after_capitals) continue;
       const Filter& f = filters_[k];
       uint64_t mine = with_lead[f.lead] & any;
       if (!mine) continue;

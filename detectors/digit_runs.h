@@ -33,6 +33,9 @@ struct DigitRunSpec {
   std::string first_digits{};    // the digits a run may start with (empty: any)
   bool whole_run = false;        // only from a run's first digit, never after "digit separator"
   uint32_t max_separators = 63;  // separators a hit may have among its digits
+  // Instead of a word boundary: the run follows this many capital letters that start at a word
+  // boundary (`DE50 3446...`, `GB18NWBK...`: an IBAN's country code). 0: a word boundary.
+  uint32_t after_capitals = 0;
   bool operator==(const DigitRunSpec&) const = default;
 };
 
@@ -76,7 +79,14 @@ class DigitRunFinder {
     uint32_t span_digits;  // digits a hit needs within them (0 when span_bits is 0)
   };
 
+  // Runs after capitals (DigitRunSpec::after_capitals), found from `candidates`, the run starts
+  // of a block that follow a letter.
+  void find_after_capitals(uint64_t candidates, uint64_t cur, uint64_t next,
+                           const unsigned char* base, size_t n, size_t b, uint64_t report_after,
+                           std::vector<DigitRunHit>& out) const;
+
   std::vector<DigitRunSpec> specs_;
+  bool any_plain_ = false, any_after_capitals_ = false;
   std::vector<std::array<bool, 256>> is_separator_;  // per spec
   std::vector<Filter> filters_;                      // per spec
   uint32_t reach_ = 0;

@@ -35,6 +35,8 @@ using HsDatabase = std::unique_ptr<hs_database_t, HsDatabaseDeleter>;
 
 constexpr uint32_t kMinRetained = 4096;
 constexpr uint32_t kDefaultMaxLength = 512;
+// Bytes on each side of a secret the placeholder model looks at (`<`, `${`, `...`).
+constexpr uint32_t kPeek = 3;
 
 std::string where(const SourceLocation& w) {
   return w.file + ":" + std::to_string(w.line) + ": ";
@@ -257,8 +259,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
     if (r.context)
       for (const auto& w : r.context->words)
         longest_word = std::max<uint32_t>(longest_word, static_cast<uint32_t>(w.size()));
-    cr.lookaround =
-        cr.width + (r.context ? r.context->within + (cr.context_anchored ? longest_word : 0) : 0);
+    cr.lookaround = cr.width + kPeek +
+                    (r.context ? r.context->within + (cr.context_anchored ? longest_word : 0) : 0);
     max_lookaround = std::max(max_lookaround, cr.lookaround);
     cr.rule = std::move(r);
     impl.rules.push_back(std::move(cr));
@@ -271,8 +273,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
   std::vector<DigitRunSpec> digit_specs;
   for (size_t i = 0; i < impl.rules.size(); ++i) {
     if (const auto& dr = impl.rules[i].rule.digit_run) {
-      DigitRunSpec spec{dr->digits,       dr->separators, dr->min_group,     dr->first_group,
-                        dr->first_digits, dr->whole_run,  dr->max_separators};
+      DigitRunSpec spec{dr->digits,       dr->separators, dr->min_group,      dr->first_group,
+                        dr->first_digits, dr->whole_run,  dr->max_separators, dr->after_capitals};
       auto it = std::find(digit_specs.begin(), digit_specs.end(), spec);
       if (it == digit_specs.end()) {
         digit_specs.push_back(spec);
@@ -405,7 +407,7 @@ class Confirmer {
       break;
     }
     if (r.min_entropy > 0 && shannon_entropy(secret) < r.min_entropy) return;
-    if (r.not_placeholder && looks_like_placeholder(secret)) return;
+    if (r.not_placeholder && placeholder_near(text, seg, ss, se, secret)) return;
     if (r.context && !context_present(*r.context, text, ss, se)) return;
     for (const auto& a : rules_.allowed_patterns)
       if ((a.rule.empty() || a.rule == r.id) &&
@@ -424,6 +426,18 @@ class Confirmer {
   }
 
   uint32_t lookaround(const Candidate& c) const { return rules_.rules[c.rule].lookaround; }
+
+  // The placeholder model sees the value and a few bytes on each side of it in the same JSON
+  // value (`<your-key>`, `sk-...`, `${TOKEN}`).
+  static bool placeholder_near(const DecodedText& text, size_t seg, uint64_t ss, uint64_t se,
+                               std::string_view secret) {
+    uint64_t lo = std::max<uint64_t>(text.segment(seg).dec_start, ss > kPeek ? ss - kPeek : 0);
+    uint64_t hi = std::min<uint64_t>(text.content_end(seg), se + kPeek);
+    lo = std::max(lo, text.begin());
+    hi = std::min(hi, text.end());
+    return placeholder_in_context(text.slice(lo, std::max(lo, ss)), secret,
+                                  text.slice(std::min(se, hi), hi));
+  }
 
   // Joined text reports only what crosses from one block into another: the rest is each
   // block's own to find.

@@ -55,6 +55,7 @@ struct DigitRunPrefilter {
   std::string first_digits;      // and starting with one of these digits (empty: any);
   bool whole_run = false;        // only from the first digit of a run,
   uint32_t max_separators = 63;  // with at most this many separators among the digits
+  uint32_t after_capitals = 0;   // after this many capitals at a word boundary (0: a boundary)
 };
 
 struct Example {
@@ -79,8 +80,8 @@ struct Rule {
   std::vector<std::string> validators;  // names from validators.h
   double min_entropy = 0;
   std::optional<ContextRequirement> context;
-  bool not_placeholder = false;
-  uint32_t max_length = 0;  // 0: taken from the pattern's own bound
+  bool not_placeholder = true;  // the placeholder model (placeholders.h) runs unless opted out
+  uint32_t max_length = 0;      // 0: taken from the pattern's own bound
   std::vector<Example> match_examples;
   std::vector<Example> no_match_examples;
   SourceLocation where;

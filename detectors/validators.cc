@@ -63,18 +63,9 @@ constexpr NamedValidator kValidators[] = {
     {"base62_crc32", base62_crc32_valid},
     {"jwt", jwt_valid},
     {"uk_nino", uk_nino_valid},
+    {"jwt_base64", jwt_base64_valid},
+    {"us_mbi", us_mbi_valid},
 };
-
-// ASCII lower-casing without the locale lookup std::tolower makes for every byte compared.
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
-                     [](char a, char b) { return lower(a) == lower(b); }) != hay.end();
-}
 
 }  // namespace
 
@@ -239,6 +230,50 @@ bool jwt_valid(std::string_view s) {
   return !j.is_discarded() && j.is_object() && j.contains("alg");
 }
 
+bool jwt_base64_valid(std::string_view s) {
+  // The whole token: a JWT has three parts, and a cut-off one is no credential.
+  std::string in(s.substr(0, s.size() & ~size_t{3}));
+  std::string decoded(in.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n <= 0) return false;
+  decoded.resize(static_cast<size_t>(n));
+  auto dot = decoded.find('.');
+  if (dot == std::string::npos || decoded.find('.', dot + 1) == std::string::npos) return false;
+  return jwt_valid(decoded);
+}
+
+bool us_mbi_valid(std::string_view s) {
+  // CMS's positional alphabet: letters exclude S, L, O, I, B, Z; position 1 is 1-9.
+  constexpr std::string_view kLetters = "ACDEFGHJKMNPQRTUVWXY";
+  enum Kind { nonzero, letter, either, digit };
+  constexpr Kind kPos[11] = {nonzero, letter, either, digit, letter, either,
+                             digit,   letter, letter, digit, digit};
+  size_t i = 0;
+  for (char c : s) {
+    if (c == '-' || c == ' ') continue;
+    if (i == 11) return false;
+    char u = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    bool dig = is_digit(u), let = kLetters.find(u) != std::string_view::npos;
+    switch (kPos[i++]) {
+      case nonzero:
+        if (!dig || u == '0') return false;
+        break;
+      case letter:
+        if (!let) return false;
+        break;
+      case either:
+        if (!let && !dig) return false;
+        break;
+      case digit:
+        if (!dig) return false;
+        break;
+    }
+  }
+  return i == 11;
+}
+
 bool uk_nino_valid(std::string_view s) {
   if (s.size() < 2) return false;
   char a = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
@@ -262,38 +297,6 @@ double shannon_entropy(std::string_view s) {
     h -= p * std::log2(p);
   }
   return h;
-}
-
-bool looks_like_placeholder(std::string_view s) {
-  static constexpr std::string_view kMarkers[] = {
-      "example",     "xxxx",       "****",       "....",          "<",         ">",
-      "${",          "{{",         "}}",         "changeme",      "change_me", "change-me",
-      "your_",       "your-",      "yourtoken",  "yourkey",       "yourpass",  "placeholder",
-      "dummy",       "redact",     "os.environ", "process.env",   "getenv",    "env[",
-      "secret_here", "token_here", "key_here",   "password_here", "insert_",   "replace_me",
-      "replaceme",   "fixme",      "todo",       "sample",        "fake",      "not_a_real",
-      "notreal"};
-  for (auto m : kMarkers)
-    if (icontains(s, m)) return true;
-  if (s.size() >= 2 && (s.front() == '$' || s.front() == '%')) return true;  // $VAR, %VAR%
-  // One character repeated, or mostly so.
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [&](char c) { return c == s.front(); }))
-    return true;
-  // A run of 8 or more sequential characters (01234567, abcdefgh).
-  int run = 1;
-  for (size_t i = 1; i < s.size(); ++i) {
-    run = (s[i] == s[i - 1] + 1) ? run + 1 : 1;
-    if (run >= 8) return true;
-  }
-  // Very few distinct characters for a long value ("abababab...").
-  if (s.size() >= 12) {
-    std::array<bool, 256> seen{};
-    int distinct = 0;
-    for (unsigned char c : s)
-      if (!seen[c]) seen[c] = true, ++distinct;
-    if (distinct <= 3) return true;
-  }
-  return false;
 }
 
 }  // namespace promptgate

@@ -1,11 +1,13 @@
 // Confirmers that run on a candidate's secret span after Hyperscan has found it: checksums
-// (Luhn, mod-97, CRC32, ...), Shannon entropy and placeholder rejection. Pure functions on
-// bytes, no allocation on the common path. Rules name validators in YAML (`validators: [luhn]`);
-// `find_validator` maps that name to the function.
+// (Luhn, mod-97, CRC32, ...) and Shannon entropy; placeholders.h holds the placeholder model.
+// Pure functions on bytes, no allocation on the common path. Rules name validators in YAML
+// (`validators: [luhn]`); `find_validator` maps that name to the function.
 #pragma once
 
 #include <string>
 #include <string_view>
+
+#include "detectors/placeholders.h"
 
 namespace promptgate {
 
@@ -26,12 +28,12 @@ bool aba_routing_valid(std::string_view s);
 bool base62_crc32_valid(std::string_view token);
 bool jwt_valid(std::string_view s);
 bool uk_nino_valid(std::string_view s);
+// Standard base64 whose decoded text is a JWT (header with "alg", two dots).
+bool jwt_base64_valid(std::string_view s);
+// A US Medicare Beneficiary Identifier: 11 characters in CMS's positional alphabet.
+bool us_mbi_valid(std::string_view s);
 
 // Shannon entropy in bits per byte.
 double shannon_entropy(std::string_view s);
-// True for documentation placeholders and templated values: EXAMPLE, xxxx, <your-token>,
-// ${VAR}, {{var}}, changeme, os.environ[...], process.env.X, one repeated character, a run of
-// sequential characters, and similar.
-bool looks_like_placeholder(std::string_view s);
 
 }  // namespace promptgate

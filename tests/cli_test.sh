@@ -113,7 +113,7 @@ check "huge file streamed in bounded memory" '[ $status -eq 1 ] && grep -q "\"st
 
 # The proxy's configuration: the embedded default, the shipped gateway example, and errors.
 run run --check-config
-check "embedded default config checks" '[ $status -eq 0 ] && echo "$out" | grep -q "OK (2[0-9][0-9] rules"'
+check "embedded default config checks" '[ $status -eq 0 ] && echo "$out" | grep -q "OK (4[0-9][0-9] rules"'
 check "check-config prints the destination table: catalogue intercepted, default last" \
   'echo "$out" | grep -Eq "^  intercept  bedrock-runtime-fips\.\*\.amazonaws\.com +built-in: Amazon Bedrock$" &&
    echo "$out" | grep -Eq "^  intercept  aiplatform\.googleapis\.com +built-in: Google Vertex AI$" &&

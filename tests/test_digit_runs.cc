@@ -154,7 +154,7 @@ rules:
 )",
                                                 "mine.yaml"));
   Scanner scanner(rules, testing::test_key());
-  std::string text = "acct 555-014-7788 and 9876543210, not 2026-11-02 or 555-01-47788";
+  std::string text = "acct 555-014-7788 and 9873541260, not 2026-11-02 or 555-01-47788";
   auto block = scanner.scan(text, InputFormat::text);
   REQUIRE(block.findings.size() == 2);
   CHECK(block.findings[0].start == 5);
@@ -215,4 +215,26 @@ TEST_CASE("a malformed digit_run names the file, line and rule", "[digit_runs]")
   e = error_of("    digit_run: {digits: 12}\n    prefilter: '\\d{4}'\n");
   CHECK(e.find("my-rules.yaml:10: rule 'my-rule': digit_run replaces the prefilter") !=
         std::string::npos);
+}
+
+TEST_CASE("after_capitals: a run right after capitals at a word boundary, not after a word",
+          "[digit_runs]") {
+  DigitRunFinder finder({{2, "", 2, 2, "", false, 63, 2}});
+  std::vector<DigitRunHit> hits;
+  //                      0123456789012345678901234567890123456789
+  const std::string text = "pay DE50 3446 and GB18NWBK, not XDE50, De50, 50, DE5";
+  finder.find(text, 0, 0, hits);
+  REQUIRE(hits.size() == 2);
+  CHECK(hits[0].end == 8);   // DE50
+  CHECK(hits[1].end == 22);  // GB18
+  // Capitals that straddle a 64-byte block boundary, and a stream that starts after them.
+  std::string padded(62, ' ');
+  padded += "NL25RABO";
+  hits.clear();
+  finder.find(padded, 0, 0, hits);
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0].end == 66);
+  hits.clear();
+  finder.find(padded, 64, 0, hits);
+  REQUIRE(hits.size() == 1);
 }
