@@ -14,9 +14,8 @@
 #include "proxy/config.h"
 
 namespace promptgate {
-namespace {
 
-constexpr const char* kUsage =
+extern const char kDemoUsage[] =
     R"(usage: promptgate demo [--proxy URL] [--ca FILE] [--config FILE] [--format text|json]
                        [--seed N]
 Prints synthetic values that promptgate blocks (a credential, PII, PHI and card data), made now
@@ -31,13 +30,14 @@ that sends it through the proxy. None is a real credential, card or person.
   --seed N         the same values every time (default: new ones on each run)
 )";
 
+namespace {
+
 const cli::ArgumentSpec kArgs{.options = {{"--proxy", cli::OptionKind::value},
                                           {"--ca", cli::OptionKind::value},
                                           {"--config", cli::OptionKind::value},
                                           {"--format", cli::OptionKind::value, {"text", "json"}},
                                           {"--seed", cli::OptionKind::value}},
-                              .equals_form = true,
-                              .help = true};
+                              .equals_form = true};
 
 // One word for a POSIX shell: single-quoted, with embedded single quotes closed and escaped.
 std::string shell_quote(const std::string& s) {
@@ -97,13 +97,9 @@ int demo_command(const Args& args) {
   uint64_t seed = 0;
   try {
     a = cli::parse_arguments(args, kArgs);
-    if (a.help) {
-      std::cout << kUsage;
-      return 0;
-    }
     seed = seed_from(a);
   } catch (const std::exception& e) {
-    std::cerr << "promptgate demo: " << e.what() << "\n" << kUsage;
+    std::cerr << "promptgate demo: " << e.what() << "\n" << kDemoUsage;
     return 2;
   }
   const std::string home = default_home_dir();

@@ -24,27 +24,7 @@
 
 namespace promptgate {
 
-namespace {
-
-// Each proxied connection holds two descriptors (client and upstream). The usual soft limit of
-// 1024 would refuse connections long before max_connections, so raise it to the hard limit, and
-// say so when even that is short.
-void raise_open_file_limit(uint32_t max_connections) {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
-  if (lim.rlim_cur < lim.rlim_max) {
-    rlimit raised = lim;
-    raised.rlim_cur = lim.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
-  }
-  const rlim_t wanted = 2 * static_cast<rlim_t>(max_connections) + 256;
-  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted)
-    std::cerr << "promptgate: warning: the open-file limit (" << lim.rlim_cur
-              << ") is below what max_connections " << max_connections << " needs (" << wanted
-              << "); raise it (ulimit -n, LimitNOFILE=) or lower max_connections\n";
-}
-
-constexpr const char* kRunUsage =
+extern const char kRunUsage[] =
     R"(usage: promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
                       [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
                       [--audit-log FILE|-] [--admin-listen ADDR:PORT] [--threads N]
@@ -65,13 +45,33 @@ Each flag can also be set in the environment; a flag given on the command line w
   PROMPTGATE_HOME          where the CA, fingerprint key and rule cache live
 )";
 
+namespace {
+
+// Each proxied connection holds two descriptors (client and upstream). The usual soft limit of
+// 1024 would refuse connections long before max_connections, so raise it to the hard limit, and
+// say so when even that is short.
+void raise_open_file_limit(uint32_t max_connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  const rlim_t wanted = 2 * static_cast<rlim_t>(max_connections) + 256;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted)
+    std::cerr << "promptgate: warning: the open-file limit (" << lim.rlim_cur
+              << ") is below what max_connections " << max_connections << " needs (" << wanted
+              << "); raise it (ulimit -n, LimitNOFILE=) or lower max_connections\n";
+}
+
 // The flags that take a value; each has an environment variable PROMPTGATE_<NAME>.
 constexpr const char* kValueFlags[] = {"--config",    "--listen",      "--admin-listen",
                                        "--mode",      "--upstream-ca", "--connect-to",
                                        "--audit-log", "--threads"};
 
 const cli::ArgumentSpec kArgs = [] {
-  cli::ArgumentSpec spec{.equals_form = true, .help = true};
+  cli::ArgumentSpec spec{.equals_form = true};
   for (const char* flag : kValueFlags) spec.options.push_back({flag, cli::OptionKind::value});
   spec.options.push_back({"--check-config"});
   return spec;
@@ -256,10 +256,6 @@ int run_command(const Args& args) {
   RunOptions options;
   try {
     cli::Arguments parsed = cli::parse_arguments(args, kArgs);
-    if (parsed.help) {
-      std::cout << kRunUsage;
-      return 0;
-    }
     options = options_from(parsed);
   } catch (const cli::ArgumentError& e) {
     std::cerr << "promptgate run: " << e.what() << "\n" << kRunUsage;

@@ -18,6 +18,21 @@
 #include "detectors/known_secrets.h"
 
 namespace promptgate {
+
+extern const char kScanUsage[] =
+    R"(usage: promptgate scan [--rules PATH]... [--rules-only] [--format jsonl|text|sarif]
+                       [--json auto|on|off] [--known-secrets FILE] PATH... | -
+Scans files, directories (recursively, .git skipped) or stdin (-) with the detection engine.
+  --rules PATH          a rule pack (YAML file or directory of them) added to the built-in
+                        packs; may repeat. "builtin" names the built-in packs.
+  --rules-only          use only the --rules packs, not the built-in ones
+  --format              jsonl (default): one JSON object per finding; text: path:line:col: rule;
+                        sarif: SARIF 2.1.0 for code-scanning tools
+  --json                auto (default): JSON bodies are read as JSON; on / off force it
+  --known-secrets FILE  a digest file of the organisation's own secrets (docs/known-secrets.md)
+Exit status: 0 nothing found, 1 findings, 2 error.
+)";
+
 namespace {
 
 constexpr size_t kBlockLimit = 64u << 20;  // files up to this size are read whole
@@ -224,7 +239,7 @@ int scan_command(const Args& args) {
   try {
     opts = parse(args);
   } catch (const std::invalid_argument& e) {
-    std::cerr << "promptgate scan: " << e.what() << "\n";
+    std::cerr << "promptgate scan: " << e.what() << "\n" << kScanUsage;
     return 2;
   }
   std::shared_ptr<const RuleSet> rules;

@@ -43,6 +43,33 @@ run() {  # run ARGS... ; sets out, err, status; collects everything printed
   cat "$work/out" "$work/err" >> "$all_output"
 }
 
+# Help: every command (and a subcommand's words) answers --help and -h with its usage on stdout,
+# exit 0, and reads nothing else (rules test would look for a file, passwd would read stdin).
+run help
+top_help=$out
+for words in run scan rules "rules test" "rules list" ca "ca init" "ca show" "ca export" passwd \
+  "passwd alice" secrets "secrets digest" "secrets check" demo audit "audit verify" version help; do
+  for h in --help -h; do
+    # shellcheck disable=SC2086
+    run $words $h < /dev/null
+    check "'$words $h' prints its usage and exits 0" \
+      '[ $status -eq 0 ] && [ -z "$err" ] && echo "$out" | grep -q "promptgate ${words%% *}"'
+  done
+  # Every option a command's help names is in the top-level help too.
+  # shellcheck disable=SC2086
+  for flag in $("$pg" $words --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    check "top-level help lists $words $flag" 'echo "$top_help" | grep -q -- "$flag\b"'
+  done
+done
+run scan --help
+check "scan --help describes the formats and exit status" \
+  'echo "$out" | grep -q "sarif" && echo "$out" | grep -q "Exit status"'
+run help scan
+check "'help scan' prints scan's usage" '[ $status -eq 0 ] && echo "$out" | grep -q "^usage: promptgate scan"'
+run scan --bogus
+check "a bad option still exits 2, with the usage on stderr" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "unknown option --bogus" && echo "$err" | grep -q "usage: promptgate scan"'
+
 run scan "$work/clean.txt"
 check "clean file exits 0" '[ $status -eq 0 ] && [ -z "$out" ]'
 
