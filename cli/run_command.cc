@@ -227,12 +227,15 @@ int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
   if (ca->created())
     std::cerr << "promptgate: created a local CA in " << home << " (" << ca->info().cert_path
               << ")\n";
-  std::string proxy_url =
-      "http://" + (cfg.listen.host == "0.0.0.0" ? std::string("127.0.0.1") : cfg.listen.host) +
-      ":" + std::to_string(cfg.listen.port);
-  std::cerr << "promptgate: to send Claude Code through promptgate, run in your shell:\n"
-            << "  export HTTPS_PROXY=" << proxy_url << "\n"
-            << "  export NODE_EXTRA_CA_CERTS=" << ca->info().cert_path << "\n";
+  // Only once the port is ours: a busy port shows the error alone.
+  auto say_how_to_use = [cert = ca->info().cert_path](const std::string& host,
+                                                      unsigned short port) {
+    std::string where = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "[::1]" : host;
+    if (where.find(':') != std::string::npos && where.front() != '[') where = "[" + where + "]";
+    std::cerr << "promptgate: to send Claude Code through promptgate, run in your shell:\n"
+              << "  export HTTPS_PROXY=http://" << where << ":" << port << "\n"
+              << "  export NODE_EXTRA_CA_CERTS=" << cert << std::endl;
+  };
   // The first load is reused for the start; reloads load afresh. Held by a shared_ptr so that
   // every copy of the function sees the first load taken.
   auto unused_first = std::make_shared<std::optional<proxy::Loaded>>(std::move(first));
@@ -247,7 +250,7 @@ int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
     warn_tunnelled_model_hosts(*loaded.config);
     return loaded;
   };
-  return proxy::run_server({load_once_then_fresh, key, ca, audit});
+  return proxy::run_server({load_once_then_fresh, key, ca, audit, say_how_to_use});
 }
 
 }  // namespace

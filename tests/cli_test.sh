@@ -178,6 +178,23 @@ run run --check-config --config "$work/bad.yaml"
 check "bad config names file and line" '[ $status -eq 2 ] && echo "$err" | grep -q "bad.yaml:2: mode must be enforce or monitor"'
 run run --check-config --threads two
 check "a bad --threads value says what it wants" '[ $status -eq 2 ] && echo "$err" | grep -q "threads must be a number from 0 (one per core) to 256, not .two."'
+# run: the export lines come once the port is bound, with the bound port; a busy port shows the
+# error alone, naming the address and how to choose another.
+"$pg" run --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --audit-log "$work/run-audit.jsonl" \
+  > "$work/run.out" 2> "$work/run.err" &
+run_pid=$!
+pids+=("$run_pid")
+run_port=$(wait_port "$work/run.err" 'promptgate listening on ' 150 "$run_pid")
+for _ in $(seq 50); do grep -q NODE_EXTRA_CA_CERTS "$work/run.err" && break; sleep 0.1; done
+check "run: the export lines follow 'listening on' and name the bound port" \
+  '[ -n "$run_port" ] && grep -q "^  export HTTPS_PROXY=http://127.0.0.1:$run_port$" "$work/run.err" &&
+   [ "$(grep -n "listening on" "$work/run.err" | cut -d: -f1)" -lt "$(grep -n "export HTTPS_PROXY" "$work/run.err" | cut -d: -f1)" ]'
+run run --listen "127.0.0.1:$run_port" --admin-listen 127.0.0.1:0 --audit-log "$work/run-audit.jsonl"
+check "run on a busy port: exit 2, the address, the flag and the setting named, no export lines" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "cannot listen on 127.0.0.1:$run_port (listen): Address already in use.*--listen ADDR:PORT or .listen:. in the config" &&
+   ! echo "$err" | grep -q "export "'
+kill "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null
+
 run ca init
 check "ca init creates the CA" '[ $status -eq 0 ] && [ "$(stat -c %a "$PROMPTGATE_HOME/ca-key.pem")" = 600 ]'
 run ca export
