@@ -107,9 +107,8 @@ int demo_command(const Args& args) {
   const std::string ca = shell_word(a, "--ca", "NODE_EXTRA_CA_CERTS", home + "/ca.pem");
   try {
     proxy::ProxyConfig config = proxy::load_config(a.last("--config").value_or(""));
-    std::vector<RuleSource> sources;
-    for (const auto& r : config.rules) sources.push_back({r});
-    auto rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
+    auto rules = RuleSet::compile(load_rule_packs(rule_sources(config.rules, config.rules_builtin)),
+                                  home + "/cache");
     std::vector<DemoValue> values = make_demo_values(rules, config, seed);
     if (a.last("--format").value_or("text") == "json") {
       for (const auto& v : values)

@@ -173,15 +173,43 @@ void apply_flag(proxy::ProxyConfig& cfg, const Flag& f) {
 }
 
 // Everything a reload rebuilds: the file is read again and the flags applied again on top.
+// Every mistake of the file, the flags and the rules it names is reported in one go, one per line.
 proxy::Loaded load(const RunOptions& o, const std::string& home) {
-  proxy::ProxyConfig cfg = proxy::load_config(o.config_path);
-  for (const auto& f : o.flags) apply_flag(cfg, f);
+  std::vector<std::string> errors;
+  proxy::ProxyConfig cfg = proxy::load_config(o.config_path, errors);
+  for (const auto& f : o.flags) {
+    try {
+      apply_flag(cfg, f);
+    } catch (const proxy::ConfigError& e) {
+      errors.push_back(e.what());
+    }
+  }
   if (!cfg.upstream_ca.empty() && !std::filesystem::exists(cfg.upstream_ca))
-    throw proxy::ConfigError("upstream_ca " + cfg.upstream_ca + ": no such file");
-  std::vector<RuleSource> sources;
-  for (const auto& r : cfg.rules) sources.push_back({r});
+    errors.push_back("upstream_ca " + cfg.upstream_ca + ": no such file");
+  RulePacks packs;
+  try {
+    packs = load_rule_packs(rule_sources(cfg.rules, cfg.rules_builtin));
+    for (auto& e : proxy::check_rule_references(cfg, packs)) errors.push_back(std::move(e));
+  } catch (const RuleError& e) {
+    errors.push_back(e.what());
+  }
+  if (!errors.empty()) {
+    // In the file's line order; what is not about a line of the file (flags, rule files) last.
+    auto line_of = [&](const std::string& e) {
+      std::string prefix = cfg.source + ":";
+      unsigned line = ~0u;
+      if (e.starts_with(prefix))
+        std::from_chars(e.data() + prefix.size(), e.data() + e.size(), line);
+      return line;
+    };
+    std::stable_sort(errors.begin(), errors.end(),
+                     [&](const auto& a, const auto& b) { return line_of(a) < line_of(b); });
+    std::string message = errors.size() == 1 ? "" : std::to_string(errors.size()) + " errors:";
+    for (const auto& e : errors) message += (message.empty() ? "" : "\n  ") + e;
+    throw proxy::ConfigError(message);
+  }
   proxy::Loaded loaded;
-  loaded.rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
+  loaded.rules = RuleSet::compile(std::move(packs), home + "/cache");
   if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
   if (!cfg.client_ca.empty())
     loaded.client_certificates = proxy::ClientCertificateTrust::load(cfg.client_ca);
@@ -206,8 +234,13 @@ void warn_tunnelled_model_hosts(const proxy::ProxyConfig& cfg) {
 // --check-config: what was loaded, on one line, then the effective destination table.
 void print_check(const proxy::Loaded& loaded) {
   const proxy::ProxyConfig& cfg = *loaded.config;
-  std::cout << cfg.source << ": OK (" << loaded.rules->size() << " rules, listen "
-            << cfg.listen.host << ":" << cfg.listen.port << ", mode " << proxy::to_string(cfg.mode);
+  size_t files = cfg.rules.size() - std::count(cfg.rules.begin(), cfg.rules.end(), "builtin");
+  std::cout << cfg.source << ": OK (" << loaded.rules->size() << " rules"
+            << (cfg.rules_builtin ? ": built-in packs" : ": built-in packs replaced by")
+            << (cfg.rules_builtin && files ? " +" : "");
+  if (files) std::cout << " " << files << (files == 1 ? " file" : " files");
+  std::cout << ", listen " << cfg.listen.host << ":" << cfg.listen.port << ", mode "
+            << proxy::to_string(cfg.mode);
   if (loaded.credentials) std::cout << ", " << loaded.credentials->users() << " users";
   if (loaded.client_certificates)
     std::cout << ", " << loaded.client_certificates->certificates() << " client CA certificates";

@@ -57,6 +57,7 @@ struct FileFindings {
 
 const cli::ArgumentSpec kArgs{
     .options = {{"--rules", cli::OptionKind::value},
+                {"--rules-only"},
                 {"--known-secrets", cli::OptionKind::value},
                 {"--format", cli::OptionKind::value, {"jsonl", "text", "sarif"}},
                 {"--json", cli::OptionKind::value, {"auto", "on", "off"}}},
@@ -66,7 +67,9 @@ const cli::ArgumentSpec kArgs{
 ScanOptions parse(const Args& args) {
   cli::Arguments parsed = cli::parse_arguments(args, kArgs);
   ScanOptions o;
-  for (auto& path : parsed.all("--rules")) o.rules.push_back({std::move(path)});
+  if (parsed.has("--rules-only") && !parsed.has("--rules"))
+    throw std::invalid_argument("--rules-only needs rule packs given with --rules");
+  o.rules = rule_sources(parsed.all("--rules"), !parsed.has("--rules-only"));
   o.known_secrets = parsed.last("--known-secrets").value_or("");
   std::string format = parsed.last("--format").value_or("jsonl");
   o.format = format == "text"    ? OutputFormat::text
@@ -77,7 +80,6 @@ ScanOptions parse(const Args& args) {
            : json == "off" ? InputFormat::text
                            : InputFormat::automatic;
   o.paths = std::move(parsed.positionals);
-  if (o.rules.empty()) o.rules.push_back(RuleSource::builtin());
   if (o.paths.empty()) throw std::invalid_argument("scan needs a PATH or - for stdin");
   return o;
 }

@@ -123,6 +123,66 @@ rules:
 YAML
 run scan --rules "$work/bad-rules.yaml" "$work/clean.txt"
 check "bad pattern: exit 2 naming file, line and rule" '[ $status -eq 2 ] && echo "$err" | grep -q "bad-rules.yaml:9: rule .broken-rule.: Hyperscan"'
+# Rule files add to the built-in packs: a file holding only an allowlist keeps detection on.
+printf 'allowlist:\n  - pattern: "^EXAMPLE"\n' > "$work/allow.yaml"
+run scan --rules "$work/allow.yaml" "$work/repo"
+check "scan --rules with an allowlist-only file still finds the token" \
+  '[ $status -eq 1 ] && echo "$out" | grep -q "\"rule\":\"github-pat-classic\""'
+run scan --rules "$work/allow.yaml" --rules-only "$work/repo"
+check "scan --rules-only with no rules at all: exit 2, saying why" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "no rules in .*allow.yaml: nothing would be detected"'
+run scan --rules-only "$work/repo"
+check "scan --rules-only without --rules is a usage error" '[ $status -eq 2 ] && echo "$err" | grep -q "rules-only needs"'
+printf 'allowlist:\n  - rule: github-pat-clasic\n  - rule: aws-acess-key-id\n' > "$work/allow-typo.yaml"
+run scan --rules "$work/allow-typo.yaml" "$work/clean.txt"
+check "an allowlist naming unknown rules: every entry named with its line and a suggestion" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "allow-typo.yaml:2: allowlist entry names unknown rule .github-pat-clasic. (did you mean .github-pat-classic.?)" &&
+   echo "$err" | grep -q "allow-typo.yaml:3: .*aws-acess-key-id"'
+printf 'rules: [%s]\n' "$work/allow.yaml" > "$work/rules-add.yaml"
+run run --check-config --config "$work/rules-add.yaml"
+check "config rules: [FILE] adds to the built-in packs" \
+  '[ $status -eq 0 ] && echo "$out" | grep -q "OK (2[0-9][0-9] rules: built-in packs + 1 file,"'
+printf 'rules:\n  files: [%s]\n  builtin: replace\n' "$work/allow.yaml" > "$work/rules-replace.yaml"
+run run --check-config --config "$work/rules-replace.yaml"
+check "config rules.builtin: replace with no rules left is an error" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "no rules in"'
+cat > "$work/typos.yaml" <<'YAML'
+mode: enforce
+actions:
+  - rule: github-pat-clasic
+    action: log
+  - rule: aws-access-key-id
+    action: redact
+  - category: secrets
+    action: log
+overrides:
+  enabled: true
+  rules: [aws-acess-key-id]
+  groups: [developers]
+auth:
+  groups:
+    devs: [alice]
+policies:
+  - name: dev
+    groups: [devs, contractors]
+    hosts: [https://api.anthropic.com, "api.openai.com:443"]
+    actions: [{rule: us-snn, action: log}]
+destinations:
+  intercept: [llm.example.internal, "llm..example"]
+modee: monitor
+YAML
+run run --check-config --config "$work/typos.yaml"
+check "check-config lists every mistake of the file, each with its line" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "typos.yaml:3: unknown rule .github-pat-clasic. in actions (did you mean .github-pat-classic.?)" &&
+   echo "$err" | grep -q "typos.yaml:7: category must be credential, pii, phi or pci, not .secrets." &&
+   echo "$err" | grep -q "typos.yaml:11: unknown rule .aws-acess-key-id. in overrides.rules (did you mean .aws-access-key-id.?)" &&
+   echo "$err" | grep -q "typos.yaml:12: unknown group .developers. in overrides" &&
+   echo "$err" | grep -q "typos.yaml:18: unknown group .contractors. in policy .dev." &&
+   echo "$err" | grep -q "typos.yaml:19: host pattern .https://api.anthropic.com. can never match: .*without a scheme" &&
+   echo "$err" | grep -q "typos.yaml:19: host pattern .api.openai.com:443. can never match: .*without a port" &&
+   echo "$err" | grep -q "typos.yaml:20: unknown rule .us-snn. in policy .dev. actions (did you mean .us-ssn.?)" &&
+   echo "$err" | grep -q "typos.yaml:22: host pattern .llm..example. can never match: it has an empty label" &&
+   echo "$err" | grep -q "typos.yaml:23: unknown key .modee." && echo "$err" | grep -q "^promptgate run: 10 errors:"'
 run rules test "$work/bad-rules.yaml"
 check "rules test on a bad pack exits 2" '[ $status -eq 2 ]'
 run rules list
