@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
 #include <set>
 
 #include "cli/arguments.h"
@@ -48,11 +50,68 @@ struct ScanOptions {
   std::string known_secrets;  // digest file (docs/known-secrets.md)
 };
 
+// Where the lines of a streamed input (stdin, files over the block limit) start, kept as the
+// distances between newlines in LEB128 (about a byte per line), so that findings reported at
+// the end of the stream still get a line and a column in bounded memory.
+class LineIndex {
+ public:
+  void feed(std::string_view chunk) {
+    for (size_t i = chunk.find('\n'); i != std::string_view::npos; i = chunk.find('\n', i + 1)) {
+      uint64_t at = seen_ + i, delta = at - last_;
+      last_ = at;
+      do {
+        uint8_t byte = delta & 0x7f;
+        delta >>= 7;
+        deltas_.push_back(byte | (delta ? 0x80 : 0));
+      } while (delta);
+    }
+    seen_ += chunk.size();
+  }
+
+  // 1-based line and byte column of each offset, in one walk over the index.
+  std::vector<std::pair<uint64_t, uint64_t>> positions(const std::vector<uint64_t>& offsets) const {
+    std::vector<size_t> order(offsets.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return offsets[a] < offsets[b]; });
+    std::vector<std::pair<uint64_t, uint64_t>> out(offsets.size());
+    size_t pos = 0;
+    uint64_t line = 1, line_start = 0, newline = 0;
+    auto next_newline = [&]() -> std::optional<uint64_t> {
+      if (pos >= deltas_.size()) return std::nullopt;
+      uint64_t delta = 0;
+      for (int shift = 0;; shift += 7) {
+        uint8_t byte = deltas_[pos++];
+        delta |= uint64_t(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) break;
+      }
+      newline += delta;  // the first delta counts from offset 0
+      return newline;
+    };
+    std::optional<uint64_t> ahead = next_newline();
+    for (size_t i : order) {
+      while (ahead && *ahead < offsets[i]) {
+        ++line;
+        line_start = *ahead + 1;
+        ahead = next_newline();
+      }
+      out[i] = {line, offsets[i] - line_start + 1};
+    }
+    return out;
+  }
+
+ private:
+  std::vector<uint8_t> deltas_;
+  uint64_t seen_ = 0, last_ = 0;
+};
+
 struct FileFindings {
   std::string path;
   std::vector<Finding> findings;
-  std::string content;  // kept for line numbers when the file was read whole
+  std::string content;  // when the file was read whole
   bool have_content = false;
+  LineIndex lines;
+  std::vector<std::pair<uint64_t, uint64_t>> positions;  // line and column of each finding
 };
 
 const cli::ArgumentSpec kArgs{
@@ -84,14 +143,16 @@ ScanOptions parse(const Args& args) {
   return o;
 }
 
-// Streams `in` through the engine in 1 MiB chunks.
-ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format) {
+// Streams `in` through the engine in 1 MiB chunks, noting where lines start in `lines`.
+ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format, LineIndex& lines) {
+  lines = LineIndex();
   auto stream = scanner.open_stream(format);
   std::vector<char> buf(kChunk);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     std::streamsize n = in.gcount();
     if (n <= 0) break;
+    lines.feed(std::string_view(buf.data(), static_cast<size_t>(n)));
     if (!stream->write(std::string_view(buf.data(), static_cast<size_t>(n)))) break;
   }
   return stream->finish();
@@ -124,11 +185,11 @@ bool scan_file(Scanner& scanner, const std::string& path, InputFormat format, Fi
     out.findings = std::move(r.findings);
     return true;
   }
-  ScanResult r = scan_stream(scanner, in, format);
+  ScanResult r = scan_stream(scanner, in, format, out.lines);
   if (!r.ok() && format == InputFormat::automatic) {
     // Looked like JSON but was not: scan it again as text.
     std::ifstream again(path, std::ios::binary);
-    r = scan_stream(scanner, again, InputFormat::text);
+    r = scan_stream(scanner, again, InputFormat::text, out.lines);
   }
   if (!r.ok()) {
     error = path + ": " + r.error;
@@ -138,21 +199,19 @@ bool scan_file(Scanner& scanner, const std::string& path, InputFormat format, Fi
   return true;
 }
 
-std::pair<uint64_t, uint64_t> line_col(const std::string& content, uint64_t offset) {
-  uint64_t line = 1, col = 1;
-  for (uint64_t i = 0; i < offset && i < content.size(); ++i) {
-    if (content[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return {line, col};
+// Line and column (1-based, the column in bytes) of every finding of `ff`.
+void locate(FileFindings& ff) {
+  if (ff.have_content) ff.lines.feed(ff.content);
+  std::vector<uint64_t> offsets;
+  for (const auto& f : ff.findings) offsets.push_back(f.start);
+  ff.positions = ff.lines.positions(offsets);
 }
 
-nlohmann::json finding_json(const std::string& path, const Finding& f) {
+nlohmann::json finding_json(const std::string& path, const Finding& f,
+                            std::pair<uint64_t, uint64_t> position) {
   return {{"path", path},
+          {"line", position.first},
+          {"column", position.second},
           {"rule", f.rule_id},
           {"category", to_string(f.category)},
           {"severity", to_string(f.severity)},
@@ -180,13 +239,12 @@ void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
   }
   nlohmann::json results = nlohmann::json::array();
   for (const auto& file : files) {
-    for (const auto& f : file.findings) {
-      nlohmann::json region = {{"byteOffset", f.start}, {"byteLength", f.end - f.start}};
-      if (file.have_content) {
-        auto [line, col] = line_col(file.content, f.start);
-        region["startLine"] = line;
-        region["startColumn"] = col;
-      }
+    for (size_t i = 0; i < file.findings.size(); ++i) {
+      const Finding& f = file.findings[i];
+      nlohmann::json region = {{"byteOffset", f.start},
+                               {"byteLength", f.end - f.start},
+                               {"startLine", file.positions[i].first},
+                               {"startColumn", file.positions[i].second}};
       std::string level = f.severity >= Severity::high ? "error" : "warning";
       std::string msg = "Possible " + std::string(to_string(f.category)) + " (" + f.rule_id +
                         ", fingerprint " + f.fingerprint + ")";
@@ -273,7 +331,7 @@ int scan_command(const Args& args) {
     bool ok;
     if (path == "-") {
       ff.path = "-";
-      ScanResult r = scan_stream(scanner, std::cin, opts.json);
+      ScanResult r = scan_stream(scanner, std::cin, opts.json, ff.lines);
       ok = r.ok();
       if (!ok) error = "stdin: " + r.error;
       ff.findings = std::move(r.findings);
@@ -285,17 +343,15 @@ int scan_command(const Args& args) {
       any_error = true;
     }
     any_finding = any_finding || !ff.findings.empty();
+    locate(ff);
     if (opts.format == OutputFormat::jsonl) {
-      for (const auto& f : ff.findings) std::cout << finding_json(ff.path, f).dump() << "\n";
+      for (size_t i = 0; i < ff.findings.size(); ++i)
+        std::cout << finding_json(ff.path, ff.findings[i], ff.positions[i]).dump() << "\n";
     } else if (opts.format == OutputFormat::text) {
-      for (const auto& f : ff.findings) {
-        std::cout << ff.path << ":";
-        if (ff.have_content) {
-          auto [line, col] = line_col(ff.content, f.start);
-          std::cout << line << ":" << col << ":";
-        } else {
-          std::cout << "@" << f.start << ":";
-        }
+      for (size_t i = 0; i < ff.findings.size(); ++i) {
+        const Finding& f = ff.findings[i];
+        std::cout << ff.path << ":" << ff.positions[i].first << ":" << ff.positions[i].second
+                  << ":";
         std::cout << " " << f.rule_id << " (" << to_string(f.category) << ", "
                   << to_string(f.severity) << ")";
         if (!f.location.empty()) std::cout << " at " << f.location;

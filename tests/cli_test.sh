@@ -96,6 +96,21 @@ assert r[0][\"locations\"][0][\"physicalLocation\"][\"region\"][\"startLine\"] =
 "$pg" scan - < "$work/repo/src/app.js" > "$work/out" 2>> "$all_output"; status=$?
 cat "$work/out" >> "$all_output"
 check "stdin works" '[ $status -eq 1 ] && grep -q "\"path\":\"-\"" "$work/out"'
+printf 'first line\n\n    key: %s\n' "$token" | "$pg" scan --format text - > "$work/out" 2>> "$all_output"
+cat "$work/out" >> "$all_output"
+check "stdin, text format: line and column, not a byte offset" 'grep -q "^-:3:10: github-pat-classic " "$work/out"'
+printf 'first line\n\n    key: %s\n' "$token" | "$pg" scan - > "$work/out" 2>> "$all_output"
+cat "$work/out" >> "$all_output"
+check "stdin, jsonl: line and column next to the byte offsets" 'python3 -c "
+import json,sys
+f = json.loads(open(sys.argv[1]).readline())
+assert (f[\"path\"], f[\"line\"], f[\"column\"], f[\"start\"]) == (\"-\", 3, 10, 21), f" "$work/out"'
+printf 'first line\n\n    key: %s\n' "$token" | "$pg" scan --format sarif - > "$work/out" 2>> "$all_output"
+cat "$work/out" >> "$all_output"
+check "stdin, sarif: startLine and startColumn" 'python3 -c "
+import json,sys
+r = json.load(open(sys.argv[1]))[\"runs\"][0][\"results\"][0][\"locations\"][0][\"physicalLocation\"][\"region\"]
+assert (r[\"startLine\"], r[\"startColumn\"], r[\"byteOffset\"]) == (3, 10, 21), r" "$work/out"'
 
 run scan --json on "$work/truncated.json"
 check "truncated JSON with --json on is an error (exit 2)" '[ $status -eq 2 ] && echo "$err" | grep -q "invalid JSON"'
@@ -196,7 +211,8 @@ truncate -s 1G "$work/huge.txt"
 printf ' %s \n' "$token" >> "$work/huge.txt"
 (ulimit -v 786432; "$pg" scan "$work/huge.txt") > "$work/out" 2>> "$all_output"; status=$?
 cat "$work/out" >> "$all_output"
-check "huge file streamed in bounded memory" '[ $status -eq 1 ] && grep -q "\"start\":1073741825" "$work/out"'
+check "huge file streamed in bounded memory, with its line and column" \
+  '[ $status -eq 1 ] && grep -q "\"column\":1073741826,.*\"line\":1,.*\"start\":1073741825" "$work/out"'
 
 # The proxy's configuration: the embedded default, the shipped gateway example, and errors.
 run run --check-config
