@@ -212,6 +212,7 @@ std::string AuditLog::to_json_line(const AuditEvent& e) {
   if (e.unrestorable) j["unrestorable"] = e.unrestorable;
   if (!e.policy.empty()) j["policy"] = e.policy;
   if (!e.error.empty()) j["error"] = e.error;
+  if (!e.tls_failure.empty()) j["tls_failure"] = e.tls_failure;
   if (e.destination == "tunnel") {
     j["tunnel_bytes_up"] = e.tunnel_bytes_up;
     j["tunnel_bytes_down"] = e.tunnel_bytes_down;

@@ -50,10 +50,11 @@ struct AuditEvent {
   uint16_t port = 0;
   std::string destination;  // intercept | tunnel | deny
   uint64_t body_bytes = 0;
-  std::string decision;  // allow | log | redact | block | error
-  std::string mode;      // enforce | monitor
-  bool enforced = true;  // false in monitor mode when the decision was not applied
-  std::string error;     // why the request failed (never a value)
+  std::string decision;     // allow | log | redact | block | error
+  std::string mode;         // enforce | monitor
+  bool enforced = true;     // false in monitor mode when the decision was not applied
+  std::string error;        // why the request failed (never a value)
+  std::string tls_failure;  // a failed client handshake: its kind (handshake_failure.h)
   std::vector<Finding> findings;
   std::vector<Action> actions;
   uint64_t scan_us = 0;

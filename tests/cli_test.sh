@@ -257,7 +257,7 @@ check "a bad --threads value says what it wants" '[ $status -eq 2 ] && echo "$er
 # run: the export lines come once the port is bound, with the bound port; a busy port shows the
 # error alone, naming the address and how to choose another.
 "$pg" run --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --audit-log "$work/run-audit.jsonl" \
-  > "$work/run.out" 2> "$work/run.err" &
+  --connect-to api.anthropic.com:443:127.0.0.1:9 > "$work/run.out" 2> "$work/run.err" &
 run_pid=$!
 pids+=("$run_pid")
 run_port=$(wait_port "$work/run.err" 'promptgate listening on ' 150 "$run_pid")
@@ -265,6 +265,21 @@ for _ in $(seq 50); do grep -q NODE_EXTRA_CA_CERTS "$work/run.err" && break; sle
 check "run: the export lines follow 'listening on' and name the bound port" \
   '[ -n "$run_port" ] && grep -q "^  export HTTPS_PROXY=http://127.0.0.1:$run_port$" "$work/run.err" &&
    [ "$(grep -n "listening on" "$work/run.err" | cut -d: -f1)" -lt "$(grep -n "export HTTPS_PROXY" "$work/run.err" | cut -d: -f1)" ]'
+# A client that does not trust the CA: one stderr line and an audit line, naming client, host
+# and the reason OpenSSL gave (curl sends an "unknown CA" alert).
+curl -sS -o /dev/null -x "http://127.0.0.1:$run_port" https://api.anthropic.com/v1/messages \
+  2> "$work/curl.err"; curl_status=$?
+for _ in $(seq 50); do grep -q "handshake failed" "$work/run.err" && grep -q tls_failure "$work/run-audit.jsonl" 2>/dev/null && break; sleep 0.1; done
+check "untrusted CA: curl fails on the certificate" '[ $curl_status -eq 60 ]'
+check "untrusted CA: one short stderr line naming client, host and reason" \
+  '[ $(grep -c "handshake failed" "$work/run.err") -eq 1 ] &&
+   grep -Eq "^promptgate: client TLS handshake failed: 127\.0\.0\.1:[0-9]+ -> api\.anthropic\.com: unknown CA \(the client does not trust the promptgate CA" "$work/run.err"'
+check "untrusted CA: an audit line with the client, the host and tls_failure" 'python3 -c "
+import json,sys
+e = [json.loads(l) for l in open(sys.argv[1]) if \"tls_failure\" in l]
+assert len(e) == 1 and e[0][\"tls_failure\"] == \"unknown CA\" and e[0][\"host\"] == \"api.anthropic.com\", e
+assert e[0][\"client\"].startswith(\"127.0.0.1:\") and e[0][\"decision\"] == \"error\", e
+assert \"unknown CA\" in e[0][\"error\"], e" "$work/run-audit.jsonl"'
 run run --listen "127.0.0.1:$run_port" --admin-listen 127.0.0.1:0 --audit-log "$work/run-audit.jsonl"
 check "run on a busy port: exit 2, the address, the flag and the setting named, no export lines" \
   '[ $status -eq 2 ] && echo "$err" | grep -q "cannot listen on 127.0.0.1:$run_port (listen): Address already in use.*--listen ADDR:PORT or .listen:. in the config" &&
