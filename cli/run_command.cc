@@ -3,6 +3,7 @@
 // Every flag --foo-bar may also come from the environment as PROMPTGATE_FOO_BAR (containers and
 // systemd units configure by environment); a flag on the command line wins over its variable.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -27,11 +28,16 @@ namespace promptgate {
 extern const char kRunUsage[] =
     R"(usage: promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
                       [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
-                      [--audit-log FILE|-] [--admin-listen ADDR:PORT] [--threads N]
-                      [--check-config]
+                      [--audit-log FILE|-] [--console auto|on|off] [--admin-listen ADDR:PORT]
+                      [--threads N] [--check-config]
 Starts the intercepting proxy (default 127.0.0.1:8080, embedded default config). On first run
 it creates a local CA in $PROMPTGATE_HOME (default ~/.config/promptgate) and prints how to use it.
 SIGHUP (or POST /-/reload on the admin port) reloads the config, rules and users; SIGTERM drains.
+
+--console on prints one short line per request on stderr (time, host and path, decision, rules);
+auto (the default) does so when stderr is a terminal. With the console on and no audit log
+chosen (no --config, --audit-log or PROMPTGATE_AUDIT_LOG), the JSON audit log goes to
+$PROMPTGATE_HOME/audit.jsonl instead of stdout; otherwise (containers, services) it stays on stdout.
 
 Each flag can also be set in the environment; a flag given on the command line wins:
   PROMPTGATE_CONFIG        --config
@@ -41,6 +47,7 @@ Each flag can also be set in the environment; a flag given on the command line w
   PROMPTGATE_UPSTREAM_CA   --upstream-ca
   PROMPTGATE_CONNECT_TO    --connect-to (several entries separated by commas)
   PROMPTGATE_AUDIT_LOG     --audit-log
+  PROMPTGATE_CONSOLE       --console
   PROMPTGATE_THREADS       --threads
   PROMPTGATE_HOME          where the CA, fingerprint key and rule cache live
 )";
@@ -68,11 +75,12 @@ void raise_open_file_limit(uint32_t max_connections) {
 // The flags that take a value; each has an environment variable PROMPTGATE_<NAME>.
 constexpr const char* kValueFlags[] = {"--config",    "--listen",      "--admin-listen",
                                        "--mode",      "--upstream-ca", "--connect-to",
-                                       "--audit-log", "--threads"};
+                                       "--audit-log", "--threads",     "--console"};
 
 const cli::ArgumentSpec kArgs = [] {
   cli::ArgumentSpec spec{.equals_form = true};
   for (const char* flag : kValueFlags) spec.options.push_back({flag, cli::OptionKind::value});
+  spec.options.back().choices = {"auto", "on", "off"};  // --console
   spec.options.push_back({"--check-config"});
   return spec;
 }();
@@ -167,6 +175,9 @@ void apply_flag(proxy::ProxyConfig& cfg, const Flag& f) {
       throw proxy::ConfigError("--threads must be a number from 0 (one per core) to 256, not '" +
                                f.value + "'");
     cfg.threads = n;
+  } else if (f.name == "--console") {
+    if (f.value != "auto" && f.value != "on" && f.value != "off")  // from the environment
+      throw proxy::ConfigError("PROMPTGATE_CONSOLE must be auto, on or off, not '" + f.value + "'");
   } else {
     throw proxy::ConfigError("unknown option " + f.name);
   }
@@ -249,6 +260,33 @@ void print_check(const proxy::Loaded& loaded) {
   warn_tunnelled_model_hosts(cfg);
 }
 
+std::string last_flag(const RunOptions& o, std::string_view name, std::string fallback) {
+  for (auto it = o.flags.rbegin(); it != o.flags.rend(); ++it)
+    if (it->name == name) return it->value;
+  return fallback;
+}
+
+// The console (one line per request on stderr) and where the JSON audit goes: a person at a
+// terminal reads the short lines and finds the JSON in a file; a container keeps it on stdout.
+std::shared_ptr<proxy::AuditLog> open_audit(const proxy::ProxyConfig& cfg, const RunOptions& o,
+                                            const std::string& home) {
+  std::string console = last_flag(o, "--console", "auto");
+  bool on = console == "on" || (console == "auto" && isatty(STDERR_FILENO));
+  bool audit_chosen = !o.config_path.empty() || !last_flag(o, "--audit-log", "").empty();
+  std::string path = cfg.audit_log;
+  if (on && !audit_chosen && path == "-") path = home + "/audit.jsonl";
+  auto audit = std::make_shared<proxy::AuditLog>(path);
+  if (on) {
+    audit->set_console(stderr);
+    std::cerr << "promptgate: one line per request below; the JSON audit log is "
+              << (path.empty()  ? "off"
+                  : path == "-" ? "on stdout"
+                                : "in " + path)
+              << "\n";
+  }
+  return audit;
+}
+
 // Sets up the CA, key and audit log, says how to point Claude Code here, and serves until
 // stopped. `first` is the load already made; reloads call load() again.
 int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
@@ -256,7 +294,7 @@ int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
   raise_open_file_limit(cfg.max_connections);
   auto ca = proxy::CertificateAuthority::load_or_create(home);
   auto key = FingerprintKey::load_or_create(home);
-  auto audit = std::make_shared<proxy::AuditLog>(cfg.audit_log);
+  auto audit = open_audit(cfg, o, home);
   if (ca->created())
     std::cerr << "promptgate: created a local CA in " << home << " (" << ca->info().cert_path
               << ")\n";

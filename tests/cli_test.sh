@@ -256,7 +256,8 @@ run run --check-config --threads two
 check "a bad --threads value says what it wants" '[ $status -eq 2 ] && echo "$err" | grep -q "threads must be a number from 0 (one per core) to 256, not .two."'
 # run: the export lines come once the port is bound, with the bound port; a busy port shows the
 # error alone, naming the address and how to choose another.
-"$pg" run --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --audit-log "$work/run-audit.jsonl" \
+# Not a terminal: no console lines, and the JSON audit log stays on stdout (containers).
+"$pg" run --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --connect-to api.anthropic.com:443:127.0.0.1:9 > "$work/run.out" 2> "$work/run.err" &
 run_pid=$!
 pids+=("$run_pid")
@@ -269,7 +270,7 @@ check "run: the export lines follow 'listening on' and name the bound port" \
 # and the reason OpenSSL gave (curl sends an "unknown CA" alert).
 curl -sS -o /dev/null -x "http://127.0.0.1:$run_port" https://api.anthropic.com/v1/messages \
   2> "$work/curl.err"; curl_status=$?
-for _ in $(seq 50); do grep -q "handshake failed" "$work/run.err" && grep -q tls_failure "$work/run-audit.jsonl" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q "handshake failed" "$work/run.err" && grep -q tls_failure "$work/run.out" 2>/dev/null && break; sleep 0.1; done
 check "untrusted CA: curl fails on the certificate" '[ $curl_status -eq 60 ]'
 check "untrusted CA: one short stderr line naming client, host and reason" \
   '[ $(grep -c "handshake failed" "$work/run.err") -eq 1 ] &&
@@ -279,12 +280,35 @@ import json,sys
 e = [json.loads(l) for l in open(sys.argv[1]) if \"tls_failure\" in l]
 assert len(e) == 1 and e[0][\"tls_failure\"] == \"unknown CA\" and e[0][\"host\"] == \"api.anthropic.com\", e
 assert e[0][\"client\"].startswith(\"127.0.0.1:\") and e[0][\"decision\"] == \"error\", e
-assert \"unknown CA\" in e[0][\"error\"], e" "$work/run-audit.jsonl"'
-run run --listen "127.0.0.1:$run_port" --admin-listen 127.0.0.1:0 --audit-log "$work/run-audit.jsonl"
+assert \"unknown CA\" in e[0][\"error\"], e" "$work/run.out"'
+check "not a terminal: no console lines on stderr" '! grep -q "one line per request" "$work/run.err"'
+run run --listen "127.0.0.1:$run_port" --admin-listen 127.0.0.1:0
 check "run on a busy port: exit 2, the address, the flag and the setting named, no export lines" \
   '[ $status -eq 2 ] && echo "$err" | grep -q "cannot listen on 127.0.0.1:$run_port (listen): Address already in use.*--listen ADDR:PORT or .listen:. in the config" &&
    ! echo "$err" | grep -q "export "'
 kill "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null
+
+# Under a terminal (script(1) gives it a pseudo-terminal): one short line per request on stderr,
+# the JSON audit log in $PROMPTGATE_HOME/audit.jsonl rather than on the terminal.
+script -qfec "echo \$\$ > '$work/pty.pid'; exec '$pg' run --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --connect-to api.anthropic.com:443:127.0.0.1:9" \
+  "$work/pty.log" > /dev/null 2>&1 < /dev/null &
+pids+=($!)
+pty_port=$(wait_port "$work/pty.log" 'promptgate listening on ' 150)
+printf '{"model":"claude-x","messages":[{"role":"user","content":"my token %s"}]}' "$token" > "$work/block-body.json"
+curl -sS -o /dev/null -x "http://127.0.0.1:$pty_port" --cacert "$PROMPTGATE_HOME/ca.pem" \
+  -H 'content-type: application/json' --data-binary @"$work/block-body.json" \
+  https://api.anthropic.com/v1/messages 2>> "$all_output"
+for _ in $(seq 50); do grep -q "POST api" "$work/pty.log" && break; sleep 0.1; done
+kill "$(cat "$work/pty.pid")" 2>/dev/null
+for _ in $(seq 50); do kill -0 "$(cat "$work/pty.pid")" 2>/dev/null || break; sleep 0.1; done
+cat "$work/pty.log" >> "$all_output"
+check "terminal: one console line per request (time, method, host and path, verdict, status, rule)" \
+  'grep -Eq "^[0-9]{2}:[0-9]{2}:[0-9]{2}  POST api\.anthropic\.com/v1/messages  block 400  github-pat-classic.?$" "$work/pty.log"'
+check "terminal: the JSON audit goes to \$PROMPTGATE_HOME/audit.jsonl, not the terminal" \
+  'grep -q "the JSON audit log is in $PROMPTGATE_HOME/audit.jsonl" "$work/pty.log" && ! grep -q "\"request_id\"" "$work/pty.log" &&
+   grep -q "\"decision\":\"block\".*github-pat-classic" "$PROMPTGATE_HOME/audit.jsonl"'
+run run --check-config --console sometimes
+check "a bad --console value is refused" '[ $status -eq 2 ] && echo "$err" | grep -q "console must be auto, on or off"'
 
 run ca init
 check "ca init creates the CA" '[ $status -eq 0 ] && [ "$(stat -c %a "$PROMPTGATE_HOME/ca-key.pem")" = 600 ]'
