@@ -437,6 +437,45 @@ check "demo under a config where a kind does not block exits 2 naming the rule" 
 run demo --format xml
 check "demo: a bad --format exits 2" '[ $status -eq 2 ] && echo "$err" | grep -q "format"'
 
+# cmake --install: the binary and the pre-commit hook, into a prefix and into a DESTDIR; the hook
+# finds the installed binary from where it is installed, blocks a staged secret saying how to
+# allow it, and lets the commit through once the finding is allowed by its fingerprint.
+build_dir=$(dirname "$pg")
+cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.out" 2>&1; status=$?
+check "cmake --install --prefix: binary in bin/, hook in share/promptgate/" \
+  '[ $status -eq 0 ] && [ -x "$work/prefix/bin/promptgate" ] && [ -x "$work/prefix/share/promptgate/pre-commit" ] &&
+   "$work/prefix/bin/promptgate" version | grep -q "^promptgate "'
+DESTDIR=$work/destdir cmake --install "$build_dir" --prefix /usr/local > "$work/install.out" 2>&1; status=$?
+check "cmake --install with DESTDIR stages under it" \
+  '[ $status -eq 0 ] && [ -x "$work/destdir/usr/local/bin/promptgate" ] && [ -x "$work/destdir/usr/local/share/promptgate/pre-commit" ]'
+hook_repo=$work/hook-repo
+mkdir -p "$hook_repo" && git -C "$hook_repo" init -q
+ln -s "$work/prefix/share/promptgate/pre-commit" "$hook_repo/.git/hooks/pre-commit"
+printf 'const token = "%s";\n' "$token" > "$hook_repo/app.js"
+printf 'hello\n' > "$hook_repo/README"
+git -C "$hook_repo" add app.js README
+commit() {  # a commit with no promptgate on PATH: the hook must find the installed one
+  (cd "$hook_repo" && env PATH=/usr/bin:/bin git -c user.name=t -c user.email=t@example.invalid \
+    commit -qm "$1") > "$work/out" 2> "$work/err"
+  status=$?
+  out=$(cat "$work/out") err=$(cat "$work/err")
+  cat "$work/out" "$work/err" >> "$all_output"
+}
+commit "with a token"
+hook_fp=$(echo "$err" | grep -o "fingerprint: fp_[0-9a-f]*" | head -1 | cut -d" " -f2)
+check "pre-commit hook: a staged token blocks the commit, naming file, line and rule" \
+  '[ $status -ne 0 ] && echo "$out$err" | grep -q "^app.js:1:16: github-pat-classic" &&
+   echo "$err" | grep -q "promptgate: commit blocked: [0-9]* finding(s) above" && [ -n "$hook_fp" ] &&
+   [ -z "$(git -C "$hook_repo" log --oneline 2>/dev/null)" ]'
+check "pre-commit hook: says how to allow the finding and how to skip once" \
+  'echo "$err" | grep -q "\.promptgate/allow.yaml" && echo "$err" | grep -q "git commit --no-verify"'
+mkdir -p "$hook_repo/.promptgate"
+printf 'allowlist:\n  - fingerprint: %s\n' "$hook_fp" > "$hook_repo/.promptgate/allow.yaml"
+git -C "$hook_repo" add .promptgate/allow.yaml
+commit "token allowed by fingerprint"
+check "pre-commit hook: with the fingerprint allowed, the commit goes through" \
+  '[ $status -eq 0 ] && [ "$(git -C "$hook_repo" log --oneline | wc -l)" -eq 1 ]'
+
 for s in "${secrets[@]}"; do
   check "secret never printed" '! grep -qF -- "$s" "$all_output"'
 done
