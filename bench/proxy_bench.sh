@@ -58,7 +58,7 @@ rules:
       match: ['zqxbenchnevermatch_abcdefgh', 'x zqxbenchnevermatch_qwertyui y']
       no_match: ['zqxbenchnevermatch_abc', 'hello world']
 EOF
-printf '%s\n' "rules: [$T/tiny.yaml]" "destinations: {default: tunnel, intercept: [api.anthropic.com]}" \
+printf '%s\n' "rules: {files: [$T/tiny.yaml], builtin: replace}" "destinations: {default: tunnel, intercept: [api.anthropic.com]}" \
   "incremental_scan: {enabled: false}" >"$T/tiny-config.yaml"
 printf '%s\n' "destinations: {default: tunnel, intercept: [api.anthropic.com]}" \
   "incremental_scan: {enabled: false}" >"$T/full-config.yaml"

@@ -61,10 +61,7 @@ Arguments parse_arguments(std::span<const std::string> words, const ArgumentSpec
   Arguments out;
   for (size_t i = 0; i < words.size(); ++i) {
     const std::string& word = words[i];
-    if (spec.help && (word == "--help" || word == "-h")) {
-      out.help = true;
-      return out;
-    }
+    if (word == "--help" || word == "-h") throw HelpRequested{};
     if (const OptionSpec* o = find_option(spec, word)) {
       if (o->kind == OptionKind::flag) {
         out.options.push_back({word, ""});

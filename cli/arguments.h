@@ -7,9 +7,13 @@
 //   const ArgumentSpec kSpec{.options = {{"--format", OptionKind::value, {"jsonl", "text"}},
 //                                        {"--strict"}},
 //                            .positionals = true};
-//   Arguments a = parse_arguments(args, kSpec);  // throws ArgumentError
+//   Arguments a = parse_arguments(args, kSpec);  // throws ArgumentError or HelpRequested
 //   bool strict = a.has("--strict");
 //   std::string format = a.last("--format").value_or("jsonl");
+//
+// "--help" or "-h" (not as an option's value) stops parsing and throws HelpRequested, which no
+// command catches: main.cc prints that command's usage on stdout and exits 0, so every command
+// answers --help the same way without code of its own.
 //
 // A value option takes the next word whatever it looks like ("--rules -x" gives "-x"), and with
 // `equals_form` also "--name=value". There is no "--" end-of-options marker.
@@ -44,8 +48,6 @@ struct ArgumentSpec {
   bool positionals = false;
   // Accept "--name=value" for value options as well as "--name value".
   bool equals_form = false;
-  // "--help" or "-h" (not as an option's value) stops parsing and sets Arguments::help.
-  bool help = false;
 };
 
 struct Option {
@@ -56,7 +58,6 @@ struct Option {
 struct Arguments {
   std::vector<Option> options;  // in command-line order
   std::vector<std::string> positionals;
-  bool help = false;  // when set, parsing stopped there: the rest was not read
 
   bool has(std::string_view name) const;
   // The value given last for `name` (a later one wins), if any.
@@ -83,6 +84,10 @@ class ArgumentError : public std::invalid_argument {
   Kind kind_;
   std::string option_;
 };
+
+// Thrown for "--help" / "-h". Deliberately not a std::exception, so that a command's
+// catch (const std::exception&) around its parsing does not turn help into an error.
+struct HelpRequested {};
 
 Arguments parse_arguments(std::span<const std::string> words, const ArgumentSpec& spec);
 

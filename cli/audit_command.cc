@@ -14,8 +14,14 @@
 
 namespace promptgate {
 
+extern const char kAuditUsage[] =
+    R"(usage: promptgate audit verify [--strict] FILE...
+Checks the hash chain of audit logs; give rotated files oldest first, they are one chain.
+  --strict  also fail on warnings (chain starts and restarts, torn or unchained lines)
+Exit status: 0 intact, 1 broken (the first broken line is named), 2 error.
+)";
+
 namespace {
-constexpr const char* kAuditUsage = "usage: promptgate audit verify [--strict] FILE...\n";
 const cli::ArgumentSpec kAuditArgs{.options = {{"--strict"}}, .positionals = true};
 }  // namespace
 

@@ -9,14 +9,20 @@
 
 namespace promptgate {
 
+extern const char kCaUsage[] =
+    R"(usage: promptgate ca init [--force] | promptgate ca show | promptgate ca export
+  init    create the local CA in $PROMPTGATE_HOME (default ~/.config/promptgate);
+          --force replaces it (clients must then trust the new certificate)
+  show    print its path, subject, SHA-256 fingerprint and expiry
+  export  print the CA certificate (PEM), e.g. for NODE_EXTRA_CA_CERTS
+)";
+
 namespace {
-// `show` and `export` take nothing and, as before, ignore what follows them.
 const cli::ArgumentSpec kInitArgs{.options = {{"--force"}}};
 }  // namespace
 
 int ca_command(const Args& args) {
-  constexpr const char* kUsage =
-      "usage: promptgate ca init [--force] | promptgate ca show | promptgate ca export\n";
+  constexpr const char* kUsage = kCaUsage;
   if (args.empty()) {
     std::cerr << kUsage;
     return 2;
@@ -42,6 +48,12 @@ int ca_command(const Args& args) {
       return 0;
     }
     if (sub == "show" || sub == "export") {
+      try {
+        cli::parse_arguments(std::span(args).subspan(1), {});
+      } catch (const cli::ArgumentError& e) {
+        std::cerr << "promptgate ca: " << e.what() << "\n" << kUsage;
+        return 2;
+      }
       auto ca = proxy::CertificateAuthority::load_or_create(home, false);
       if (sub == "export") {
         std::cout << ca->cert_pem();

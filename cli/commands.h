@@ -32,4 +32,14 @@ int demo_command(const Args& args);
 // Exit 0: intact, 1: broken (first broken line named) or warnings with --strict, 2: I/O error.
 int audit_command(const Args& args);
 
+// Each command's usage, printed for `promptgate COMMAND --help` (exit 0) and after a usage error.
+extern const char kScanUsage[];
+extern const char kRulesUsage[];
+extern const char kRunUsage[];
+extern const char kCaUsage[];
+extern const char kPasswdUsage[];
+extern const char kSecretsUsage[];
+extern const char kDemoUsage[];
+extern const char kAuditUsage[];
+
 }  // namespace promptgate

@@ -14,9 +14,8 @@
 #include "proxy/config.h"
 
 namespace promptgate {
-namespace {
 
-constexpr const char* kUsage =
+extern const char kDemoUsage[] =
     R"(usage: promptgate demo [--proxy URL] [--ca FILE] [--config FILE] [--format text|json]
                        [--seed N]
 Prints synthetic values that promptgate blocks (a credential, PII, PHI and card data), made now
@@ -31,13 +30,14 @@ that sends it through the proxy. None is a real credential, card or person.
   --seed N         the same values every time (default: new ones on each run)
 )";
 
+namespace {
+
 const cli::ArgumentSpec kArgs{.options = {{"--proxy", cli::OptionKind::value},
                                           {"--ca", cli::OptionKind::value},
                                           {"--config", cli::OptionKind::value},
                                           {"--format", cli::OptionKind::value, {"text", "json"}},
                                           {"--seed", cli::OptionKind::value}},
-                              .equals_form = true,
-                              .help = true};
+                              .equals_form = true};
 
 // One word for a POSIX shell: single-quoted, with embedded single quotes closed and escaped.
 std::string shell_quote(const std::string& s) {
@@ -97,13 +97,9 @@ int demo_command(const Args& args) {
   uint64_t seed = 0;
   try {
     a = cli::parse_arguments(args, kArgs);
-    if (a.help) {
-      std::cout << kUsage;
-      return 0;
-    }
     seed = seed_from(a);
   } catch (const std::exception& e) {
-    std::cerr << "promptgate demo: " << e.what() << "\n" << kUsage;
+    std::cerr << "promptgate demo: " << e.what() << "\n" << kDemoUsage;
     return 2;
   }
   const std::string home = default_home_dir();
@@ -111,9 +107,8 @@ int demo_command(const Args& args) {
   const std::string ca = shell_word(a, "--ca", "NODE_EXTRA_CA_CERTS", home + "/ca.pem");
   try {
     proxy::ProxyConfig config = proxy::load_config(a.last("--config").value_or(""));
-    std::vector<RuleSource> sources;
-    for (const auto& r : config.rules) sources.push_back({r});
-    auto rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
+    auto rules = RuleSet::compile(load_rule_packs(rule_sources(config.rules, config.rules_builtin)),
+                                  home + "/cache");
     std::vector<DemoValue> values = make_demo_values(rules, config, seed);
     if (a.last("--format").value_or("text") == "json") {
       for (const auto& v : values)

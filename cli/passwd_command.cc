@@ -69,16 +69,13 @@ bool read_line(std::string& out) {
 
 }  // namespace
 
+extern const char kPasswdUsage[] =
+    "usage: promptgate passwd USER\n"
+    "  Reads the secret from stdin (the first line; prompts without echo on a terminal) and\n"
+    "  prints USER:pbkdf2-sha256$... to append to the gateway's users file.\n";
+
 int passwd_command(const Args& args) {
-  constexpr const char* kUsage =
-      "usage: promptgate passwd USER\n"
-      "  Reads the secret from stdin (the first line; prompts without echo on a terminal) and\n"
-      "  prints USER:pbkdf2-sha256$... to append to the gateway's users file.\n";
-  // Help only as the one argument: "passwd USER --help" is a usage error, not help.
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    std::cout << kUsage;
-    return 0;
-  }
+  constexpr const char* kUsage = kPasswdUsage;
   cli::Arguments parsed;
   try {
     parsed = cli::parse_arguments(args, {.positionals = true});

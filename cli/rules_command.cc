@@ -10,8 +10,17 @@
 
 namespace promptgate {
 
+extern const char kRulesUsage[] =
+    R"(usage: promptgate rules test [PATH...]
+       promptgate rules list [PATH...]
+  test  runs every rule's examples (each must match, each counter-example must not)
+  list  prints id, category, action and description of every rule
+PATH is a rule pack (YAML file or directory of them) or "builtin"; default: the built-in packs.
+Exit status: 0 passed, 1 an example failed, 2 error.
+)";
+
 int rules_command(const Args& args) {
-  constexpr const char* kUsage = "usage: promptgate rules test|list [PATH...]\n";
+  constexpr const char* kUsage = kRulesUsage;
   if (args.empty() || (args[0] != "test" && args[0] != "list")) {
     std::cerr << kUsage;
     return 2;

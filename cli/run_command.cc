@@ -3,6 +3,7 @@
 // Every flag --foo-bar may also come from the environment as PROMPTGATE_FOO_BAR (containers and
 // systemd units configure by environment); a flag on the command line wins over its variable.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,6 +25,33 @@
 
 namespace promptgate {
 
+extern const char kRunUsage[] =
+    R"(usage: promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
+                      [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
+                      [--audit-log FILE|-] [--console auto|on|off] [--admin-listen ADDR:PORT]
+                      [--threads N] [--check-config]
+Starts the intercepting proxy (default 127.0.0.1:8080, embedded default config). On first run
+it creates a local CA in $PROMPTGATE_HOME (default ~/.config/promptgate) and prints how to use it.
+SIGHUP (or POST /-/reload on the admin port) reloads the config, rules and users; SIGTERM drains.
+
+--console on prints one short line per request on stderr (time, host and path, decision, rules);
+auto (the default) does so when stderr is a terminal. With the console on and no audit log
+chosen (no --config, --audit-log or PROMPTGATE_AUDIT_LOG), the JSON audit log goes to
+$PROMPTGATE_HOME/audit.jsonl instead of stdout; otherwise (containers, services) it stays on stdout.
+
+Each flag can also be set in the environment; a flag given on the command line wins:
+  PROMPTGATE_CONFIG        --config
+  PROMPTGATE_LISTEN        --listen
+  PROMPTGATE_ADMIN_LISTEN  --admin-listen
+  PROMPTGATE_MODE          --mode
+  PROMPTGATE_UPSTREAM_CA   --upstream-ca
+  PROMPTGATE_CONNECT_TO    --connect-to (several entries separated by commas)
+  PROMPTGATE_AUDIT_LOG     --audit-log
+  PROMPTGATE_CONSOLE       --console
+  PROMPTGATE_THREADS       --threads
+  PROMPTGATE_HOME          where the CA, fingerprint key and rule cache live
+)";
+
 namespace {
 
 // Each proxied connection holds two descriptors (client and upstream). The usual soft limit of
@@ -44,35 +72,15 @@ void raise_open_file_limit(uint32_t max_connections) {
               << "); raise it (ulimit -n, LimitNOFILE=) or lower max_connections\n";
 }
 
-constexpr const char* kRunUsage =
-    R"(usage: promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
-                      [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
-                      [--audit-log FILE|-] [--admin-listen ADDR:PORT] [--threads N]
-                      [--check-config]
-Starts the intercepting proxy (default 127.0.0.1:8080, embedded default config). On first run
-it creates a local CA in $PROMPTGATE_HOME (default ~/.config/promptgate) and prints how to use it.
-SIGHUP (or POST /-/reload on the admin port) reloads the config, rules and users; SIGTERM drains.
-
-Each flag can also be set in the environment; a flag given on the command line wins:
-  PROMPTGATE_CONFIG        --config
-  PROMPTGATE_LISTEN        --listen
-  PROMPTGATE_ADMIN_LISTEN  --admin-listen
-  PROMPTGATE_MODE          --mode
-  PROMPTGATE_UPSTREAM_CA   --upstream-ca
-  PROMPTGATE_CONNECT_TO    --connect-to (several entries separated by commas)
-  PROMPTGATE_AUDIT_LOG     --audit-log
-  PROMPTGATE_THREADS       --threads
-  PROMPTGATE_HOME          where the CA, fingerprint key and rule cache live
-)";
-
 // The flags that take a value; each has an environment variable PROMPTGATE_<NAME>.
 constexpr const char* kValueFlags[] = {"--config",    "--listen",      "--admin-listen",
                                        "--mode",      "--upstream-ca", "--connect-to",
-                                       "--audit-log", "--threads"};
+                                       "--audit-log", "--threads",     "--console"};
 
 const cli::ArgumentSpec kArgs = [] {
-  cli::ArgumentSpec spec{.equals_form = true, .help = true};
+  cli::ArgumentSpec spec{.equals_form = true};
   for (const char* flag : kValueFlags) spec.options.push_back({flag, cli::OptionKind::value});
+  spec.options.back().choices = {"auto", "on", "off"};  // --console
   spec.options.push_back({"--check-config"});
   return spec;
 }();
@@ -167,21 +175,52 @@ void apply_flag(proxy::ProxyConfig& cfg, const Flag& f) {
       throw proxy::ConfigError("--threads must be a number from 0 (one per core) to 256, not '" +
                                f.value + "'");
     cfg.threads = n;
+  } else if (f.name == "--console") {
+    if (f.value != "auto" && f.value != "on" && f.value != "off")  // from the environment
+      throw proxy::ConfigError("PROMPTGATE_CONSOLE must be auto, on or off, not '" + f.value + "'");
   } else {
     throw proxy::ConfigError("unknown option " + f.name);
   }
 }
 
 // Everything a reload rebuilds: the file is read again and the flags applied again on top.
+// Every mistake of the file, the flags and the rules it names is reported in one go, one per line.
 proxy::Loaded load(const RunOptions& o, const std::string& home) {
-  proxy::ProxyConfig cfg = proxy::load_config(o.config_path);
-  for (const auto& f : o.flags) apply_flag(cfg, f);
+  std::vector<std::string> errors;
+  proxy::ProxyConfig cfg = proxy::load_config(o.config_path, errors);
+  for (const auto& f : o.flags) {
+    try {
+      apply_flag(cfg, f);
+    } catch (const proxy::ConfigError& e) {
+      errors.push_back(e.what());
+    }
+  }
   if (!cfg.upstream_ca.empty() && !std::filesystem::exists(cfg.upstream_ca))
-    throw proxy::ConfigError("upstream_ca " + cfg.upstream_ca + ": no such file");
-  std::vector<RuleSource> sources;
-  for (const auto& r : cfg.rules) sources.push_back({r});
+    errors.push_back("upstream_ca " + cfg.upstream_ca + ": no such file");
+  RulePacks packs;
+  try {
+    packs = load_rule_packs(rule_sources(cfg.rules, cfg.rules_builtin));
+    for (auto& e : proxy::check_rule_references(cfg, packs)) errors.push_back(std::move(e));
+  } catch (const RuleError& e) {
+    errors.push_back(e.what());
+  }
+  if (!errors.empty()) {
+    // In the file's line order; what is not about a line of the file (flags, rule files) last.
+    auto line_of = [&](const std::string& e) {
+      std::string prefix = cfg.source + ":";
+      unsigned line = ~0u;
+      if (e.starts_with(prefix))
+        std::from_chars(e.data() + prefix.size(), e.data() + e.size(), line);
+      return line;
+    };
+    std::stable_sort(errors.begin(), errors.end(),
+                     [&](const auto& a, const auto& b) { return line_of(a) < line_of(b); });
+    std::string message = errors.size() == 1 ? "" : std::to_string(errors.size()) + " errors:";
+    for (const auto& e : errors) message += (message.empty() ? "" : "\n  ") + e;
+    throw proxy::ConfigError(message);
+  }
   proxy::Loaded loaded;
-  loaded.rules = RuleSet::compile(load_rule_packs(sources), home + "/cache");
+  loaded.rules = RuleSet::compile(std::move(packs), home + "/cache");
   if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
   if (!cfg.client_ca.empty())
     loaded.client_certificates = proxy::ClientCertificateTrust::load(cfg.client_ca);
@@ -206,8 +245,13 @@ void warn_tunnelled_model_hosts(const proxy::ProxyConfig& cfg) {
 // --check-config: what was loaded, on one line, then the effective destination table.
 void print_check(const proxy::Loaded& loaded) {
   const proxy::ProxyConfig& cfg = *loaded.config;
-  std::cout << cfg.source << ": OK (" << loaded.rules->size() << " rules, listen "
-            << cfg.listen.host << ":" << cfg.listen.port << ", mode " << proxy::to_string(cfg.mode);
+  size_t files = cfg.rules.size() - std::count(cfg.rules.begin(), cfg.rules.end(), "builtin");
+  std::cout << cfg.source << ": OK (" << loaded.rules->size() << " rules"
+            << (cfg.rules_builtin ? ": built-in packs" : ": built-in packs replaced by")
+            << (cfg.rules_builtin && files ? " +" : "");
+  if (files) std::cout << " " << files << (files == 1 ? " file" : " files");
+  std::cout << ", listen " << cfg.listen.host << ":" << cfg.listen.port << ", mode "
+            << proxy::to_string(cfg.mode);
   if (loaded.credentials) std::cout << ", " << loaded.credentials->users() << " users";
   if (loaded.client_certificates)
     std::cout << ", " << loaded.client_certificates->certificates() << " client CA certificates";
@@ -226,10 +270,13 @@ bool in_container() {
 
 // The start-up hint: the address a client uses. On all interfaces 127.0.0.1 is right only for
 // clients on this machine; in a container they are outside it, so the host is left to fill in.
-void print_client_hint(const proxy::ProxyConfig& cfg, const std::string& ca_path) {
-  const std::string port = std::to_string(cfg.listen.port);
-  const bool wildcard = cfg.listen.host == "0.0.0.0" || cfg.listen.host == "::" ||
-                        cfg.listen.host == "[::]" || cfg.listen.host.empty();
+// Printed once the port is bound (the port is then the real one, also for port 0).
+void print_client_hint(const std::string& host, unsigned short bound_port,
+                       const std::string& ca_path) {
+  const std::string port = std::to_string(bound_port);
+  const bool wildcard = host == "0.0.0.0" || host == "::" || host == "[::]" || host.empty();
+  std::string where = wildcard ? "127.0.0.1" : host;
+  if (where.find(':') != std::string::npos && where.front() != '[') where = "[" + where + "]";
   std::cerr << "promptgate: to send Claude Code through promptgate, run in your shell:\n";
   if (wildcard && in_container()) {
     std::cerr << "  export HTTPS_PROXY=http://<this host>:" << port << "\n"
@@ -239,10 +286,37 @@ void print_client_hint(const proxy::ProxyConfig& cfg, const std::string& ca_path
               << " is the port inside it)\n";
     return;
   }
-  std::cerr << "  export HTTPS_PROXY=http://" << (wildcard ? "127.0.0.1" : cfg.listen.host) << ":"
-            << port << "\n"
+  std::cerr << "  export HTTPS_PROXY=http://" << where << ":" << port << "\n"
             << "  export NODE_EXTRA_CA_CERTS=" << ca_path << "\n";
   if (wildcard) std::cerr << "  (from other machines: http://<this host>:" << port << ")\n";
+  std::cerr.flush();
+}
+
+std::string last_flag(const RunOptions& o, std::string_view name, std::string fallback) {
+  for (auto it = o.flags.rbegin(); it != o.flags.rend(); ++it)
+    if (it->name == name) return it->value;
+  return fallback;
+}
+
+// The console (one line per request on stderr) and where the JSON audit goes: a person at a
+// terminal reads the short lines and finds the JSON in a file; a container keeps it on stdout.
+std::shared_ptr<proxy::AuditLog> open_audit(const proxy::ProxyConfig& cfg, const RunOptions& o,
+                                            const std::string& home) {
+  std::string console = last_flag(o, "--console", "auto");
+  bool on = console == "on" || (console == "auto" && isatty(STDERR_FILENO));
+  bool audit_chosen = !o.config_path.empty() || !last_flag(o, "--audit-log", "").empty();
+  std::string path = cfg.audit_log;
+  if (on && !audit_chosen && path == "-") path = home + "/audit.jsonl";
+  auto audit = std::make_shared<proxy::AuditLog>(path);
+  if (on) {
+    audit->set_console(stderr);
+    std::cerr << "promptgate: one line per request below; the JSON audit log is "
+              << (path.empty()  ? "off"
+                  : path == "-" ? "on stdout"
+                                : "in " + path)
+              << "\n";
+  }
+  return audit;
 }
 
 // Sets up the CA, key and audit log, says how to point Claude Code here, and serves until
@@ -252,11 +326,15 @@ int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
   raise_open_file_limit(cfg.max_connections);
   auto ca = proxy::CertificateAuthority::load_or_create(home);
   auto key = FingerprintKey::load_or_create(home);
-  auto audit = std::make_shared<proxy::AuditLog>(cfg.audit_log);
+  auto audit = open_audit(cfg, o, home);
   if (ca->created())
     std::cerr << "promptgate: created a local CA in " << home << " (" << ca->info().cert_path
               << ")\n";
-  print_client_hint(cfg, ca->info().cert_path);
+  // Only once the port is ours: a busy port shows the error alone.
+  auto say_how_to_use = [cert = ca->info().cert_path](const std::string& host,
+                                                      unsigned short port) {
+    print_client_hint(host, port, cert);
+  };
   // The first load is reused for the start; reloads load afresh. Held by a shared_ptr so that
   // every copy of the function sees the first load taken.
   auto unused_first = std::make_shared<std::optional<proxy::Loaded>>(std::move(first));
@@ -271,7 +349,7 @@ int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
     warn_tunnelled_model_hosts(*loaded.config);
     return loaded;
   };
-  return proxy::run_server({load_once_then_fresh, key, ca, audit});
+  return proxy::run_server({load_once_then_fresh, key, ca, audit, say_how_to_use});
 }
 
 }  // namespace
@@ -280,10 +358,6 @@ int run_command(const Args& args) {
   RunOptions options;
   try {
     cli::Arguments parsed = cli::parse_arguments(args, kArgs);
-    if (parsed.help) {
-      std::cout << kRunUsage;
-      return 0;
-    }
     options = options_from(parsed);
   } catch (const cli::ArgumentError& e) {
     std::cerr << "promptgate run: " << e.what() << "\n" << kRunUsage;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <optional>
 #include <set>
 
@@ -20,6 +21,25 @@
 #include "detectors/readers/read_files.h"
 
 namespace promptgate {
+
+extern const char kScanUsage[] =
+    R"(usage: promptgate scan [--rules PATH]... [--rules-only] [--format jsonl|text|sarif]
+                       [--json auto|on|off] [--known-secrets FILE] [--attachments read|skip]
+                       [--unreadable error|warn] PATH... | -
+Scans files, directories (recursively, .git skipped) or stdin (-) with the detection engine.
+  --rules PATH          a rule pack (YAML file or directory of them) added to the built-in
+                        packs; may repeat. "builtin" names the built-in packs.
+  --rules-only          use only the --rules packs, not the built-in ones
+  --format              jsonl (default): one JSON object per finding; text: path:line:col: rule;
+                        sarif: SARIF 2.1.0 for code-scanning tools
+  --json                auto (default): JSON bodies are read as JSON; on / off force it
+  --known-secrets FILE  a digest file of the organisation's own secrets (docs/known-secrets.md)
+  --attachments         read (default): PDFs, pictures (OCR) and office files, alone or as
+                        attachments in a JSON body, are read as the proxy reads them; skip
+  --unreadable          error (default): an attachment that cannot be read exits 2; warn
+Exit status: 0 nothing found, 1 findings, 2 error.
+)";
+
 namespace {
 
 constexpr size_t kBlockLimit = 64u << 20;  // files up to this size are read whole
@@ -37,16 +57,74 @@ struct ScanOptions {
   bool unreadable_is_error = true;  // an attachment that cannot be read makes the exit code 2
 };
 
+// Where the lines of a streamed input (stdin, files over the block limit) start, kept as the
+// distances between newlines in LEB128 (about a byte per line), so that findings reported at
+// the end of the stream still get a line and a column in bounded memory.
+class LineIndex {
+ public:
+  void feed(std::string_view chunk) {
+    for (size_t i = chunk.find('\n'); i != std::string_view::npos; i = chunk.find('\n', i + 1)) {
+      uint64_t at = seen_ + i, delta = at - last_;
+      last_ = at;
+      do {
+        uint8_t byte = delta & 0x7f;
+        delta >>= 7;
+        deltas_.push_back(byte | (delta ? 0x80 : 0));
+      } while (delta);
+    }
+    seen_ += chunk.size();
+  }
+
+  // 1-based line and byte column of each offset, in one walk over the index.
+  std::vector<std::pair<uint64_t, uint64_t>> positions(const std::vector<uint64_t>& offsets) const {
+    std::vector<size_t> order(offsets.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return offsets[a] < offsets[b]; });
+    std::vector<std::pair<uint64_t, uint64_t>> out(offsets.size());
+    size_t pos = 0;
+    uint64_t line = 1, line_start = 0, newline = 0;
+    auto next_newline = [&]() -> std::optional<uint64_t> {
+      if (pos >= deltas_.size()) return std::nullopt;
+      uint64_t delta = 0;
+      for (int shift = 0;; shift += 7) {
+        uint8_t byte = deltas_[pos++];
+        delta |= uint64_t(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) break;
+      }
+      newline += delta;  // the first delta counts from offset 0
+      return newline;
+    };
+    std::optional<uint64_t> ahead = next_newline();
+    for (size_t i : order) {
+      while (ahead && *ahead < offsets[i]) {
+        ++line;
+        line_start = *ahead + 1;
+        ahead = next_newline();
+      }
+      out[i] = {line, offsets[i] - line_start + 1};
+    }
+    return out;
+  }
+
+ private:
+  std::vector<uint8_t> deltas_;
+  uint64_t seen_ = 0, last_ = 0;
+};
+
 struct FileFindings {
   std::string path;
   std::vector<Finding> findings;
-  std::string content;  // kept for line numbers when the file was read whole
+  std::string content;  // when the file was read whole
   bool have_content = false;
-  std::vector<std::string> problems;  // attachments that could not be read
+  LineIndex lines;
+  std::vector<std::pair<uint64_t, uint64_t>> positions;  // line and column of each finding
+  std::vector<std::string> problems;                     // attachments that could not be read
 };
 
 const cli::ArgumentSpec kArgs{
     .options = {{"--rules", cli::OptionKind::value},
+                {"--rules-only"},
                 {"--known-secrets", cli::OptionKind::value},
                 {"--format", cli::OptionKind::value, {"jsonl", "text", "sarif"}},
                 {"--json", cli::OptionKind::value, {"auto", "on", "off"}},
@@ -58,7 +136,9 @@ const cli::ArgumentSpec kArgs{
 ScanOptions parse(const Args& args) {
   cli::Arguments parsed = cli::parse_arguments(args, kArgs);
   ScanOptions o;
-  for (auto& path : parsed.all("--rules")) o.rules.push_back({std::move(path)});
+  if (parsed.has("--rules-only") && !parsed.has("--rules"))
+    throw std::invalid_argument("--rules-only needs rule packs given with --rules");
+  o.rules = rule_sources(parsed.all("--rules"), !parsed.has("--rules-only"));
   o.known_secrets = parsed.last("--known-secrets").value_or("");
   std::string format = parsed.last("--format").value_or("jsonl");
   o.format = format == "text"    ? OutputFormat::text
@@ -71,19 +151,20 @@ ScanOptions parse(const Args& args) {
   o.read_attachments = parsed.last("--attachments").value_or("read") == "read";
   o.unreadable_is_error = parsed.last("--unreadable").value_or("error") == "error";
   o.paths = std::move(parsed.positionals);
-  if (o.rules.empty()) o.rules.push_back(RuleSource::builtin());
   if (o.paths.empty()) throw std::invalid_argument("scan needs a PATH or - for stdin");
   return o;
 }
 
-// Streams `in` through the engine in 1 MiB chunks.
-ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format) {
+// Streams `in` through the engine in 1 MiB chunks, noting where lines start in `lines`.
+ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format, LineIndex& lines) {
+  lines = LineIndex();
   auto stream = scanner.open_stream(format);
   std::vector<char> buf(kChunk);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     std::streamsize n = in.gcount();
     if (n <= 0) break;
+    lines.feed(std::string_view(buf.data(), static_cast<size_t>(n)));
     if (!stream->write(std::string_view(buf.data(), static_cast<size_t>(n)))) break;
   }
   return stream->finish();
@@ -133,11 +214,11 @@ bool scan_file(Scanner& scanner, const std::string& path, const ScanOptions& opt
       read_attachments(scanner, std::move(r.attachments), out.content, out);
     return true;
   }
-  ScanResult r = scan_stream(scanner, in, format);
+  ScanResult r = scan_stream(scanner, in, format, out.lines);
   if (!r.ok() && format == InputFormat::automatic) {
     // Looked like JSON but was not: scan it again as text.
     std::ifstream again(path, std::ios::binary);
-    r = scan_stream(scanner, again, InputFormat::text);
+    r = scan_stream(scanner, again, InputFormat::text, out.lines);
   }
   if (!r.ok()) {
     error = path + ": " + r.error;
@@ -148,21 +229,19 @@ bool scan_file(Scanner& scanner, const std::string& path, const ScanOptions& opt
   return true;
 }
 
-std::pair<uint64_t, uint64_t> line_col(const std::string& content, uint64_t offset) {
-  uint64_t line = 1, col = 1;
-  for (uint64_t i = 0; i < offset && i < content.size(); ++i) {
-    if (content[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return {line, col};
+// Line and column (1-based, the column in bytes) of every finding of `ff`.
+void locate(FileFindings& ff) {
+  if (ff.have_content) ff.lines.feed(ff.content);
+  std::vector<uint64_t> offsets;
+  for (const auto& f : ff.findings) offsets.push_back(f.start);
+  ff.positions = ff.lines.positions(offsets);
 }
 
-nlohmann::json finding_json(const std::string& path, const Finding& f) {
+nlohmann::json finding_json(const std::string& path, const Finding& f,
+                            std::pair<uint64_t, uint64_t> position) {
   return {{"path", path},
+          {"line", position.first},
+          {"column", position.second},
           {"rule", f.rule_id},
           {"category", to_string(f.category)},
           {"severity", to_string(f.severity)},
@@ -190,13 +269,12 @@ void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
   }
   nlohmann::json results = nlohmann::json::array();
   for (const auto& file : files) {
-    for (const auto& f : file.findings) {
-      nlohmann::json region = {{"byteOffset", f.start}, {"byteLength", f.end - f.start}};
-      if (file.have_content) {
-        auto [line, col] = line_col(file.content, f.start);
-        region["startLine"] = line;
-        region["startColumn"] = col;
-      }
+    for (size_t i = 0; i < file.findings.size(); ++i) {
+      const Finding& f = file.findings[i];
+      nlohmann::json region = {{"byteOffset", f.start},
+                               {"byteLength", f.end - f.start},
+                               {"startLine", file.positions[i].first},
+                               {"startColumn", file.positions[i].second}};
       std::string level = f.severity >= Severity::high ? "error" : "warning";
       std::string msg = "Possible " + std::string(to_string(f.category)) + " (" + f.rule_id +
                         ", fingerprint " + f.fingerprint + ")";
@@ -251,7 +329,7 @@ int scan_command(const Args& args) {
   try {
     opts = parse(args);
   } catch (const std::invalid_argument& e) {
-    std::cerr << "promptgate scan: " << e.what() << "\n";
+    std::cerr << "promptgate scan: " << e.what() << "\n" << kScanUsage;
     return 2;
   }
   std::shared_ptr<const RuleSet> rules;
@@ -283,7 +361,7 @@ int scan_command(const Args& args) {
     bool ok;
     if (path == "-") {
       ff.path = "-";
-      ScanResult r = scan_stream(scanner, std::cin, opts.json);
+      ScanResult r = scan_stream(scanner, std::cin, opts.json, ff.lines);
       ok = r.ok();
       if (!ok) error = "stdin: " + r.error;
       ff.findings = std::move(r.findings);
@@ -300,17 +378,15 @@ int scan_command(const Args& args) {
                 << (opts.unreadable_is_error ? "" : " (not read: --unreadable warn)") << "\n";
     if (!ff.problems.empty() && opts.unreadable_is_error) any_error = true;
     any_finding = any_finding || !ff.findings.empty();
+    locate(ff);
     if (opts.format == OutputFormat::jsonl) {
-      for (const auto& f : ff.findings) std::cout << finding_json(ff.path, f).dump() << "\n";
+      for (size_t i = 0; i < ff.findings.size(); ++i)
+        std::cout << finding_json(ff.path, ff.findings[i], ff.positions[i]).dump() << "\n";
     } else if (opts.format == OutputFormat::text) {
-      for (const auto& f : ff.findings) {
-        std::cout << ff.path << ":";
-        if (ff.have_content) {
-          auto [line, col] = line_col(ff.content, f.start);
-          std::cout << line << ":" << col << ":";
-        } else {
-          std::cout << "@" << f.start << ":";
-        }
+      for (size_t i = 0; i < ff.findings.size(); ++i) {
+        const Finding& f = ff.findings[i];
+        std::cout << ff.path << ":" << ff.positions[i].first << ":" << ff.positions[i].second
+                  << ":";
         std::cout << " " << f.rule_id << " (" << to_string(f.category) << ", "
                   << to_string(f.severity) << ")";
         if (!f.location.empty()) std::cout << " at " << f.location;

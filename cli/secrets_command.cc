@@ -15,9 +15,8 @@
 #include "detectors/known_secrets.h"
 
 namespace promptgate {
-namespace {
 
-constexpr const char* kUsage =
+extern const char kSecretsUsage[] =
     "usage: promptgate secrets digest [--key-file FILE] [--format auto|env|lines|json]\n"
     "                                 [--keep-plain] FILE... | -\n"
     "         Print a known-secrets digest file (no values) for the values in FILEs.\n"
@@ -29,6 +28,9 @@ constexpr const char* kUsage =
     "                   goes by the file name: *.json, .env, .env.*, *.env.\n"
     "  --keep-plain     also digest values made only of letters or only of digits\n"
     "Exit status: 0 done, 2 error.\n";
+
+namespace {
+constexpr const char* kUsage = kSecretsUsage;
 
 [[noreturn]] void usage_error(const std::string& msg) {
   throw std::invalid_argument(msg);
@@ -201,9 +203,13 @@ int check(const Options& o) {
 }  // namespace
 
 int secrets_command(const Args& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    (args.empty() ? std::cerr : std::cout) << kUsage;
-    return args.empty() ? 2 : 0;
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  if (args[0] == "help") {
+    std::cout << kUsage;
+    return 0;
   }
   try {
     Options o = parse(std::span(args).subspan(1));

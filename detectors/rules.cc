@@ -316,6 +316,66 @@ RulePacks parse_rule_pack(const std::string& yaml_text, const std::string& name)
   }
 }
 
+namespace {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string source_names(const std::vector<RuleSource>& sources) {
+  std::string names;
+  for (const auto& s : sources) names += (names.empty() ? "" : ", ") + s.path;
+  return names;
+}
+
+// Allowlist entries that name a rule no source defines: a misspelling would silently allow
+// nothing. All of them, one per line.
+void check_allowlist_rules(const RulePacks& packs) {
+  std::string errors;
+  for (const auto& a : packs.allowlist) {
+    if (a.rule.empty() || std::any_of(packs.rules.begin(), packs.rules.end(),
+                                      [&](const Rule& r) { return r.id == a.rule; }))
+      continue;
+    std::string message = "allowlist entry names unknown rule '" + a.rule + "'";
+    if (auto near = closest_rule_id(packs, a.rule); !near.empty())
+      message += " (did you mean '" + near + "'?)";
+    errors += (errors.empty() ? "" : "\n") +
+              std::string(YamlError(a.where.file, a.where.line, "", message).what());
+  }
+  if (!errors.empty()) throw RuleError(errors);
+}
+
+}  // namespace
+
+std::string closest_rule_id(const RulePacks& packs, std::string_view id) {
+  std::string best;
+  size_t best_distance = id.size() / 3 + 1;
+  for (const auto& r : packs.rules) {
+    size_t d = edit_distance(id, r.id);
+    if (d < best_distance) best_distance = d, best = r.id;
+  }
+  return best;
+}
+
+std::vector<RuleSource> rule_sources(const std::vector<std::string>& paths, bool keep_builtin) {
+  std::vector<RuleSource> out;
+  if (keep_builtin) out.push_back(RuleSource::builtin());
+  for (const auto& p : paths)
+    if (!(p == "builtin" && keep_builtin)) out.push_back({p});
+  return out;
+}
+
 RulePacks load_rule_packs(const std::vector<RuleSource>& sources) {
   namespace fs = std::filesystem;
   RulePacks all;
@@ -342,6 +402,12 @@ RulePacks load_rule_packs(const std::vector<RuleSource>& sources) {
       throw RuleError(src.path + ": no such rule file or directory");
     }
   }
+  if (all.rules.empty())
+    throw RuleError("no rules in " + source_names(sources) +
+                    ": nothing would be detected. Rule files add to the built-in packs unless "
+                    "told to replace them (scan --rules-only, config rules.builtin: replace); "
+                    "leave that out, or give files with rules");
+  check_allowlist_rules(all);
   return all;
 }
 

@@ -113,8 +113,19 @@ class RuleError : public std::runtime_error {
 
 // Parses one YAML document (`name` is used in messages only).
 RulePacks parse_rule_pack(const std::string& yaml_text, const std::string& name);
-// Loads and merges sources; duplicate rule ids across files are an error.
+// Loads and merges sources. Errors: duplicate rule ids across files, allowlist entries naming a
+// rule that none of the sources defines (every such entry listed), and no rules at all (an
+// allowlist-only file given on its own would otherwise turn detection off without a word).
 RulePacks load_rule_packs(const std::vector<RuleSource>& sources);
+
+// The sources a command line or config names: `paths` added to the built-in packs, or, with
+// `keep_builtin` false, `paths` alone. "builtin" among the paths names the built-in packs (once).
+std::vector<RuleSource> rule_sources(const std::vector<std::string>& paths,
+                                     bool keep_builtin = true);
+
+// The rule id most like `id` (at most a third of its letters apart), for "did you mean"; empty
+// when none is close.
+std::string closest_rule_id(const RulePacks& packs, std::string_view id);
 
 // The packs embedded at build time: (file name, YAML text).
 struct EmbeddedPack {

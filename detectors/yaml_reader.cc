@@ -83,17 +83,33 @@ std::vector<YamlStringItem> YamlReader::string_items(const YAML::Node& n, std::s
   return out;
 }
 
+std::vector<YamlError> YamlReader::unknown_keys(const YAML::Node& map,
+                                                const std::vector<std::string_view>& known,
+                                                std::string_view what) const {
+  std::vector<YamlError> out;
+  if (!map.IsMap()) {
+    out.emplace_back(file_, line_of(map), context_, std::string(what) + " must be a mapping");
+    return out;
+  }
+  std::vector<std::string_view> names(known);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::string list;
+  for (auto name : names) list += (list.empty() ? "" : ", ") + std::string(name);
+  for (const auto& kv : map) {
+    std::string key = key_of(kv.first);
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      out.emplace_back(
+          file_, line_of(kv.first), context_,
+          "unknown key " + quoted(key) + " in " + std::string(what) + " (known: " + list + ")");
+  }
+  return out;
+}
+
 void YamlReader::check_keys(const YAML::Node& map, const std::vector<std::string_view>& known,
                             std::string_view what) const {
-  if (!map.IsMap()) fail(map, std::string(what) + " must be a mapping");
-  check_keys(map, known, [&](const std::string& key) {
-    std::vector<std::string_view> names(known);
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    std::string list;
-    for (auto name : names) list += (list.empty() ? "" : ", ") + std::string(name);
-    return "unknown key " + quoted(key) + " in " + std::string(what) + " (known: " + list + ")";
-  });
+  auto errors = unknown_keys(map, known, what);
+  if (!errors.empty()) throw errors.front();
 }
 
 void YamlReader::check_keys(const YAML::Node& map, const std::vector<std::string_view>& known,

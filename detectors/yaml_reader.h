@@ -100,6 +100,11 @@ class YamlReader {
   // "unknown key 'K' in WHAT (known: a, b, c)".
   void check_keys(const YAML::Node& map, const std::vector<std::string_view>& known,
                   std::string_view what) const;
+  // Every key of the mapping `map` that is not `known`, each as check_keys would fail on it: for
+  // files that report all their mistakes at once.
+  std::vector<YamlError> unknown_keys(const YAML::Node& map,
+                                      const std::vector<std::string_view>& known,
+                                      std::string_view what) const;
   // Fails at the first key of the mapping `map` that is not `known`, with `unknown(key)`.
   void check_keys(const YAML::Node& map, const std::vector<std::string_view>& known,
                   const std::function<std::string(const std::string&)>& unknown) const;

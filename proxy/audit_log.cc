@@ -212,6 +212,7 @@ std::string AuditLog::to_json_line(const AuditEvent& e) {
   if (e.unrestorable) j["unrestorable"] = e.unrestorable;
   if (!e.policy.empty()) j["policy"] = e.policy;
   if (!e.error.empty()) j["error"] = e.error;
+  if (!e.tls_failure.empty()) j["tls_failure"] = e.tls_failure;
   if (e.destination == "tunnel") {
     j["tunnel_bytes_up"] = e.tunnel_bytes_up;
     j["tunnel_bytes_down"] = e.tunnel_bytes_down;
@@ -243,7 +244,34 @@ std::string AuditLog::to_json_line(const AuditEvent& e) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::string AuditLog::console_line(const AuditEvent& e, std::time_t now) {
+  std::tm local{};
+  localtime_r(&now, &local);
+  char time[16];
+  std::strftime(time, sizeof time, "%H:%M:%S", &local);
+  std::string line = std::string(time) + "  " + (e.method.empty() ? "-" : e.method) + " " + e.host;
+  if (e.method == "CONNECT" || e.path.empty())
+    line += ":" + std::to_string(e.port);
+  else
+    line += std::string(utf8_prefix(e.path, 80));
+  line += "  " + e.decision;
+  if (!e.enforced) line += " (monitor: not applied)";
+  if (e.status) line += " " + std::to_string(e.status);
+  std::vector<std::string> rules;
+  for (const auto& f : e.findings)
+    if (std::find(rules.begin(), rules.end(), f.rule_id) == rules.end()) rules.push_back(f.rule_id);
+  for (size_t i = 0; i < rules.size(); ++i) line += (i ? ", " : "  ") + rules[i];
+  if (!e.error.empty()) line += "  (" + std::string(utf8_prefix(e.error, 100)) + ")";
+  return line;
+}
+
 void AuditLog::write(const AuditEvent& event) {
+  // A failed handshake has its own stderr line already (connection.cc).
+  if (console_ && event.tls_failure.empty()) {
+    std::string line = console_line(event, std::time(nullptr)) + "\n";
+    std::fwrite(line.data(), 1, line.size(), console_);
+    std::fflush(console_);
+  }
   if (!file_) return;
   const std::string body = to_json_line(event);  // "{...}": the chain fields go before the '}'
   std::lock_guard lock(mu_);

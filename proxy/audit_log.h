@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <istream>
 #include <mutex>
 #include <optional>
@@ -50,10 +51,11 @@ struct AuditEvent {
   uint16_t port = 0;
   std::string destination;  // intercept | tunnel | deny
   uint64_t body_bytes = 0;
-  std::string decision;  // allow | log | redact | block | error
-  std::string mode;      // enforce | monitor
-  bool enforced = true;  // false in monitor mode when the decision was not applied
-  std::string error;     // why the request failed (never a value)
+  std::string decision;     // allow | log | redact | block | error
+  std::string mode;         // enforce | monitor
+  bool enforced = true;     // false in monitor mode when the decision was not applied
+  std::string error;        // why the request failed (never a value)
+  std::string tls_failure;  // a failed client handshake: its kind (handshake_failure.h)
   std::vector<Finding> findings;
   std::vector<Action> actions;
   uint64_t scan_us = 0;
@@ -81,14 +83,20 @@ class AuditLog {
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
-  bool enabled() const { return file_ != nullptr; }
+  bool enabled() const { return file_ != nullptr || console_ != nullptr; }
+  // Also say each event on `out` (a terminal) as one short line for a person: console_line.
+  void set_console(FILE* out) { console_ = out; }
   void write(const AuditEvent& event);
+  // "14:03:27  POST api.anthropic.com/v1/messages  block 400  github-pat-classic": local time,
+  // method, host and path, decision and status, the rules found (ids only, never a value).
+  static std::string console_line(const AuditEvent& event, std::time_t now);
   // The event's JSON object without the chain fields (seq, prev, chain), no newline.
   static std::string to_json_line(const AuditEvent& event);
 
  private:
   std::mutex mu_;
   FILE* file_ = nullptr;
+  FILE* console_ = nullptr;
   bool owned_ = false;
   // The chain, guarded by mu_: the next line's seq and prev, and its segment marker
   // ("start" or "restart"; empty when the line simply continues the chain).

@@ -2,6 +2,7 @@
 #include "proxy/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -217,31 +218,104 @@ class Parser {
  public:
   explicit Parser(const std::string& source) : in_(source) {}
 
-  ProxyConfig parse(const std::string& text) const {
-    Node root = in_.load(text);
+  // Every mistake goes to `errors` and parsing goes on with the next setting (or list item), so
+  // that one run names them all.
+  ProxyConfig parse(const std::string& text, std::vector<YamlError>& errors) const {
     ProxyConfig c;
     c.source = in_.file();
+    Node root;
+    try {
+      root = in_.load(text);
+    } catch (const YamlError& e) {
+      errors.push_back(e);  // malformed YAML: nothing more can be read
+      return c;
+    }
     if (root.IsNull()) return c;
     std::vector<std::string_view> known;
     for (const auto& f : fields()) known.push_back(f.key);
-    in_.check_keys(root, known, "the configuration");
+    errors_ = in_.unknown_keys(root, known, "the configuration");
+    if (!root.IsMap()) {
+      errors = std::move(errors_);
+      return c;
+    }
     for (const auto& kv : root) {
       std::string key = YamlReader::key_of(kv.first);
-      const Node& v = kv.second;
       auto field = std::find_if(fields().begin(), fields().end(),
                                 [&](const Field& f) { return f.key == key; });
-      try {
-        field->set(*this, v, c);  // known: check_keys said so
-      } catch (const ConfigError& e) {
-        in_.fail(v, e.what());  // parse_host_port and friends do not know the line
-      }
+      if (field != fields().end()) attempt(kv.second, [&] { field->set(*this, kv.second, c); });
     }
+    check_group_references(c);
+    c.rule_references = std::move(rule_references_);
     if (c.max_decoded_body_bytes < c.max_body_bytes) c.max_decoded_body_bytes = c.max_body_bytes;
     if (c.max_buffered_body_bytes < c.max_body_bytes) c.max_buffered_body_bytes = c.max_body_bytes;
+    errors = std::move(errors_);
     return c;
   }
 
  private:
+  // Runs `f`; a mistake it fails with is noted (at `at` when it does not know its line) and
+  // parsing goes on.
+  template <typename F>
+  void attempt(const Node& at, F&& f) const {
+    try {
+      f();
+    } catch (const YamlError& e) {
+      errors_.push_back(e);
+    } catch (const ConfigError& e) {  // parse_host_port and friends do not know the line
+      errors_.emplace_back(in_.file(), YamlReader::line_of(at), "", e.what());
+    }
+  }
+
+  // A list of host patterns; one that cannot match is a mistake, named with its line.
+  std::vector<std::string> hosts(const Node& v, std::string_view key) const {
+    std::vector<std::string> out;
+    if (v.IsNull()) return out;
+    for (auto& item : in_.string_items(v, key)) {
+      attempt(item.node, [&] { check_host_pattern(item.node, item.value); });
+      out.push_back(std::move(item.value));
+    }
+    return out;
+  }
+
+  void check_host_pattern(const Node& at, const std::string& pattern) const {
+    std::string problem = host_pattern_problem(pattern);
+    if (!problem.empty())
+      in_.fail(at, "host pattern '" + pattern + "' can never match: " + problem);
+  }
+
+  void note_rule(const Node& at, std::string id, std::string where) const {
+    rule_references_.push_back({std::move(id), YamlReader::line_of(at), std::move(where)});
+  }
+
+  // Groups named in policies and overrides must be defined under auth.groups (the only source
+  // of groups): a misspelt one would match nobody.
+  void check_group_references(const ProxyConfig& c) const {
+    for (const auto& [name, line, where] : group_references_) {
+      bool defined = std::any_of(c.groups.begin(), c.groups.end(),
+                                 [&](const auto& g) { return g.first == name; });
+      if (!defined)
+        errors_.emplace_back(
+            in_.file(), line, "",
+            "unknown group '" + name + "' in " + where + " (groups are defined under auth.groups)");
+    }
+  }
+
+  void note_groups(const Node& v, std::vector<std::string>& out, const std::string& where) const {
+    for (auto& item : in_.string_items(v, "groups")) {
+      group_references_.push_back({item.value, YamlReader::line_of(item.node), where});
+      out.push_back(std::move(item.value));
+    }
+  }
+
+  struct GroupReference {
+    std::string name;
+    int line;
+    std::string where;
+  };
+  mutable std::vector<YamlError> errors_;
+  mutable std::vector<ProxyConfig::RuleReference> rule_references_;
+  mutable std::vector<GroupReference> group_references_;
+
   // A top-level key and how its value sets the configuration; the keys are the known ones.
   struct Field {
     std::string_view key;
@@ -271,10 +345,10 @@ class Parser {
     return *parsed;
   }
 
-  std::vector<ActionOverride> action_overrides(const Node& n) const {
+  std::vector<ActionOverride> action_overrides(const Node& n, const std::string& where) const {
     if (!n.IsSequence()) in_.fail(n, "'actions' must be a list");
     std::vector<ActionOverride> out;
-    for (const auto& a : n) out.push_back(action_override(a));
+    for (const auto& a : n) attempt(a, [&] { out.push_back(action_override(a, where)); });
     return out;
   }
 
@@ -284,9 +358,9 @@ class Parser {
     if (v["default"]) c.default_destination = destination(v["default"]);
     if (v["intercept_builtin"])
       c.intercept_builtin = in_.boolean(v["intercept_builtin"], "intercept_builtin");
-    if (v["intercept"]) c.intercept_hosts = in_.strings(v["intercept"], "intercept");
-    if (v["tunnel"]) c.tunnel_hosts = in_.strings(v["tunnel"], "tunnel");
-    if (v["deny"]) c.deny_hosts = in_.strings(v["deny"], "deny");
+    if (v["intercept"]) c.intercept_hosts = hosts(v["intercept"], "intercept");
+    if (v["tunnel"]) c.tunnel_hosts = hosts(v["tunnel"], "tunnel");
+    if (v["deny"]) c.deny_hosts = hosts(v["deny"], "deny");
   }
 
   void timeouts(const Node& v, ProxyConfig& c) const {
@@ -365,12 +439,13 @@ class Parser {
     in_.check_keys(n, {"name", "users", "groups", "hosts", "mode", "actions"}, "a policy");
     PolicyBlock p;
     if (n["name"]) p.name = in_.string(n["name"], "name");
-    if (n["users"]) p.users = in_.strings(n["users"], "users");
-    if (n["groups"]) p.groups = in_.strings(n["groups"], "groups");
-    if (n["hosts"]) p.hosts = in_.strings(n["hosts"], "hosts");
-    if (n["mode"]) p.mode = mode(n["mode"]);
-    if (n["actions"]) p.actions = action_overrides(n["actions"]);
     if (p.name.empty()) p.name = "policy at line " + std::to_string(YamlReader::line_of(n));
+    const std::string where = "policy '" + p.name + "'";
+    if (n["users"]) p.users = in_.strings(n["users"], "users");
+    if (n["groups"]) note_groups(n["groups"], p.groups, where);
+    if (n["hosts"]) p.hosts = hosts(n["hosts"], "hosts");
+    if (n["mode"]) p.mode = mode(n["mode"]);
+    if (n["actions"]) p.actions = action_overrides(n["actions"], where + " actions");
     return p;
   }
 
@@ -381,25 +456,37 @@ class Parser {
                    "overrides");
     OverridesConfig o;
     if (n["enabled"]) o.enabled = in_.boolean(n["enabled"], "enabled");
-    if (n["rules"]) o.rules = in_.strings(n["rules"], "rules");
+    if (n["rules"] && !n["rules"].IsNull())
+      for (auto& item : in_.string_items(n["rules"], "rules")) {
+        note_rule(item.node, item.value, "overrides.rules");
+        o.rules.push_back(std::move(item.value));
+      }
+    const size_t errors_before = errors_.size();
     if (n["categories"])
       for (const auto& item : in_.string_items(n["categories"], "categories"))
-        o.categories.push_back(category(item.node, "categories"));
-    if (n["groups"]) o.groups = in_.strings(n["groups"], "groups");
+        attempt(item.node, [&] { o.categories.push_back(category(item.node, "categories")); });
+    if (n["groups"] && !n["groups"].IsNull()) note_groups(n["groups"], o.groups, "overrides");
     in_.optional_whole_number(n, "ttl_seconds", 10, 86'400, o.ttl_seconds);
     in_.optional_whole_number(n, "grant_seconds", 0, 7 * 86'400, o.grant_seconds);
     in_.optional_whole_number(n, "min_justification", 1, 200, o.min_justification);
-    if (o.enabled && o.rules.empty() && o.categories.empty())
+    // (A misspelt category is the mistake to name, not its consequence.)
+    if (o.enabled && o.rules.empty() && o.categories.empty() && errors_.size() == errors_before)
       in_.fail(n, "overrides are enabled but no 'rules' or 'categories' are listed");
     return o;
   }
 
-  ActionOverride action_override(const Node& n) const {
+  ActionOverride action_override(const Node& n, const std::string& where) const {
     in_.check_keys(n, {"rule", "category", "host", "action"}, "an action override");
     ActionOverride o;
-    if (n["rule"]) o.rule = in_.string(n["rule"], "rule");
+    if (n["rule"]) {
+      o.rule = in_.string(n["rule"], "rule");
+      note_rule(n["rule"], o.rule, where);
+    }
     if (n["category"]) o.category = category(n["category"], "category");
-    if (n["host"]) o.host = in_.string(n["host"], "host");
+    if (n["host"]) {
+      o.host = in_.string(n["host"], "host");
+      check_host_pattern(n["host"], o.host);
+    }
     if (!n["action"]) in_.fail(n, "an action override needs 'action: block|redact|tokenize|log'");
     std::string a = in_.string(n["action"], "action");
     auto act = parse_action(a);
@@ -407,6 +494,27 @@ class Parser {
       in_.fail(n["action"], "action must be block, redact, tokenize or log, not '" + a + "'");
     o.action = *act;
     return o;
+  }
+
+  // `rules: [FILE, ...]` adds to the built-in packs; `rules: {files: [...], builtin: replace}`
+  // uses the files alone (`builtin: keep`, the default, is the list form).
+  void rule_files(const Node& v, ProxyConfig& c) const {
+    if (!v.IsMap()) {
+      c.rules = in_.strings(v, "rules");
+      return;
+    }
+    in_.check_keys(v, {"files", "builtin"}, "rules");
+    if (v["files"]) c.rules = in_.strings(v["files"], "files");
+    if (v["builtin"]) {
+      std::string b = in_.string(v["builtin"], "builtin");
+      if (b != "keep" && b != "replace")
+        in_.fail(v["builtin"], "'builtin' must be keep or replace, not '" + b + "'");
+      c.rules_builtin = b == "keep";
+    }
+    if (!c.rules_builtin && c.rules.empty())
+      in_.fail(v, "rules.builtin: replace needs rule files under rules.files");
+    if (!c.rules_builtin && std::find(c.rules.begin(), c.rules.end(), "builtin") != c.rules.end())
+      in_.fail(v, "rules.files names builtin while rules.builtin is replace");
   }
 
   HostPort upstream_proxy(const Node& v) const {
@@ -444,21 +552,16 @@ const std::vector<Parser::Field>& Parser::fields() {
          for (const auto& s : p.in_.strings(v, "connect_to"))
            c.connect_to.push_back(parse_connect_to(s));
        }},
-      {"rules",
-       [](P p, N v, C c) {
-         c.rules = p.in_.strings(v, "rules");
-         if (c.rules.empty()) p.in_.fail(v, "'rules' needs at least one source (e.g. builtin)");
-       }},
+      {"rules", [](P p, N v, C c) { p.rule_files(v, c); }},
       {"threads",
        [](P p, N v, C c) { c.threads = p.in_.whole_number<unsigned>(v, "threads", 0, 256); }},
       {"destinations", [](P p, N v, C c) { p.destinations(v, c); }},
-      {"fail_open_hosts",
-       [](P p, N v, C c) { c.fail_open_hosts = p.in_.strings(v, "fail_open_hosts"); }},
+      {"fail_open_hosts", [](P p, N v, C c) { c.fail_open_hosts = p.hosts(v, "fail_open_hosts"); }},
       {"signed_body_hosts",
-       [](P p, N v, C c) { c.signed_body_hosts = p.in_.strings(v, "signed_body_hosts"); }},
+       [](P p, N v, C c) { c.signed_body_hosts = p.hosts(v, "signed_body_hosts"); }},
       {"actions",
        [](P p, N v, C c) {
-         auto more = p.action_overrides(v);
+         auto more = p.action_overrides(v, "actions");
          c.actions.insert(c.actions.end(), more.begin(), more.end());
        }},
       {"block_status",
@@ -494,7 +597,7 @@ const std::vector<Parser::Field>& Parser::fields() {
        }},
       {"allowed_connect_ports", [](P p, N v, C c) { c.allowed_connect_ports = p.ports(v); }},
       {"allowed_private_hosts",
-       [](P p, N v, C c) { c.allowed_private_hosts = p.in_.strings(v, "allowed_private_hosts"); }},
+       [](P p, N v, C c) { c.allowed_private_hosts = p.hosts(v, "allowed_private_hosts"); }},
       {"allow_private_destinations",
        [](P p, N v, C c) {
          c.allow_private_destinations = p.in_.boolean(v, "allow_private_destinations");
@@ -512,7 +615,8 @@ const std::vector<Parser::Field>& Parser::fields() {
       {"policies",
        [](P p, N v, C c) {
          if (!v.IsSequence()) p.in_.fail(v, "'policies' must be a list");
-         for (const auto& block : v) c.policies.push_back(p.policy_block(block));
+         for (const auto& block : v)
+           p.attempt(block, [&] { c.policies.push_back(p.policy_block(block)); });
        }},
       {"upstream_proxy", [](P p, N v, C c) { c.upstream_proxy = p.upstream_proxy(v); }},
       {"overrides", [](P p, N v, C c) { c.overrides = p.overrides(v); }},
@@ -528,21 +632,85 @@ const std::vector<Parser::Field>& Parser::fields() {
 
 }  // namespace
 
-ProxyConfig parse_config(const std::string& yaml_text, const std::string& source_name) {
-  try {
-    return Parser(source_name).parse(yaml_text);
-  } catch (const YamlError& e) {
-    throw ConfigError(e.what());  // callers know one error type for the configuration
+ProxyConfig parse_config(const std::string& yaml_text, const std::string& source_name,
+                         std::vector<std::string>& errors) {
+  std::vector<YamlError> found;
+  ProxyConfig c = Parser(source_name).parse(yaml_text, found);
+  std::stable_sort(found.begin(), found.end(),
+                   [](const YamlError& a, const YamlError& b) { return a.line() < b.line(); });
+  for (const auto& e : found) errors.push_back(e.what());
+  return c;
+}
+
+ProxyConfig load_config(const std::string& path, std::vector<std::string>& errors) {
+  if (path.empty()) return parse_config(kDefaultConfigYaml, "embedded default config", errors);
+  std::ifstream in(path);
+  if (!in) {
+    errors.push_back(path + ": cannot read the configuration file");
+    return ProxyConfig{};
   }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path, errors);
+}
+
+namespace {
+// Callers know one error type for the configuration; its message lists every mistake.
+void throw_if_any(const std::vector<std::string>& errors) {
+  std::string message;
+  for (const auto& e : errors) message += (message.empty() ? "" : "\n") + e;
+  if (!message.empty()) throw ConfigError(message);
+}
+}  // namespace
+
+ProxyConfig parse_config(const std::string& yaml_text, const std::string& source_name) {
+  std::vector<std::string> errors;
+  ProxyConfig c = parse_config(yaml_text, source_name, errors);
+  throw_if_any(errors);
+  return c;
 }
 
 ProxyConfig load_config(const std::string& path) {
-  if (path.empty()) return parse_config(kDefaultConfigYaml, "embedded default config");
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path + ": cannot read the configuration file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  std::vector<std::string> errors;
+  ProxyConfig c = load_config(path, errors);
+  throw_if_any(errors);
+  return c;
+}
+
+std::vector<std::string> check_rule_references(const ProxyConfig& cfg, const RulePacks& packs) {
+  std::vector<std::string> errors;
+  for (const auto& ref : cfg.rule_references) {
+    if (std::any_of(packs.rules.begin(), packs.rules.end(),
+                    [&](const Rule& r) { return r.id == ref.id; }))
+      continue;
+    std::string message = "unknown rule '" + ref.id + "' in " + ref.where;
+    if (auto near = closest_rule_id(packs, ref.id); !near.empty())
+      message += " (did you mean '" + near + "'?)";
+    else
+      message += " (promptgate rules list shows the rule ids)";
+    errors.push_back(YamlError(cfg.source, ref.line, "", message).what());
+  }
+  return errors;
+}
+
+std::string host_pattern_problem(std::string_view p) {
+  if (p.empty()) return "it is empty";
+  if (p.find("://") != std::string_view::npos)
+    return "a host pattern is a host name, without a scheme";
+  if (p.find('/') != std::string_view::npos) return "a host pattern is a host name, without a path";
+  if (std::count(p.begin(), p.end(), ':') == 1)  // two or more: an IPv6 address
+    return "a host pattern is a host name, without a port";
+  for (char ch : p) {
+    auto u = static_cast<unsigned char>(ch);
+    if (std::isspace(u)) return "it contains a blank";
+    if (!std::isalnum(u) && std::string_view("-._*:[]").find(ch) == std::string_view::npos)
+      return std::string("no host name contains '") + ch + "'";
+  }
+  std::string_view labels = p;
+  if (labels.ends_with('.')) labels.remove_suffix(1);  // a trailing dot is ignored on hosts too
+  if (labels.empty() || labels.starts_with('.') || labels.find("..") != std::string_view::npos)
+    return "it has an empty label";
+  return "";
 }
 
 }  // namespace promptgate::proxy

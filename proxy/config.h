@@ -118,7 +118,18 @@ struct ProxyConfig {
   std::string audit_log;    // path; "-" is stdout; empty: no audit log
   std::string upstream_ca;  // extra CA file trusted for upstream, on top of the system store
   std::vector<ConnectTo> connect_to;
-  std::vector<std::string> rules{"builtin"};
+  // Rule files and directories, added to the built-in packs unless rules_builtin is false
+  // (`rules: {files: [...], builtin: replace}`); see rule_sources() in rules.h.
+  std::vector<std::string> rules;
+  bool rules_builtin = true;
+  // Every rule id the file names (actions, overrides.rules, policies' actions) and where, for
+  // check_rule_references once the rules are loaded.
+  struct RuleReference {
+    std::string id;
+    int line = 0;
+    std::string where;  // "actions", "overrides.rules", "policy 'dev' actions"
+  };
+  std::vector<RuleReference> rule_references;
   // The organisation's known secrets as keyed digests (docs/known-secrets.md); empty: none.
   std::string known_secrets;
   unsigned threads = 0;  // io_context threads; 0 = one per core
@@ -205,8 +216,24 @@ struct ProxyConfig {
 bool host_matches(std::string_view pattern, std::string_view host);
 
 extern const char* const kDefaultConfigYaml;
+
+// Parse and load report every mistake of a file, not only the first: the collecting forms add
+// one "FILE:LINE: message" per mistake to `errors` (in line order) and return what did parse;
+// the others throw one ConfigError whose message has them all, one per line.
 ProxyConfig parse_config(const std::string& yaml_text, const std::string& source_name);
+ProxyConfig parse_config(const std::string& yaml_text, const std::string& source_name,
+                         std::vector<std::string>& errors);
 // Reads and parses `path`; the embedded default when `path` is empty.
 ProxyConfig load_config(const std::string& path);
+ProxyConfig load_config(const std::string& path, std::vector<std::string>& errors);
+
+// "FILE:LINE: unknown rule 'x' in actions (did you mean 'y'?)" for every rule id the config
+// names that `packs` does not define; empty when all are known.
+std::vector<std::string> check_rule_references(const ProxyConfig& cfg, const RulePacks& packs);
+
+// Why a host pattern (destinations, actions' host, policies' hosts, ...) can never match a host
+// name: a scheme, a path, a port, a blank, an empty label, a character no host has. Empty when
+// it can match.
+std::string host_pattern_problem(std::string_view pattern);
 
 }  // namespace promptgate::proxy

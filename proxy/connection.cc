@@ -338,6 +338,32 @@ net::awaitable<void> tunnel(Connection& conn, beast::tcp_stream& stream, beast::
                " ms without traffic (timeouts.tunnel_idle_ms)";
 }
 
+HandshakeFailure classify_handshake_error(const beast::error_code& ec) {
+  unsigned long ssl_error =
+      ec.category() == net::error::get_ssl_category() ? static_cast<unsigned long>(ec.value()) : 0;
+  bool closed = ec == net::ssl::error::stream_truncated || ec == net::error::eof ||
+                ec == net::error::connection_reset || ec == net::error::broken_pipe;
+  bool timed_out = ec == beast::error::timeout || ec == net::error::timed_out;
+  return classify_client_handshake(ssl_error, closed, timed_out, ec.message());
+}
+
+// One short stderr line per failed handshake (a misconfigured client retrying is held to a
+// few a minute): its counterpart of the client's "certificate verification failed".
+void say_handshake_failure(Shared& sh, const std::string& client, const std::string& host,
+                           const HandshakeFailure& why) {
+  unsigned held = 0;
+  {
+    std::lock_guard lock(sh.handshake_log_mu);
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    if (!sh.handshake_log.allow(now.count(), held)) return;
+  }
+  std::string line = "promptgate: client TLS handshake failed: " + client + " -> " + host + ": " +
+                     why.kind + " (" + why.advice + ")";
+  if (held) line += " [" + std::to_string(held) + " more not shown]";
+  std::cerr << line + "\n" << std::flush;
+}
+
 // Interception: answer 200, then be the TLS server for hp.host with a minted leaf, and serve
 // the requests inside (each records itself; `audit` records only a failed handshake). With an
 // `address`, hp.host came from the ClientHello of a CONNECT to that address, where the upstream
@@ -377,8 +403,12 @@ net::awaitable<void> intercept(Connection& conn, beast::tcp_stream& stream, beas
     conn.state->socket = nullptr;
     if (ev.decision.empty()) {
       ev.decision = "error";
-      ev.error = "client TLS handshake failed (" + ec.message() +
-                 "); does the client trust the promptgate CA (NODE_EXTRA_CA_CERTS)?";
+      HandshakeFailure why = classify_handshake_error(ec);
+      ev.tls_failure = why.kind;
+      ev.error = "client TLS handshake failed: " + why.kind + "; " + why.advice + " (" +
+                 ec.message() + ")";
+      const char* sni = SSL_get_servername(tls.native_handle(), TLSEXT_NAMETYPE_host_name);
+      say_handshake_failure(sh, ev.client, sni && *sni ? sni : hp.host, why);
     }
     co_return;
   }

@@ -4,6 +4,7 @@
 // What one connection does is in connection.cc; one request, in request_handler.cc.
 #include "proxy/server.h"
 
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <random>
@@ -27,7 +28,10 @@ void log_exception(std::exception_ptr e) {
   }
 }
 
+// `what` is the config setting; its flag is the same name with dashes.
 bool listen_on(tcp::acceptor& acceptor, const HostPort& where, const char* what) {
+  std::string flag = "--" + std::string(what);
+  std::replace(flag.begin(), flag.end(), '_', '-');
   beast::error_code ec;
   auto address = net::ip::make_address(where.host, ec);
   if (ec) {
@@ -41,7 +45,12 @@ bool listen_on(tcp::acceptor& acceptor, const HostPort& where, const char* what)
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     std::cerr << "promptgate: cannot listen on " << where.host << ":" << where.port << " (" << what
-              << "): " << ec.message() << "\n";
+              << "): " << ec.message();
+    if (ec == net::error::address_in_use)
+      std::cerr << "; another process holds the port (a promptgate already running?). Stop it, "
+                   "or pick another address with "
+                << flag << " ADDR:PORT or `" << what << ":` in the config";
+    std::cerr << "\n";
     return false;
   }
   return true;
@@ -257,6 +266,10 @@ int run_server(ServerSetup setup) {
   if (!listen_on(acceptor, cfg.listen, "listen")) return 2;
   if (!listen_on(admin, cfg.admin_listen, "admin_listen")) return 2;
   announce(sh, acceptor, admin, threads);
+  if (sh.setup.on_listening) {
+    auto bound = acceptor.local_endpoint();
+    sh.setup.on_listening(bound.address().to_string(), bound.port());
+  }
   sh.metrics.set_ready(true);
   net::co_spawn(main_ctx, accept_clients(sh, acceptor, io), log_exception);
   net::co_spawn(main_ctx, accept_admin(sh, reloader, admin), log_exception);

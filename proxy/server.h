@@ -43,9 +43,14 @@ struct ServerSetup {
   FingerprintKey key;
   std::shared_ptr<CertificateAuthority> ca;
   std::shared_ptr<AuditLog> audit;
+  // Called once both listeners are bound, with the proxy's bound address and port (the port
+  // the system chose when listen asked for 0): where to tell users to point their clients, so
+  // that a busy port shows only the error.
+  std::function<void(const std::string& host, unsigned short port)> on_listening = {};
 };
 
-// Binds listen and admin_listen, prints "promptgate listening on ADDR:PORT" to stderr, and
+// Binds listen and admin_listen (a failure names the address, the setting and the flag, and
+// returns 2), prints "promptgate listening on ADDR:PORT" to stderr, calls on_listening, and
 // serves with one io_context per thread. SIGHUP reloads; SIGTERM / SIGINT drain (readiness off,
 // no new connections, in-flight requests finish within drain_timeout) and return 0.
 int run_server(ServerSetup setup);

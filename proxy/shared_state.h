@@ -16,6 +16,7 @@
 #include "proxy/audit_log.h"
 #include "proxy/audit_scope.h"
 #include "proxy/body_budget.h"
+#include "proxy/handshake_failure.h"
 #include "proxy/idle_pool.h"
 #include "proxy/metrics.h"
 #include "proxy/override.h"
@@ -59,6 +60,8 @@ struct Shared {
   std::unique_ptr<net::thread_pool> reader_pool;
 
   std::mutex registry_mu;
+  std::mutex handshake_log_mu;  // guards handshake_log
+  HandshakeLogLimiter handshake_log;
   std::unordered_map<uint64_t, std::shared_ptr<ConnState>> connections;
   std::unordered_map<std::string, uint32_t> per_client;
   uint64_t next_connection_id = 1;

@@ -43,6 +43,33 @@ run() {  # run ARGS... ; sets out, err, status; collects everything printed
   cat "$work/out" "$work/err" >> "$all_output"
 }
 
+# Help: every command (and a subcommand's words) answers --help and -h with its usage on stdout,
+# exit 0, and reads nothing else (rules test would look for a file, passwd would read stdin).
+run help
+top_help=$out
+for words in run scan rules "rules test" "rules list" ca "ca init" "ca show" "ca export" passwd \
+  "passwd alice" secrets "secrets digest" "secrets check" demo audit "audit verify" version help; do
+  for h in --help -h; do
+    # shellcheck disable=SC2086
+    run $words $h < /dev/null
+    check "'$words $h' prints its usage and exits 0" \
+      '[ $status -eq 0 ] && [ -z "$err" ] && echo "$out" | grep -q "promptgate ${words%% *}"'
+  done
+  # Every option a command's help names is in the top-level help too.
+  # shellcheck disable=SC2086
+  for flag in $("$pg" $words --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    check "top-level help lists $words $flag" 'echo "$top_help" | grep -q -- "$flag\b"'
+  done
+done
+run scan --help
+check "scan --help describes the formats and exit status" \
+  'echo "$out" | grep -q "sarif" && echo "$out" | grep -q "Exit status"'
+run help scan
+check "'help scan' prints scan's usage" '[ $status -eq 0 ] && echo "$out" | grep -q "^usage: promptgate scan"'
+run scan --bogus
+check "a bad option still exits 2, with the usage on stderr" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "unknown option --bogus" && echo "$err" | grep -q "usage: promptgate scan"'
+
 run scan "$work/clean.txt"
 check "clean file exits 0" '[ $status -eq 0 ] && [ -z "$out" ]'
 
@@ -69,6 +96,21 @@ assert r[0][\"locations\"][0][\"physicalLocation\"][\"region\"][\"startLine\"] =
 "$pg" scan - < "$work/repo/src/app.js" > "$work/out" 2>> "$all_output"; status=$?
 cat "$work/out" >> "$all_output"
 check "stdin works" '[ $status -eq 1 ] && grep -q "\"path\":\"-\"" "$work/out"'
+printf 'first line\n\n    key: %s\n' "$token" | "$pg" scan --format text - > "$work/out" 2>> "$all_output"
+cat "$work/out" >> "$all_output"
+check "stdin, text format: line and column, not a byte offset" 'grep -q "^-:3:10: github-pat-classic " "$work/out"'
+printf 'first line\n\n    key: %s\n' "$token" | "$pg" scan - > "$work/out" 2>> "$all_output"
+cat "$work/out" >> "$all_output"
+check "stdin, jsonl: line and column next to the byte offsets" 'python3 -c "
+import json,sys
+f = json.loads(open(sys.argv[1]).readline())
+assert (f[\"path\"], f[\"line\"], f[\"column\"], f[\"start\"]) == (\"-\", 3, 10, 21), f" "$work/out"'
+printf 'first line\n\n    key: %s\n' "$token" | "$pg" scan --format sarif - > "$work/out" 2>> "$all_output"
+cat "$work/out" >> "$all_output"
+check "stdin, sarif: startLine and startColumn" 'python3 -c "
+import json,sys
+r = json.load(open(sys.argv[1]))[\"runs\"][0][\"results\"][0][\"locations\"][0][\"physicalLocation\"][\"region\"]
+assert (r[\"startLine\"], r[\"startColumn\"], r[\"byteOffset\"]) == (3, 10, 21), r" "$work/out"'
 
 run scan --json on "$work/truncated.json"
 check "truncated JSON with --json on is an error (exit 2)" '[ $status -eq 2 ] && echo "$err" | grep -q "invalid JSON"'
@@ -96,6 +138,66 @@ rules:
 YAML
 run scan --rules "$work/bad-rules.yaml" "$work/clean.txt"
 check "bad pattern: exit 2 naming file, line and rule" '[ $status -eq 2 ] && echo "$err" | grep -q "bad-rules.yaml:9: rule .broken-rule.: Hyperscan"'
+# Rule files add to the built-in packs: a file holding only an allowlist keeps detection on.
+printf 'allowlist:\n  - pattern: "^EXAMPLE"\n' > "$work/allow.yaml"
+run scan --rules "$work/allow.yaml" "$work/repo"
+check "scan --rules with an allowlist-only file still finds the token" \
+  '[ $status -eq 1 ] && echo "$out" | grep -q "\"rule\":\"github-pat-classic\""'
+run scan --rules "$work/allow.yaml" --rules-only "$work/repo"
+check "scan --rules-only with no rules at all: exit 2, saying why" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "no rules in .*allow.yaml: nothing would be detected"'
+run scan --rules-only "$work/repo"
+check "scan --rules-only without --rules is a usage error" '[ $status -eq 2 ] && echo "$err" | grep -q "rules-only needs"'
+printf 'allowlist:\n  - rule: github-pat-clasic\n  - rule: aws-acess-key-id\n' > "$work/allow-typo.yaml"
+run scan --rules "$work/allow-typo.yaml" "$work/clean.txt"
+check "an allowlist naming unknown rules: every entry named with its line and a suggestion" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "allow-typo.yaml:2: allowlist entry names unknown rule .github-pat-clasic. (did you mean .github-pat-classic.?)" &&
+   echo "$err" | grep -q "allow-typo.yaml:3: .*aws-acess-key-id"'
+printf 'rules: [%s]\n' "$work/allow.yaml" > "$work/rules-add.yaml"
+run run --check-config --config "$work/rules-add.yaml"
+check "config rules: [FILE] adds to the built-in packs" \
+  '[ $status -eq 0 ] && echo "$out" | grep -q "OK (2[0-9][0-9] rules: built-in packs + 1 file,"'
+printf 'rules:\n  files: [%s]\n  builtin: replace\n' "$work/allow.yaml" > "$work/rules-replace.yaml"
+run run --check-config --config "$work/rules-replace.yaml"
+check "config rules.builtin: replace with no rules left is an error" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "no rules in"'
+cat > "$work/typos.yaml" <<'YAML'
+mode: enforce
+actions:
+  - rule: github-pat-clasic
+    action: log
+  - rule: aws-access-key-id
+    action: redact
+  - category: secrets
+    action: log
+overrides:
+  enabled: true
+  rules: [aws-acess-key-id]
+  groups: [developers]
+auth:
+  groups:
+    devs: [alice]
+policies:
+  - name: dev
+    groups: [devs, contractors]
+    hosts: [https://api.anthropic.com, "api.openai.com:443"]
+    actions: [{rule: us-snn, action: log}]
+destinations:
+  intercept: [llm.example.internal, "llm..example"]
+modee: monitor
+YAML
+run run --check-config --config "$work/typos.yaml"
+check "check-config lists every mistake of the file, each with its line" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "typos.yaml:3: unknown rule .github-pat-clasic. in actions (did you mean .github-pat-classic.?)" &&
+   echo "$err" | grep -q "typos.yaml:7: category must be credential, pii, phi or pci, not .secrets." &&
+   echo "$err" | grep -q "typos.yaml:11: unknown rule .aws-acess-key-id. in overrides.rules (did you mean .aws-access-key-id.?)" &&
+   echo "$err" | grep -q "typos.yaml:12: unknown group .developers. in overrides" &&
+   echo "$err" | grep -q "typos.yaml:18: unknown group .contractors. in policy .dev." &&
+   echo "$err" | grep -q "typos.yaml:19: host pattern .https://api.anthropic.com. can never match: .*without a scheme" &&
+   echo "$err" | grep -q "typos.yaml:19: host pattern .api.openai.com:443. can never match: .*without a port" &&
+   echo "$err" | grep -q "typos.yaml:20: unknown rule .us-snn. in policy .dev. actions (did you mean .us-ssn.?)" &&
+   echo "$err" | grep -q "typos.yaml:22: host pattern .llm..example. can never match: it has an empty label" &&
+   echo "$err" | grep -q "typos.yaml:23: unknown key .modee." && echo "$err" | grep -q "^promptgate run: 10 errors:"'
 run rules test "$work/bad-rules.yaml"
 check "rules test on a bad pack exits 2" '[ $status -eq 2 ]'
 run rules list
@@ -109,7 +211,8 @@ truncate -s 1G "$work/huge.txt"
 printf ' %s \n' "$token" >> "$work/huge.txt"
 (ulimit -v 786432; "$pg" scan "$work/huge.txt") > "$work/out" 2>> "$all_output"; status=$?
 cat "$work/out" >> "$all_output"
-check "huge file streamed in bounded memory" '[ $status -eq 1 ] && grep -q "\"start\":1073741825" "$work/out"'
+check "huge file streamed in bounded memory, with its line and column" \
+  '[ $status -eq 1 ] && grep -q "\"column\":1073741826,.*\"line\":1,.*\"start\":1073741825" "$work/out"'
 
 # The proxy's configuration: the embedded default, the shipped gateway example, and errors.
 run run --check-config
@@ -151,6 +254,62 @@ run run --check-config --config "$work/bad.yaml"
 check "bad config names file and line" '[ $status -eq 2 ] && echo "$err" | grep -q "bad.yaml:2: mode must be enforce or monitor"'
 run run --check-config --threads two
 check "a bad --threads value says what it wants" '[ $status -eq 2 ] && echo "$err" | grep -q "threads must be a number from 0 (one per core) to 256, not .two."'
+# run: the export lines come once the port is bound, with the bound port; a busy port shows the
+# error alone, naming the address and how to choose another.
+# Not a terminal: no console lines, and the JSON audit log stays on stdout (containers).
+"$pg" run --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+  --connect-to api.anthropic.com:443:127.0.0.1:9 > "$work/run.out" 2> "$work/run.err" &
+run_pid=$!
+pids+=("$run_pid")
+run_port=$(wait_port "$work/run.err" 'promptgate listening on ' 150 "$run_pid")
+for _ in $(seq 50); do grep -q NODE_EXTRA_CA_CERTS "$work/run.err" && break; sleep 0.1; done
+check "run: the export lines follow 'listening on' and name the bound port" \
+  '[ -n "$run_port" ] && grep -q "^  export HTTPS_PROXY=http://127.0.0.1:$run_port$" "$work/run.err" &&
+   [ "$(grep -n "listening on" "$work/run.err" | cut -d: -f1)" -lt "$(grep -n "export HTTPS_PROXY" "$work/run.err" | cut -d: -f1)" ]'
+# A client that does not trust the CA: one stderr line and an audit line, naming client, host
+# and the reason OpenSSL gave (curl sends an "unknown CA" alert).
+curl -sS -o /dev/null -x "http://127.0.0.1:$run_port" https://api.anthropic.com/v1/messages \
+  2> "$work/curl.err"; curl_status=$?
+for _ in $(seq 50); do grep -q "handshake failed" "$work/run.err" && grep -q tls_failure "$work/run.out" 2>/dev/null && break; sleep 0.1; done
+check "untrusted CA: curl fails on the certificate" '[ $curl_status -eq 60 ]'
+check "untrusted CA: one short stderr line naming client, host and reason" \
+  '[ $(grep -c "handshake failed" "$work/run.err") -eq 1 ] &&
+   grep -Eq "^promptgate: client TLS handshake failed: 127\.0\.0\.1:[0-9]+ -> api\.anthropic\.com: unknown CA \(the client does not trust the promptgate CA" "$work/run.err"'
+check "untrusted CA: an audit line with the client, the host and tls_failure" 'python3 -c "
+import json,sys
+e = [json.loads(l) for l in open(sys.argv[1]) if \"tls_failure\" in l]
+assert len(e) == 1 and e[0][\"tls_failure\"] == \"unknown CA\" and e[0][\"host\"] == \"api.anthropic.com\", e
+assert e[0][\"client\"].startswith(\"127.0.0.1:\") and e[0][\"decision\"] == \"error\", e
+assert \"unknown CA\" in e[0][\"error\"], e" "$work/run.out"'
+check "not a terminal: no console lines on stderr" '! grep -q "one line per request" "$work/run.err"'
+run run --listen "127.0.0.1:$run_port" --admin-listen 127.0.0.1:0
+check "run on a busy port: exit 2, the address, the flag and the setting named, no export lines" \
+  '[ $status -eq 2 ] && echo "$err" | grep -q "cannot listen on 127.0.0.1:$run_port (listen): Address already in use.*--listen ADDR:PORT or .listen:. in the config" &&
+   ! echo "$err" | grep -q "export "'
+kill "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null
+
+# Under a terminal (script(1) gives it a pseudo-terminal): one short line per request on stderr,
+# the JSON audit log in $PROMPTGATE_HOME/audit.jsonl rather than on the terminal.
+script -qfec "echo \$\$ > '$work/pty.pid'; exec '$pg' run --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --connect-to api.anthropic.com:443:127.0.0.1:9" \
+  "$work/pty.log" > /dev/null 2>&1 < /dev/null &
+pids+=($!)
+pty_port=$(wait_port "$work/pty.log" 'promptgate listening on ' 150)
+printf '{"model":"claude-x","messages":[{"role":"user","content":"my token %s"}]}' "$token" > "$work/block-body.json"
+curl -sS -o /dev/null -x "http://127.0.0.1:$pty_port" --cacert "$PROMPTGATE_HOME/ca.pem" \
+  -H 'content-type: application/json' --data-binary @"$work/block-body.json" \
+  https://api.anthropic.com/v1/messages 2>> "$all_output"
+for _ in $(seq 50); do grep -q "POST api" "$work/pty.log" && break; sleep 0.1; done
+kill "$(cat "$work/pty.pid")" 2>/dev/null
+for _ in $(seq 50); do kill -0 "$(cat "$work/pty.pid")" 2>/dev/null || break; sleep 0.1; done
+cat "$work/pty.log" >> "$all_output"
+check "terminal: one console line per request (time, method, host and path, verdict, status, rule)" \
+  'grep -Eq "^[0-9]{2}:[0-9]{2}:[0-9]{2}  POST api\.anthropic\.com/v1/messages  block 400  github-pat-classic.?$" "$work/pty.log"'
+check "terminal: the JSON audit goes to \$PROMPTGATE_HOME/audit.jsonl, not the terminal" \
+  'grep -q "the JSON audit log is in $PROMPTGATE_HOME/audit.jsonl" "$work/pty.log" && ! grep -q "\"request_id\"" "$work/pty.log" &&
+   grep -q "\"decision\":\"block\".*github-pat-classic" "$PROMPTGATE_HOME/audit.jsonl"'
+run run --check-config --console sometimes
+check "a bad --console value is refused" '[ $status -eq 2 ] && echo "$err" | grep -q "console must be auto, on or off"'
+
 run ca init
 check "ca init creates the CA" '[ $status -eq 0 ] && [ "$(stat -c %a "$PROMPTGATE_HOME/ca-key.pem")" = 600 ]'
 run ca export
@@ -277,6 +436,45 @@ check "demo under a config where a kind does not block exits 2 naming the rule" 
   '[ $status -eq 2 ] && echo "$err" | grep -q "no value of rule .medicare-mbi. is blocked"'
 run demo --format xml
 check "demo: a bad --format exits 2" '[ $status -eq 2 ] && echo "$err" | grep -q "format"'
+
+# cmake --install: the binary and the pre-commit hook, into a prefix and into a DESTDIR; the hook
+# finds the installed binary from where it is installed, blocks a staged secret saying how to
+# allow it, and lets the commit through once the finding is allowed by its fingerprint.
+build_dir=$(dirname "$pg")
+cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.out" 2>&1; status=$?
+check "cmake --install --prefix: binary in bin/, hook in share/promptgate/" \
+  '[ $status -eq 0 ] && [ -x "$work/prefix/bin/promptgate" ] && [ -x "$work/prefix/share/promptgate/pre-commit" ] &&
+   "$work/prefix/bin/promptgate" version | grep -q "^promptgate "'
+DESTDIR=$work/destdir cmake --install "$build_dir" --prefix /usr/local > "$work/install.out" 2>&1; status=$?
+check "cmake --install with DESTDIR stages under it" \
+  '[ $status -eq 0 ] && [ -x "$work/destdir/usr/local/bin/promptgate" ] && [ -x "$work/destdir/usr/local/share/promptgate/pre-commit" ]'
+hook_repo=$work/hook-repo
+mkdir -p "$hook_repo" && git -C "$hook_repo" init -q
+ln -s "$work/prefix/share/promptgate/pre-commit" "$hook_repo/.git/hooks/pre-commit"
+printf 'const token = "%s";\n' "$token" > "$hook_repo/app.js"
+printf 'hello\n' > "$hook_repo/README"
+git -C "$hook_repo" add app.js README
+commit() {  # a commit with no promptgate on PATH: the hook must find the installed one
+  (cd "$hook_repo" && env PATH=/usr/bin:/bin git -c user.name=t -c user.email=t@example.invalid \
+    commit -qm "$1") > "$work/out" 2> "$work/err"
+  status=$?
+  out=$(cat "$work/out") err=$(cat "$work/err")
+  cat "$work/out" "$work/err" >> "$all_output"
+}
+commit "with a token"
+hook_fp=$(echo "$err" | grep -o "fingerprint: fp_[0-9a-f]*" | head -1 | cut -d" " -f2)
+check "pre-commit hook: a staged token blocks the commit, naming file, line and rule" \
+  '[ $status -ne 0 ] && echo "$out$err" | grep -q "^app.js:1:16: github-pat-classic" &&
+   echo "$err" | grep -q "promptgate: commit blocked: [0-9]* finding(s) above" && [ -n "$hook_fp" ] &&
+   [ -z "$(git -C "$hook_repo" log --oneline 2>/dev/null)" ]'
+check "pre-commit hook: says how to allow the finding and how to skip once" \
+  'echo "$err" | grep -q "\.promptgate/allow.yaml" && echo "$err" | grep -q "git commit --no-verify"'
+mkdir -p "$hook_repo/.promptgate"
+printf 'allowlist:\n  - fingerprint: %s\n' "$hook_fp" > "$hook_repo/.promptgate/allow.yaml"
+git -C "$hook_repo" add .promptgate/allow.yaml
+commit "token allowed by fingerprint"
+check "pre-commit hook: with the fingerprint allowed, the commit goes through" \
+  '[ $status -eq 0 ] && [ "$(git -C "$hook_repo" log --oneline | wc -l)" -eq 1 ]'
 
 for s in "${secrets[@]}"; do
   check "secret never printed" '! grep -qF -- "$s" "$all_output"'

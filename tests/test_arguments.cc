@@ -15,18 +15,17 @@ using Words = std::vector<std::string>;
 
 namespace {
 
-// Like `scan`: value options (one with choices), a flag, positionals; no "=" form, no help.
+// Like `scan`: value options (one with choices), a flag, positionals; no "=" form.
 const ArgumentSpec kScanLike{
     .options = {{"--rules", OptionKind::value},
                 {"--format", OptionKind::value, {"jsonl", "text", "sarif"}},
                 {"--strict"}},
     .positionals = true};
 
-// Like `run`: "--name=value" too, --help, no positionals.
+// Like `run`: "--name=value" too, no positionals.
 const ArgumentSpec kRunLike{
     .options = {{"--listen", OptionKind::value}, {"--mode", OptionKind::value}, {"--check-config"}},
-    .equals_form = true,
-    .help = true};
+    .equals_form = true};
 
 // The error parse_arguments throws for `words`, which must be one.
 ArgumentError error_of(const Words& words, const ArgumentSpec& spec) {
@@ -57,7 +56,6 @@ TEST_CASE("options keep their command-line order and positionals are collected a
   CHECK(a.all("--format").empty());
   // "-" (stdin) and an empty word are positionals, as before.
   CHECK(a.positionals == Words{"src", "-", ""});
-  CHECK_FALSE(a.help);
 }
 
 TEST_CASE("a value option takes the next word whatever it looks like", "[cli]") {
@@ -71,7 +69,6 @@ TEST_CASE("nothing to parse gives nothing", "[cli]") {
   Arguments a = parse_arguments(Words{}, kScanLike);
   CHECK(a.options.empty());
   CHECK(a.positionals.empty());
-  CHECK_FALSE(a.help);
 }
 
 TEST_CASE("a value option at the end needs a value", "[cli]") {
@@ -91,8 +88,6 @@ TEST_CASE("unknown options are named as written", "[cli]") {
   CHECK(error_of(Words{"--", "src"}, kScanLike).option() == "--");
   // Without equals_form, "--format=text" is one unknown word.
   CHECK(error_of(Words{"--format=text"}, kScanLike).option() == "--format=text");
-  // Without help, --help is an option like any other.
-  CHECK(error_of(Words{"--help"}, kScanLike).kind() == ArgumentError::Kind::unknown_option);
 }
 
 TEST_CASE("choices are checked in command-line order, with the message commands print", "[cli]") {
@@ -135,15 +130,17 @@ TEST_CASE("without positionals, a plain word is an unknown option", "[cli]") {
 }
 
 TEST_CASE("help (--help or -h) stops parsing, so what follows it is not read", "[cli]") {
-  Arguments a = parse_arguments(Words{"--check-config", "--help", "--bogus"}, kRunLike);
-  CHECK(a.help);
-  CHECK(a.has("--check-config"));
-  CHECK(parse_arguments(Words{"-h"}, kRunLike).help);
+  // Every spec answers help, positionals or not, with or without options.
+  CHECK_THROWS_AS(parse_arguments(Words{"--check-config", "--help", "--bogus"}, kRunLike),
+                  promptgate::cli::HelpRequested);
+  CHECK_THROWS_AS(parse_arguments(Words{"-h"}, kRunLike), promptgate::cli::HelpRequested);
+  CHECK_THROWS_AS(parse_arguments(Words{"file.txt", "--help"}, kScanLike),
+                  promptgate::cli::HelpRequested);
+  CHECK_THROWS_AS(parse_arguments(Words{"--help"}, ArgumentSpec{}), promptgate::cli::HelpRequested);
   // An error before --help is still an error.
   CHECK(error_of(Words{"--bogus", "--help"}, kRunLike).option() == "--bogus");
   // As an option's value, --help is just the value.
   Arguments v = parse_arguments(Words{"--listen", "--help"}, kRunLike);
-  CHECK_FALSE(v.help);
   CHECK(v.last("--listen") == "--help");
 }
 

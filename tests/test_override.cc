@@ -383,6 +383,9 @@ overrides:
   ttl_seconds: 300
   grant_seconds: 0
   min_justification: 20
+auth:
+  groups:
+    developers: [alice]
 )",
                         "gw.yaml");
   CHECK(c.overrides.enabled);
@@ -412,4 +415,7 @@ overrides:
              Catch::StartsWith("gw.yaml:2: unknown key 'enable' in overrides"));
   CHECK_THAT(error_of("overrides:\n  enabled: true\n"),
              Catch::Contains("no 'rules' or 'categories'"));
+  // A group that auth.groups does not define would match nobody.
+  CHECK(error_of("overrides:\n  enabled: true\n  rules: [x]\n  groups: [devs]\n") ==
+        "gw.yaml:4: unknown group 'devs' in overrides (groups are defined under auth.groups)");
 }

@@ -88,6 +88,67 @@ TEST_CASE("config errors name the file, the line and what is wrong") {
   CHECK(error_of("listen: [unclosed\n").find("gw.yaml:") == 0);
 }
 
+TEST_CASE("every mistake of a file is reported, in line order, not only the first") {
+  std::string all = error_of(
+      "mode: observe\nlisn: x\nactions:\n  - {category: secrets, action: log}\n  - {rule: a}\n"
+      "block_status: 503\n");
+  CHECK(all ==
+        "gw.yaml:1: mode must be enforce or monitor, not 'observe'\n"
+        "gw.yaml:2: unknown key 'lisn' in the configuration (known: " +
+            all.substr(all.find("(known: ") + 8, all.find(")\n") - all.find("(known: ") - 8) +
+            ")\n"
+            "gw.yaml:4: category must be credential, pii, phi or pci, not 'secrets'\n"
+            "gw.yaml:5: an action override needs 'action: block|redact|tokenize|log'\n"
+            "gw.yaml:6: 'block_status' must be between 400 and 499");
+}
+
+TEST_CASE("rule ids the config names are checked against the loaded rules") {
+  ProxyConfig c = parse_config(
+      "actions:\n  - {rule: github-pat-clasic, action: log}\n  - {rule: us-ssn, action: log}\n"
+      "overrides:\n  enabled: true\n  rules: [no-such-rule-at-all-anywhere]\n",
+      "gw.yaml");
+  auto packs = promptgate::load_rule_packs({promptgate::RuleSource::builtin()});
+  auto errors = promptgate::proxy::check_rule_references(c, packs);
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0] ==
+        "gw.yaml:2: unknown rule 'github-pat-clasic' in actions (did you mean "
+        "'github-pat-classic'?)");
+  CHECK(errors[1] ==
+        "gw.yaml:6: unknown rule 'no-such-rule-at-all-anywhere' in overrides.rules (promptgate "
+        "rules list shows the rule ids)");
+}
+
+TEST_CASE("host patterns that can never match a host name are refused") {
+  using promptgate::proxy::host_pattern_problem;
+  for (const char* good : {"api.anthropic.com", "*.example.com", "bedrock-runtime.*.amazonaws.com",
+                           "10.0.0.1", "::1", "host.", "under_score.test"})
+    CHECK(host_pattern_problem(good).empty());
+  CHECK(host_pattern_problem("https://api.anthropic.com").find("scheme") != std::string::npos);
+  CHECK(host_pattern_problem("api.anthropic.com/v1").find("path") != std::string::npos);
+  CHECK(host_pattern_problem("api.anthropic.com:443").find("port") != std::string::npos);
+  CHECK(host_pattern_problem("api .test").find("blank") != std::string::npos);
+  CHECK(host_pattern_problem("a..test") == "it has an empty label");
+  CHECK(host_pattern_problem(".test") == "it has an empty label");
+  CHECK(host_pattern_problem("") == "it is empty");
+  CHECK(host_pattern_problem("api,test") == "no host name contains ','");
+  CHECK(error_of("fail_open_hosts: [ok.test, \"http://x.test\"]\n")
+            .starts_with("gw.yaml:1: host pattern 'http://x.test' can never match"));
+}
+
+TEST_CASE("rules: a list adds to the built-in packs, builtin: replace uses the files alone") {
+  ProxyConfig list = parse_config("rules: [mine.yaml]\n", "gw.yaml");
+  CHECK(list.rules_builtin);
+  CHECK(promptgate::rule_sources(list.rules, list.rules_builtin).size() == 2);
+  ProxyConfig replace =
+      parse_config("rules:\n  files: [mine.yaml]\n  builtin: replace\n", "gw.yaml");
+  CHECK_FALSE(replace.rules_builtin);
+  auto sources = promptgate::rule_sources(replace.rules, replace.rules_builtin);
+  REQUIRE(sources.size() == 1);
+  CHECK(sources[0].path == "mine.yaml");
+  CHECK(error_of("rules:\n  builtin: replace\n").find("needs rule files") != std::string::npos);
+  CHECK(error_of("rules:\n  builtin: drop\n").find("keep or replace") != std::string::npos);
+}
+
 TEST_CASE("connect_to maps a host:port to another TCP target") {
   ProxyConfig c = parse_config("connect_to: [\"api.anthropic.com:443:127.0.0.1:9443\"]\n", "x");
   HostPort t = c.tcp_target({"api.anthropic.com", 443});
