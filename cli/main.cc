@@ -28,7 +28,7 @@ constexpr Command kCommands[] = {
     {"run",
      R"(  promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
                  [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
-                 [--audit-log FILE|-] [--check-config]
+                 [--audit-log FILE|-] [--key-file FILE] [--check-config]
       Start the intercepting proxy (default 127.0.0.1:8080). Creates a local CA on first run.
 )",
      run_command},
@@ -37,6 +37,12 @@ constexpr Command kCommands[] = {
       Manage the local CA (export prints the CA certificate for NODE_EXTRA_CA_CERTS).
 )",
      ca_command},
+    {"keys",
+     R"(  promptgate keys init [--force] | show-id [--key-file FILE] | rotate
+      Manage the cluster key: fingerprints, stand-ins and override codes derive from it, so
+      machines and replicas that share it agree (docs/keys.md).
+)",
+     keys_command},
     {"passwd",
      R"(  promptgate passwd USER
       Hash a secret read from stdin into a line for the gateway's users file (auth.users_file).
@@ -50,7 +56,7 @@ constexpr Command kCommands[] = {
      secrets_command},
     {"scan",
      R"(  promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off]
-                  [--known-secrets FILE] PATH... | -
+                  [--known-secrets FILE] [--key-file FILE] PATH... | -
       Scan files, directories (recursively) or stdin with the detection engine.
       Exit status: 0 nothing found, 1 findings, 2 error.
 )",
@@ -85,7 +91,8 @@ std::string usage() {
   for (const auto& c : kCommands) text += c.usage;
   text += R"(
 Rule sources (--rules, rules PATH): a YAML file, a directory of them, or "builtin".
-The CA and the fingerprint key live in $PROMPTGATE_HOME (default ~/.config/promptgate).
+The CA and the cluster key live in $PROMPTGATE_HOME (default ~/.config/promptgate);
+--key-file or PROMPTGATE_KEY_FILE names a shared cluster key instead.
 )";
   return text;
 }

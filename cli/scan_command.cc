@@ -9,11 +9,13 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/version.h"
+#include "detectors/cluster_key.h"
 #include "detectors/engine.h"
 #include "detectors/known_secrets.h"
 
@@ -31,6 +33,7 @@ struct ScanOptions {
   InputFormat json = InputFormat::automatic;
   std::vector<std::string> paths;
   std::string known_secrets;  // digest file (docs/known-secrets.md)
+  std::string key_file;       // --key-file: a shared cluster key (docs/keys.md)
 };
 
 struct FileFindings {
@@ -43,6 +46,7 @@ struct FileFindings {
 const cli::ArgumentSpec kArgs{
     .options = {{"--rules", cli::OptionKind::value},
                 {"--known-secrets", cli::OptionKind::value},
+                {"--key-file", cli::OptionKind::value},
                 {"--format", cli::OptionKind::value, {"jsonl", "text", "sarif"}},
                 {"--json", cli::OptionKind::value, {"auto", "on", "off"}}},
     .positionals = true};
@@ -53,6 +57,7 @@ ScanOptions parse(const Args& args) {
   ScanOptions o;
   for (auto& path : parsed.all("--rules")) o.rules.push_back({std::move(path)});
   o.known_secrets = parsed.last("--known-secrets").value_or("");
+  o.key_file = parsed.last("--key-file").value_or("");
   std::string format = parsed.last("--format").value_or("jsonl");
   o.format = format == "text"    ? OutputFormat::text
              : format == "sarif" ? OutputFormat::sarif
@@ -234,7 +239,17 @@ int scan_command(const Args& args) {
     std::cerr << "promptgate: " << e.what() << "\n";
     return 2;
   }
-  FingerprintKey key = FingerprintKey::load_or_create(default_home_dir());
+  // --key-file, else PROMPTGATE_KEY_FILE, else the home's key (created on first use): the same
+  // key gives the same fingerprints on every machine that shares it.
+  std::optional<FingerprintKey> loaded;
+  try {
+    loaded =
+        ClusterKey::resolve(default_home_dir(), opts.key_file, /*create=*/true).fingerprint_key();
+  } catch (const std::exception& e) {
+    std::cerr << "promptgate scan: " << e.what() << "\n";
+    return 2;
+  }
+  const FingerprintKey& key = *loaded;
   Scanner scanner(rules, key);
   if (!opts.known_secrets.empty()) {
     try {

@@ -5,12 +5,14 @@
 // networking files (connection.cc, request_handler.cc, forward.cc, upstream.cc, admin_server.cc,
 // server.cc); the request's stages are in pipeline/.
 //
-//   ServerSetup setup{load, key, ca, audit};   // load() builds config + rules + users; reloads
+//   ServerSetup setup{load, key, ca, audit, override_key, standin_key, replica};   // load() builds
+//   config + rules + users; reloads
 //                                              // call it again
 //   return run_server(setup);                  // blocks until SIGTERM (drains) or SIGINT;
 //                                              // returns the exit status
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 
@@ -43,6 +45,11 @@ struct ServerSetup {
   FingerprintKey key;
   std::shared_ptr<CertificateAuthority> ca;
   std::shared_ptr<AuditLog> audit;
+  // Keys derived from the cluster key (detectors/cluster_key.h), so every replica sharing it
+  // issues and accepts the same override codes and gives a value the same stand-in.
+  std::array<unsigned char, 32> override_key{};
+  std::array<unsigned char, 32> standin_key{};
+  std::string replica;  // this replica's name in the audit log (pod or host name)
 };
 
 // Binds listen and admin_listen, prints "promptgate listening on ADDR:PORT" to stderr, and

@@ -196,7 +196,7 @@ overrides:
   grant_seconds: 0'
 token_f=$(gh_token)
 claude "$work/f1.out" -p "ECHO: rotate $token_f today"
-code_f=$(sed -n 's/.*promptgate-override: \([0-9A-Z]\{10\}\) because <your reason>.*/\1/p' "$work/f1.out" | head -1)
+code_f=$(sed -n 's/.*promptgate-override: \([0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}\) because <your reason>.*/\1/p' "$work/f1.out" | head -1)
 check "(f) override: the block message shown by the CLI offers a code" '[ -n "$code_f" ] && grep -q "API Error: 400" "$work/f1.out"'
 claude "$work/f.out" -p "ECHO: rotate $token_f today
 promptgate-override: $code_f because the e2e test rotates this synthetic token"
