@@ -294,12 +294,16 @@ HAEOF
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$ha_port") 2>/dev/null && break; sleep 0.1; done
   proxy_port=$ha_port proxy_home=$home_a
   served() { grep '"/v1/messages' "$1" | grep -c "$2"; }  # served AUDIT PATTERN
+  # One extra connection through HAProxy shifts round robin by one: whether the CLI opens one or
+  # two connections per run, a shift before a later turn puts the turns on both replicas.
+  nudge() { (exec 3<>"/dev/tcp/127.0.0.1/$ha_port") 2>/dev/null; sleep 0.2; }
 
   mail_i="dana.$(openssl rand -hex 4)@northwind-mail.com"
   record_from=$(wc -c < "$record")
   claude "$work/i1.out" -p "ECHO: send the report to $mail_i"
   check "(i) replicas: turn 1 answered with the address restored" '[ $status -eq 0 ] && grep -qF "fake model says: send the report to $mail_i" "$work/i1.out"'
   for turn in 2 3 4; do
+    [ $turn = 3 ] && nudge
     claude "$work/i$turn.out" --continue -p "ECHO: and copy $mail_i on turn $turn"
     check "(i) replicas: turn $turn (--continue) answered with the address restored" '[ $status -eq 0 ] && grep -qF "copy $mail_i on turn $turn" "$work/i$turn.out"'
   done
@@ -318,6 +322,7 @@ HAEOF
 promptgate-override: $code_i because the e2e test rotates this synthetic token"
   check "(i) replicas: the override line is accepted" '[ $status -eq 0 ] && grep -q "fake model says: rotate" "$work/i6.out"'
   for turn in 7 8; do
+    [ $turn = 8 ] && nudge
     claude "$work/i$turn.out" --continue -p "ECHO: next step $turn"
     check "(i) replicas: turn $turn of the overridden session answered" '[ $status -eq 0 ] && grep -q "fake model says: next step $turn" "$work/i$turn.out"'
   done

@@ -6,7 +6,7 @@
 // serves the next turn and nothing is forwarded unscanned.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -16,7 +16,8 @@ import {
   recordHas, sleep,
 } from './lib.mjs';
 
-const T = { timeout: 120000 };
+const haveHaproxy = !spawnSync('haproxy', ['-v']).error;
+const T = { timeout: 120000, skip: haveHaproxy ? false : 'haproxy is not installed (scripts/install-deps.sh --test)' };
 let haproxy = null;
 after(async () => {
   if (haproxy && haproxy.exitCode === null) haproxy.kill('SIGTERM');
@@ -95,7 +96,7 @@ backend replicas
 }
 
 let r;
-before(async () => { r = await startReplicas(); });
+before(async () => { if (haveHaproxy) r = await startReplicas(); });
 
 async function ask(lb, text, curlArgs = []) {
   const body = JSON.stringify({ model: 'claude-test-1', max_tokens: 64, messages: [{ role: 'user', content: text }] });
@@ -178,6 +179,19 @@ test('audit verify checks each replica chain on its own, and a merged log', T, a
     assert.match(out, /replica-a.*chain intact/);
     assert.match(out, /replica-b.*chain intact/);
   }
+  // Interleaved as a collector would, then one of B's lines edited: B's chain is broken, named.
+  const la = fs.readFileSync(a.audit, 'utf8').split('\n').filter(Boolean);
+  const lb = fs.readFileSync(b.audit, 'utf8').split('\n').filter(Boolean);
+  const mixed = [];
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) mixed.push(...[la[i], lb[i]].filter(Boolean));
+  const ok = writeTemp('interleaved.jsonl', mixed.join('\n') + '\n');
+  assert.match(execFileSync(env.bin, ['audit', 'verify', ok], { encoding: 'utf8' }), /replica-b.*chain intact/);
+  const edited = mixed.map((l) => (l === lb[0] ? l.replace('"replica":"replica-b"', '"status":599,"replica":"replica-b"') : l));
+  const bad = writeTemp('edited.jsonl', edited.join('\n') + '\n');
+  let failed = null;
+  try { execFileSync(env.bin, ['audit', 'verify', bad], { encoding: 'utf8' }); } catch (e) { failed = e; }
+  assert.ok(failed && failed.status === 1, 'an edited line verified');
+  assert.match(failed.stdout, /chain broken \(replica replica-b\)/);
 });
 
 test('one replica killed: the next turn is served by the other, still scanned', T, async () => {
