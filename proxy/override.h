@@ -3,11 +3,11 @@
 // findings' fingerprints and its issue time by a MAC under the cluster key, so that every replica
 // accepts it. The user repeats the request with
 //     promptgate-override: CODE because <justification>
-// as a line of the prompt (or the X-Promptgate-Override header); the code is redeemed and, for
-// `grant_seconds`, requests of that identity whose blocking findings are all covered by the
-// redeemed fingerprints are forwarded (agents resend the whole conversation on every turn, so
-// the value and the override line come back on each of them, and any replica checks the line).
-// Everything is recorded in the audit log.
+// as a line of the prompt (or the X-Promptgate-Override header); while the code is valid
+// (max(ttl_seconds, grant_seconds) from its issue), requests of that identity carrying it whose
+// blocking findings are the code's fingerprints are forwarded (agents resend the whole conversation
+// on every turn, so the value and the override line come back on each of them, and any replica
+// checks the line). Everything is recorded in the audit log.
 //
 // In the proxy, after decide() and before answering a block (enforce mode):
 //   OverrideBook book(keys.derive(KeyPurpose::override_codes));   // one per process
