@@ -6,7 +6,7 @@
 #
 # Configuration is by environment (each `promptgate run` flag has a PROMPTGATE_* equivalent, see
 # `promptgate run --help`) and mounted files: the config at /etc/promptgate/promptgate.yaml, the CA (ca.pem, ca-key.pem)
-# and fingerprint.key in /var/lib/promptgate. See docs/gateway.md.
+# and cluster.key in /var/lib/promptgate. See docs/gateway.md.
 #
 # No `# syntax=` line: BuildKit then uses its built-in frontend and needs no registry for it.
 # The base images are build arguments so that a build can pin them by digest, e.g.
@@ -62,7 +62,7 @@ RUN groupadd --system --gid 10001 promptgate \
 COPY --from=build /promptgate /usr/local/bin/promptgate
 COPY deploy/container/promptgate.yaml /etc/promptgate/promptgate.yaml
 # Inside a container the proxy must listen on all interfaces; these override the config file's
-# listen and admin_listen (pass -e to change them). The CA and the fingerprint key are created
+# listen and admin_listen (pass -e to change them). The CA and the cluster key are created
 # in PROMPTGATE_HOME on first start unless mounted there.
 ENV PROMPTGATE_HOME=/var/lib/promptgate \
     PROMPTGATE_CONFIG=/etc/promptgate/promptgate.yaml \

@@ -1,10 +1,15 @@
 // promptgate audit verify [--strict] FILE...: checks the hash chain of audit logs (rotated files
-// oldest first, checked as one chain). Exit 0: intact (warnings on stderr), 1: broken (the first
-// broken line is named), 2: usage or I/O error. --strict also fails on warnings (chain starts
-// and restarts, torn or unchained lines). See docs/audit.md.
+// oldest first, checked as one chain; the lines of each replica, by their "replica" field, as a
+// chain of their own, so the files of several replicas or a merged log can be given together). Exit
+// 0: intact (warnings on stderr), 1: broken (the first broken line is named), 2: usage or I/O
+// error. --strict also fails on warnings (chain starts and restarts, torn or unchained lines). See
+// docs/audit.md.
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +28,43 @@ Exit status: 0 intact, 1 broken (the first broken line is named), 2 error.
 
 namespace {
 const cli::ArgumentSpec kAuditArgs{.options = {{"--strict"}}, .positionals = true};
+
+// The lines of one replica in a file, in file order, with their line numbers in the file.
+struct ReplicaLines {
+  std::string replica;  // the lines' "replica" field; empty for logs written without one
+  std::string text;
+  std::vector<uint64_t> lines;
+};
+
+// Splits a file by its lines' "replica" field (first seen first). A line without one (torn,
+// not JSON, or from before replicas were named) goes with the line before it.
+std::vector<ReplicaLines> split_by_replica(std::istream& in) {
+  std::vector<ReplicaLines> groups;
+  std::map<std::string, size_t> index;
+  size_t current = 0;
+  std::string line;
+  uint64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    bool had_newline = !in.eof();
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object())
+      if (auto it = j.find("replica"); it != j.end() && it->is_string()) {
+        auto [pos, added] = index.emplace(it->get<std::string>(), groups.size());
+        if (added) groups.push_back({pos->first, {}, {}});
+        current = pos->second;
+      }
+    if (groups.empty()) {
+      index.emplace("", 0);
+      groups.push_back({});
+    }
+    ReplicaLines& g = groups[current];
+    g.text += line;
+    if (had_newline) g.text += '\n';
+    g.lines.push_back(n);
+  }
+  return groups;
+}
 }  // namespace
 
 int audit_command(const Args& args) {
@@ -44,7 +86,9 @@ int audit_command(const Args& args) {
     return 2;
   }
 
-  proxy::AuditChainVerifier verifier;
+  // One chain per replica: files of several replicas, and a merged log, check each replica's
+  // lines on their own (rotated files of one replica, given oldest first, as one chain).
+  std::map<std::string, proxy::AuditChainVerifier> verifiers;
   bool warned = false;
   for (const auto& name : files) {
     std::ifstream file;
@@ -57,24 +101,32 @@ int audit_command(const Args& args) {
       }
       in = &file;
     }
-    auto r = verifier.check(*in);
+    std::vector<ReplicaLines> groups = split_by_replica(*in);
     if (in->bad()) {
       std::cerr << "promptgate audit: " << name << ": read error\n";
       return 2;
     }
-    for (const auto& w : r.warnings)
-      std::cerr << name << ":" << w.line << ": warning: " << w.message << "\n";
-    warned = warned || !r.warnings.empty();
-    if (r.error) {
-      std::cout << name << ":" << r.error->line << ": chain broken: " << r.error->message << "\n";
-      return 1;
+    for (const auto& g : groups) {
+      std::istringstream lines(g.text);
+      auto r = verifiers[g.replica].check(lines);
+      auto line_of = [&](uint64_t n) { return n == 0 || n > g.lines.size() ? n : g.lines[n - 1]; };
+      std::string label = name + (g.replica.empty() ? "" : " [" + g.replica + "]");
+      for (const auto& w : r.warnings)
+        std::cerr << name << ":" << line_of(w.line) << ": warning: " << w.message << "\n";
+      warned = warned || !r.warnings.empty();
+      if (r.error) {
+        std::cout << name << ":" << line_of(r.error->line) << ": chain broken"
+                  << (g.replica.empty() ? "" : " (replica " + g.replica + ")") << ": "
+                  << r.error->message << "\n";
+        return 1;
+      }
+      std::cout << label << ": " << r.events << " events, chain intact";
+      if (r.last_seq) std::cout << " (seq " << r.first_seq << ".." << r.last_seq << ")";
+      std::cout << "\n";
+      if (!r.last_hash.empty())
+        std::cout << "  last line sha256 " << r.last_hash
+                  << " (keep it elsewhere to detect a later truncation)\n";
     }
-    std::cout << name << ": " << r.events << " events, chain intact";
-    if (r.last_seq) std::cout << " (seq " << r.first_seq << ".." << r.last_seq << ")";
-    std::cout << "\n";
-    if (!r.last_hash.empty())
-      std::cout << "  last line sha256 " << r.last_hash
-                << " (keep it elsewhere to detect a later truncation)\n";
   }
   if (strict && warned) {
     std::cout << "warnings found and --strict given\n";

@@ -1,4 +1,5 @@
-// promptgate ca init [--force] | show | export: manage the local CA in $PROMPTGATE_HOME.
+// promptgate ca init [--force] | show | export: manage the local CA in $PROMPTGATE_HOME (init
+// also creates the home's cluster key when it has none).
 #include <iostream>
 #include <span>
 
@@ -45,6 +46,7 @@ int ca_command(const Args& args) {
       if (!ca->created())
         std::cout << "(use `promptgate ca init --force` to replace it; clients must then trust "
                      "the new certificate)\n";
+      ensure_home_key(home, std::cout);
       return 0;
     }
     if (sub == "show" || sub == "export") {

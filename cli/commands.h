@@ -3,6 +3,7 @@
 // each reads its arguments with cli::parse_arguments (arguments.h).
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,7 @@ namespace promptgate {
 using Args = std::vector<std::string>;
 
 // promptgate scan [--rules PATH]... [--format jsonl|text|sarif] [--json auto|on|off]
-//                 [--known-secrets FILE] PATH... | -
+//                 [--known-secrets FILE] [--key-file FILE] PATH... | -
 // Exit 0: nothing found, 1: findings, 2: error.
 int scan_command(const Args& args);
 // promptgate rules test [PATH...] | promptgate rules list [PATH...]
@@ -20,6 +21,11 @@ int rules_command(const Args& args);
 int run_command(const Args& args);
 // promptgate ca init [--force] | show | export
 int ca_command(const Args& args);
+// promptgate keys init [--force] | show-id [--key-file FILE] | rotate: the cluster key.
+int keys_command(const Args& args);
+// The home's cluster key (or legacy fingerprint.key), created when it has none; one line to
+// `out` saying which (ca init calls it).
+void ensure_home_key(const std::string& home, std::ostream& out);
 // promptgate passwd USER: hash a secret (stdin) into a line for the gateway's users file.
 int passwd_command(const Args& args);
 // promptgate secrets digest [--key-file FILE] [--format auto|env|lines|json] FILE... | -
@@ -41,5 +47,6 @@ extern const char kPasswdUsage[];
 extern const char kSecretsUsage[];
 extern const char kDemoUsage[];
 extern const char kAuditUsage[];
+extern const char kKeysUsage[];
 
 }  // namespace promptgate

@@ -30,8 +30,8 @@ constexpr Command kCommands[] = {
     {"run",
      R"(  promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
                  [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
-                 [--audit-log FILE|-] [--console auto|on|off] [--admin-listen ADDR:PORT]
-                 [--threads N] [--check-config]
+                 [--audit-log FILE|-] [--console auto|on|off] [--key-file FILE]
+                 [--admin-listen ADDR:PORT] [--threads N] [--check-config]
       Start the intercepting proxy (default 127.0.0.1:8080). Creates a local CA on first run.
 )",
      run_command, kRunUsage},
@@ -40,6 +40,12 @@ constexpr Command kCommands[] = {
       Manage the local CA (export prints the CA certificate for NODE_EXTRA_CA_CERTS).
 )",
      ca_command, kCaUsage},
+    {"keys",
+     R"(  promptgate keys init [--force] | show-id [--key-file FILE] | rotate
+      Manage the cluster key: fingerprints, stand-ins and override codes derive from it, so
+      machines and replicas that share it agree (docs/keys.md).
+)",
+     keys_command, kKeysUsage},
     {"passwd",
      R"(  promptgate passwd USER
       Hash a secret read from stdin into a line for the gateway's users file (auth.users_file).
@@ -54,8 +60,8 @@ constexpr Command kCommands[] = {
      secrets_command, kSecretsUsage},
     {"scan",
      R"(  promptgate scan [--rules PATH]... [--rules-only] [--format jsonl|text|sarif]
-                  [--json auto|on|off] [--known-secrets FILE] [--attachments read|skip]
-                  [--unreadable error|warn] PATH... | -
+                  [--json auto|on|off] [--known-secrets FILE] [--key-file FILE]
+                  [--attachments read|skip] [--unreadable error|warn] PATH... | -
       Scan files, directories (recursively) or stdin with the detection engine. PDFs,
       pictures (OCR) and office files, alone or as attachments in a JSON body, are read
       as the proxy reads them; one that cannot be read is an error unless --unreadable warn.
@@ -94,7 +100,8 @@ std::string usage() {
   text += R"(
 Every command answers --help (or -h) with its own usage and options.
 Rule sources (--rules, rules PATH): a YAML file, a directory of them, or "builtin".
-The CA and the fingerprint key live in $PROMPTGATE_HOME (default ~/.config/promptgate).
+The CA and the cluster key live in $PROMPTGATE_HOME (default ~/.config/promptgate);
+--key-file or PROMPTGATE_KEY_FILE names a shared cluster key instead.
 )";
   return text;
 }

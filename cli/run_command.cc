@@ -18,6 +18,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "detectors/cluster_key.h"
 #include "proxy/certificate_authority.h"
 #include "proxy/config.h"
 #include "proxy/destination_table.h"
@@ -29,7 +30,7 @@ extern const char kRunUsage[] =
     R"(usage: promptgate run [--config FILE] [--listen ADDR:PORT] [--mode enforce|monitor]
                       [--upstream-ca FILE] [--connect-to HOST:PORT:TARGET_HOST:TARGET_PORT]...
                       [--audit-log FILE|-] [--console auto|on|off] [--admin-listen ADDR:PORT]
-                      [--threads N] [--check-config]
+                      [--threads N] [--key-file FILE] [--check-config]
 Starts the intercepting proxy (default 127.0.0.1:8080, embedded default config). On first run
 it creates a local CA in $PROMPTGATE_HOME (default ~/.config/promptgate) and prints how to use it.
 SIGHUP (or POST /-/reload on the admin port) reloads the config, rules and users; SIGTERM drains.
@@ -49,7 +50,10 @@ Each flag can also be set in the environment; a flag given on the command line w
   PROMPTGATE_AUDIT_LOG     --audit-log
   PROMPTGATE_CONSOLE       --console
   PROMPTGATE_THREADS       --threads
-  PROMPTGATE_HOME          where the CA, fingerprint key and rule cache live
+  PROMPTGATE_KEY_FILE      --key-file: the cluster key (default $PROMPTGATE_HOME/cluster.key;
+                           replicas and teams share it, see docs/keys.md)
+  PROMPTGATE_HOME          where the CA, cluster key and rule cache live
+  POD_NAME                 this replica's name in the audit log (default: the host name)
 )";
 
 namespace {
@@ -73,9 +77,9 @@ void raise_open_file_limit(uint32_t max_connections) {
 }
 
 // The flags that take a value; each has an environment variable PROMPTGATE_<NAME>.
-constexpr const char* kValueFlags[] = {"--config",    "--listen",      "--admin-listen",
-                                       "--mode",      "--upstream-ca", "--connect-to",
-                                       "--audit-log", "--threads",     "--console"};
+constexpr const char* kValueFlags[] = {
+    "--config",     "--listen",    "--admin-listen", "--mode",    "--upstream-ca",
+    "--connect-to", "--audit-log", "--threads",      "--console", "--key-file"};
 
 const cli::ArgumentSpec kArgs = [] {
   cli::ArgumentSpec spec{.equals_form = true};
@@ -115,6 +119,7 @@ struct Flag {
 // What the command line and the environment ask of the config.
 struct RunOptions {
   std::string config_path;  // empty: the embedded default
+  std::string key_file;     // --key-file / PROMPTGATE_KEY_FILE; empty: the home's key
   bool check_only = false;
   std::vector<Flag> flags;  // applied in this order on top of the config file
 };
@@ -148,6 +153,15 @@ void add_environment(RunOptions& o) {
       from_env.push_back({std::string(flag), value});
   }
   o.flags.insert(o.flags.begin(), from_env.begin(), from_env.end());
+  // The key file is not part of the config: taken out here, the command line's (last) winning.
+  for (auto it = o.flags.begin(); it != o.flags.end();) {
+    if (it->name != "--key-file") {
+      ++it;
+      continue;
+    }
+    o.key_file = it->value;
+    it = o.flags.erase(it);
+  }
 }
 
 void apply_flag(proxy::ProxyConfig& cfg, const Flag& f) {
@@ -185,7 +199,7 @@ void apply_flag(proxy::ProxyConfig& cfg, const Flag& f) {
 
 // Everything a reload rebuilds: the file is read again and the flags applied again on top.
 // Every mistake of the file, the flags and the rules it names is reported in one go, one per line.
-proxy::Loaded load(const RunOptions& o, const std::string& home) {
+proxy::Loaded load(const RunOptions& o, const std::string& home, const FingerprintKey& key) {
   std::vector<std::string> errors;
   proxy::ProxyConfig cfg = proxy::load_config(o.config_path, errors);
   for (const auto& f : o.flags) {
@@ -224,9 +238,7 @@ proxy::Loaded load(const RunOptions& o, const std::string& home) {
   if (!cfg.users_file.empty()) loaded.credentials = proxy::Credentials::load(cfg.users_file);
   if (!cfg.client_ca.empty())
     loaded.client_certificates = proxy::ClientCertificateTrust::load(cfg.client_ca);
-  if (!cfg.known_secrets.empty())
-    loaded.known_secrets =
-        KnownSecrets::load(cfg.known_secrets, FingerprintKey::load_file(home + "/fingerprint.key"));
+  if (!cfg.known_secrets.empty()) loaded.known_secrets = KnownSecrets::load(cfg.known_secrets, key);
   loaded.config = std::make_shared<const proxy::ProxyConfig>(std::move(cfg));
   return loaded;
 }
@@ -319,13 +331,29 @@ std::shared_ptr<proxy::AuditLog> open_audit(const proxy::ProxyConfig& cfg, const
   return audit;
 }
 
+// Who this replica is in the audit log: the pod (POD_NAME, set from the downward API), else
+// HOSTNAME (a pod's name in Kubernetes), else the host name.
+std::string replica_name() {
+  for (const char* var : {"POD_NAME", "HOSTNAME"})
+    if (const char* v = std::getenv(var); v && *v) return v;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && host[0]) return host;
+  return "promptgate";
+}
+
 // Sets up the CA, key and audit log, says how to point Claude Code here, and serves until
 // stopped. `first` is the load already made; reloads call load() again.
-int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
+int serve(proxy::Loaded first, const RunOptions& o, const std::string& home,
+          const ClusterKey& keys) {
   const proxy::ProxyConfig& cfg = *first.config;
   raise_open_file_limit(cfg.max_connections);
   auto ca = proxy::CertificateAuthority::load_or_create(home);
-  auto key = FingerprintKey::load_or_create(home);
+  FingerprintKey key = keys.fingerprint_key();
+  std::string replica = replica_name();
+  if (keys.created()) std::cerr << "promptgate: created a cluster key " << keys.path() << "\n";
+  std::cerr << "promptgate: replica " << replica << ", cluster key " << keys.id()
+            << (keys.legacy() ? " (legacy fingerprint.key)" : "") << " from " << keys.path()
+            << "\n";
   auto audit = open_audit(cfg, o, home);
   if (ca->created())
     std::cerr << "promptgate: created a local CA in " << home << " (" << ca->info().cert_path
@@ -338,18 +366,20 @@ int serve(proxy::Loaded first, const RunOptions& o, const std::string& home) {
   // The first load is reused for the start; reloads load afresh. Held by a shared_ptr so that
   // every copy of the function sees the first load taken.
   auto unused_first = std::make_shared<std::optional<proxy::Loaded>>(std::move(first));
-  auto load_once_then_fresh = [unused_first, o, home]() -> proxy::Loaded {
+  auto load_once_then_fresh = [unused_first, o, home, key]() -> proxy::Loaded {
     if (*unused_first) {
       proxy::Loaded loaded = std::move(**unused_first);
       unused_first->reset();
       warn_tunnelled_model_hosts(*loaded.config);
       return loaded;
     }
-    proxy::Loaded loaded = load(o, home);
+    proxy::Loaded loaded = load(o, home, key);
     warn_tunnelled_model_hosts(*loaded.config);
     return loaded;
   };
-  return proxy::run_server({load_once_then_fresh, key, ca, audit, say_how_to_use});
+  return proxy::run_server({load_once_then_fresh, key, ca, audit, say_how_to_use,
+                            keys.derive(KeyPurpose::override_codes),
+                            keys.derive(KeyPurpose::standins), replica});
 }
 
 }  // namespace
@@ -366,12 +396,21 @@ int run_command(const Args& args) {
   add_environment(options);
   std::string home = default_home_dir();
   try {
-    proxy::Loaded first = load(options, home);
+    // --check-config never writes a key: it uses the one there is, else a throwaway one (a
+    // known-secrets file then reports that it was made under another key).
+    std::optional<ClusterKey> keys;
+    try {
+      keys = ClusterKey::resolve(home, options.key_file, /*create=*/!options.check_only);
+    } catch (const std::exception&) {
+      if (!options.check_only || !options.key_file.empty()) throw;
+    }
+    FingerprintKey fp = keys ? keys->fingerprint_key() : FingerprintKey::from_passphrase("check");
+    proxy::Loaded first = load(options, home, fp);
     if (options.check_only) {
       print_check(first);
       return 0;
     }
-    return serve(std::move(first), options, home);
+    return serve(std::move(first), options, home, *keys);
   } catch (const std::exception& e) {
     std::cerr << "promptgate run: " << e.what() << "\n";
     return 2;

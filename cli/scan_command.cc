@@ -16,6 +16,7 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/version.h"
+#include "detectors/cluster_key.h"
 #include "detectors/engine.h"
 #include "detectors/known_secrets.h"
 #include "detectors/readers/read_files.h"
@@ -24,8 +25,8 @@ namespace promptgate {
 
 extern const char kScanUsage[] =
     R"(usage: promptgate scan [--rules PATH]... [--rules-only] [--format jsonl|text|sarif]
-                       [--json auto|on|off] [--known-secrets FILE] [--attachments read|skip]
-                       [--unreadable error|warn] PATH... | -
+                       [--json auto|on|off] [--known-secrets FILE] [--key-file FILE]
+                       [--attachments read|skip] [--unreadable error|warn] PATH... | -
 Scans files, directories (recursively, .git skipped) or stdin (-) with the detection engine.
   --rules PATH          a rule pack (YAML file or directory of them) added to the built-in
                         packs; may repeat. "builtin" names the built-in packs.
@@ -34,6 +35,8 @@ Scans files, directories (recursively, .git skipped) or stdin (-) with the detec
                         sarif: SARIF 2.1.0 for code-scanning tools
   --json                auto (default): JSON bodies are read as JSON; on / off force it
   --known-secrets FILE  a digest file of the organisation's own secrets (docs/known-secrets.md)
+  --key-file FILE       the cluster key fingerprints derive from (default: PROMPTGATE_KEY_FILE,
+                        else $PROMPTGATE_HOME/cluster.key); share it for equal fingerprints
   --attachments         read (default): PDFs, pictures (OCR) and office files, alone or as
                         attachments in a JSON body, are read as the proxy reads them; skip
   --unreadable          error (default): an attachment that cannot be read exits 2; warn
@@ -53,6 +56,7 @@ struct ScanOptions {
   InputFormat json = InputFormat::automatic;
   std::vector<std::string> paths;
   std::string known_secrets;        // digest file (docs/known-secrets.md)
+  std::string key_file;             // --key-file: a shared cluster key (docs/keys.md)
   bool read_attachments = true;     // PDFs, pictures, office files: read and their text scanned
   bool unreadable_is_error = true;  // an attachment that cannot be read makes the exit code 2
 };
@@ -126,6 +130,7 @@ const cli::ArgumentSpec kArgs{
     .options = {{"--rules", cli::OptionKind::value},
                 {"--rules-only"},
                 {"--known-secrets", cli::OptionKind::value},
+                {"--key-file", cli::OptionKind::value},
                 {"--format", cli::OptionKind::value, {"jsonl", "text", "sarif"}},
                 {"--json", cli::OptionKind::value, {"auto", "on", "off"}},
                 {"--attachments", cli::OptionKind::value, {"read", "skip"}},
@@ -140,6 +145,7 @@ ScanOptions parse(const Args& args) {
     throw std::invalid_argument("--rules-only needs rule packs given with --rules");
   o.rules = rule_sources(parsed.all("--rules"), !parsed.has("--rules-only"));
   o.known_secrets = parsed.last("--known-secrets").value_or("");
+  o.key_file = parsed.last("--key-file").value_or("");
   std::string format = parsed.last("--format").value_or("jsonl");
   o.format = format == "text"    ? OutputFormat::text
              : format == "sarif" ? OutputFormat::sarif
@@ -339,7 +345,17 @@ int scan_command(const Args& args) {
     std::cerr << "promptgate: " << e.what() << "\n";
     return 2;
   }
-  FingerprintKey key = FingerprintKey::load_or_create(default_home_dir());
+  // --key-file, else PROMPTGATE_KEY_FILE, else the home's key (created on first use): the same
+  // key gives the same fingerprints on every machine that shares it.
+  std::optional<FingerprintKey> loaded;
+  try {
+    loaded =
+        ClusterKey::resolve(default_home_dir(), opts.key_file, /*create=*/true).fingerprint_key();
+  } catch (const std::exception& e) {
+    std::cerr << "promptgate scan: " << e.what() << "\n";
+    return 2;
+  }
+  const FingerprintKey& key = *loaded;
   Scanner scanner(rules, key);
   if (!opts.known_secrets.empty()) {
     try {

@@ -12,6 +12,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "detectors/cluster_key.h"
 #include "detectors/known_secrets.h"
 
 namespace promptgate {
@@ -22,7 +23,8 @@ extern const char kSecretsUsage[] =
     "         Print a known-secrets digest file (no values) for the values in FILEs.\n"
     "       promptgate secrets check [--key-file FILE] DIGEST_FILE\n"
     "         Check that a digest file is well formed and made under this key.\n"
-    "  --key-file FILE  the gateway's fingerprint key (default $PROMPTGATE_HOME/fingerprint.key)\n"
+    "  --key-file FILE  the gateway's cluster key (default $PROMPTGATE_KEY_FILE, else\n"
+    "                   $PROMPTGATE_HOME/cluster.key or its older fingerprint.key)\n"
     "  --format         env: KEY=VALUE lines; lines: one value per line; json: a vault export\n"
     "                   ({\"data\":{\"data\":{...}}}) or a flat object of strings. auto (default)\n"
     "                   goes by the file name: *.json, .env, .env.*, *.env.\n"
@@ -61,17 +63,14 @@ Options parse(std::span<const std::string> words) {
 }
 
 FingerprintKey key_for(const Options& o) {
-  std::string path = o.key_file;
-  if (path.empty()) {
-    path = default_home_dir() + "/fingerprint.key";
-    // A fresh key would make digests that no gateway can use: never create one here.
-    if (!std::filesystem::exists(path))
-      throw std::runtime_error(path +
-                               ": no fingerprint key. Digests must be made with the gateway's "
-                               "key: pass it with --key-file, or set PROMPTGATE_HOME to its "
-                               "directory");
+  // A fresh key would make digests that no gateway can use: never create one here.
+  try {
+    return ClusterKey::resolve(default_home_dir(), o.key_file, /*create=*/false).fingerprint_key();
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) +
+                             ". Digests must be made with the gateway's key: pass it with "
+                             "--key-file, or set PROMPTGATE_HOME to its directory");
   }
-  return FingerprintKey::load_file(path);
 }
 
 SecretInputFormat format_for(const std::string& format, const std::string& path) {

@@ -72,6 +72,12 @@ FingerprintKey FingerprintKey::load_file(const std::string& path) {
   return k;
 }
 
+FingerprintKey FingerprintKey::from_bytes(const std::array<unsigned char, kSize>& bytes) {
+  FingerprintKey k;
+  k.key_ = bytes;
+  return k;
+}
+
 std::array<unsigned char, FingerprintKey::kSize> FingerprintKey::derive(
     std::string_view purpose) const {
   std::array<unsigned char, kSize> out{};

@@ -23,6 +23,8 @@ class FingerprintKey {
   // Reads an existing key file (exactly kSize bytes) and never creates one: for tools that must
   // use the gateway's key, not a fresh one. Throws naming the path.
   static FingerprintKey load_file(const std::string& path);
+  // A key given as bytes: what ClusterKey derives for fingerprints (detectors/cluster_key.h).
+  static FingerprintKey from_bytes(const std::array<unsigned char, kSize>& bytes);
 
   std::string fingerprint(std::string_view value) const;
   // HMAC-SHA256(key, purpose): a subkey for one purpose, so a feature keys its own hashes

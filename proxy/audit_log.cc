@@ -229,6 +229,9 @@ std::string AuditLog::to_json_line(const AuditEvent& e) {
                         {"fingerprint", f.fingerprint}});
   }
   j["findings"] = std::move(findings);
+  // Several replicas each write their own chain; the name tells their lines apart in a merged
+  // log (`audit verify` checks each replica's chain on its own).
+  if (!e.replica.empty()) j["replica"] = e.replica;
   if (e.override_record) {
     const OverrideRecord& o = *e.override_record;
     nlohmann::ordered_json rec = {{"status", o.status}};

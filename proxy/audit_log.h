@@ -43,7 +43,8 @@ inline constexpr size_t kMaxJustificationBytes = 500;
 struct AuditEvent {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::string request_id;
-  std::string user;  // proxy authentication; empty when off
+  std::string replica;  // the promptgate process that wrote it (pod or host name); may be empty
+  std::string user;     // proxy authentication; empty when off
   std::vector<std::string> groups;
   std::string policy;  // the policy block that applied, if any
   std::string client;  // address:port

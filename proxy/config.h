@@ -60,16 +60,17 @@ struct PolicyBlock {
   std::vector<ActionOverride> actions;
 };
 
-// Justified overrides (docs/overrides.md): a blocked request may be repeated with a single-use
-// code and a reason. A blocking finding is eligible when enabled, its rule or category is listed,
-// and the identity is in one of `groups` (any identity when empty).
+// Justified overrides (docs/overrides.md): a blocked request may be repeated with a code (a MAC
+// any replica checks) and a reason. A blocking finding is eligible when enabled, its rule or
+// category is listed, and the identity is in one of `groups` (any identity when empty).
 struct OverridesConfig {
   bool enabled = false;
   std::vector<std::string> rules;
   std::vector<Category> categories;
   std::vector<std::string> groups;
-  uint32_t ttl_seconds = 600;       // how long an offered code can be redeemed
-  uint32_t grant_seconds = 3600;    // how long a redeemed override covers the same values
+  // A code is valid for max(ttl_seconds, grant_seconds) from its issue.
+  uint32_t ttl_seconds = 600;       // how long an offered code is valid at least
+  uint32_t grant_seconds = 3600;    // how long, from the issue, it covers the same values
   uint32_t min_justification = 10;  // characters
 };
 

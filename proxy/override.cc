@@ -1,7 +1,9 @@
 // Justified overrides: markers, codes, the book of codes and grants; see override.h.
 #include "proxy/override.h"
 
-#include <openssl/rand.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <cctype>
@@ -195,7 +197,8 @@ std::optional<OverrideRequest> parse_override_header(std::string_view value) {
 }
 
 std::string override_code_id(std::string_view code) {
-  return sha256_hex(code).substr(0, 8);
+  auto normalized = normalize_override_code(code);
+  return sha256_hex(normalized ? std::string_view(*normalized) : code).substr(0, 8);
 }
 
 size_t justification_length(std::string_view text) {
@@ -225,62 +228,134 @@ bool override_eligible(const OverridesConfig& config, const Identity& who, const
   });
 }
 
-OverrideBook::OverrideBook(size_t max_entries, Clock clock)
-    : max_entries_(std::max<size_t>(max_entries, 1)), clock_(std::move(clock)) {}
+namespace {
 
-std::string OverrideBook::issue(const std::string& identity, std::vector<std::string> fingerprints,
-                                std::chrono::seconds ttl) {
-  std::sort(fingerprints.begin(), fingerprints.end());
-  fingerprints.erase(std::unique(fingerprints.begin(), fingerprints.end()), fingerprints.end());
-  std::lock_guard lock(mu_);
-  auto now = clock_();
-  while (!code_order_.empty() &&
-         (codes_.size() >= max_entries_ || codes_.at(code_order_.front()).expires <= now)) {
-    codes_.erase(code_order_.front());
-    code_order_.pop_front();
-  }
-  while (true) {
-    unsigned char random[kOverrideCodeLength];
-    if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("RAND_bytes failed");
-    std::string code;
-    for (unsigned char b : random) code += kAlphabet[b & 31];  // 256 = 8 * 32: uniform
-    std::string key = sha256_hex(code);
-    if (codes_.count(key)) continue;
-    codes_.emplace(key, Code{identity, std::move(fingerprints), now + ttl, false});
-    code_order_.push_back(std::move(key));
-    return code;
-  }
+constexpr int kTimeSymbols = 4;  // 20 bits of the issue time
+constexpr int64_t kTimeModulus = int64_t{1} << (5 * kTimeSymbols);
+constexpr int kMacSymbols = static_cast<int>(kOverrideCodeLength) - kTimeSymbols;  // 40 bits
+
+int64_t system_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-OverrideBook::Redeem OverrideBook::redeem(const std::string& identity, const std::string& code,
-                                          const std::vector<std::string>& needed,
-                                          const std::string& justification,
-                                          size_t min_justification, std::chrono::seconds grant) {
+int symbol_value(char c) {
+  auto at = kAlphabet.find(c);
+  return at == std::string_view::npos ? -1 : static_cast<int>(at);
+}
+
+// The full issue time of a code whose low bits are `low`: the latest such time not after
+// now + skew. A code older than the modulus comes out as a later time and fails its MAC.
+int64_t issue_time(int64_t low, int64_t now) {
+  int64_t latest = now + OverrideBook::kClockSkewSeconds;
+  return latest - (((latest - low) % kTimeModulus) + kTimeModulus) % kTimeModulus;
+}
+
+std::string display_form(const std::string& code) {
+  return code.substr(0, 4) + "-" + code.substr(4, 4) + "-" + code.substr(8);
+}
+
+std::vector<std::string> sorted_unique(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+}  // namespace
+
+OverrideBook::OverrideBook(const Key& key, size_t max_entries, Clock clock, WallClock wall)
+    : key_(key),
+      max_entries_(std::max<size_t>(max_entries, 1)),
+      clock_(std::move(clock)),
+      wall_(wall ? std::move(wall) : WallClock(&system_seconds)) {}
+
+OverrideBook::~OverrideBook() {
+  OPENSSL_cleanse(key_.data(), key_.size());
+}
+
+std::string OverrideBook::mac_symbols(const std::string& identity, int64_t issued,
+                                      const std::vector<std::string>& sorted_fps) const {
+  std::string msg = "promptgate override v1";
+  msg.push_back('\0');
+  msg += identity;
+  msg.push_back('\0');
+  for (int i = 7; i >= 0; --i)
+    msg.push_back(static_cast<char>((static_cast<uint64_t>(issued) >> (8 * i)) & 0xff));
+  for (const auto& fp : sorted_fps) {
+    msg += fp;
+    msg.push_back('\0');
+  }
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len))
+    throw std::runtime_error("override code: HMAC-SHA256 failed");
+  // 40 bits, five at a time.
+  uint64_t bits = 0;
+  for (int i = 0; i < 5; ++i) bits = (bits << 8) | mac[i];
+  std::string out;
+  for (int i = kMacSymbols - 1; i >= 0; --i) out += kAlphabet[(bits >> (5 * i)) & 31];
+  return out;
+}
+
+std::string OverrideBook::issue(const std::string& identity,
+                                std::vector<std::string> fingerprints) const {
+  fingerprints = sorted_unique(std::move(fingerprints));
+  int64_t now = wall_();
+  std::string code;
+  for (int i = kTimeSymbols - 1; i >= 0; --i) code += kAlphabet[(now >> (5 * i)) & 31];
+  code += mac_symbols(identity, now, fingerprints);
+  return display_form(code);
+}
+
+OverrideBook::Checked OverrideBook::redeem(const std::string& identity, const std::string& code,
+                                           const std::vector<std::string>& needed,
+                                           const std::string& justification,
+                                           size_t min_justification, std::chrono::seconds valid_for,
+                                           std::chrono::seconds grant) {
+  Checked out;
   auto normalized = normalize_override_code(code);
-  if (!normalized) return Redeem::unknown;
+  if (!normalized) return out;
+  int64_t low = 0;
+  for (int i = 0; i < kTimeSymbols; ++i) low = (low << 5) | symbol_value((*normalized)[i]);
+  int64_t now = wall_();
+  int64_t issued = issue_time(low, now);
+  std::vector<std::string> fps = sorted_unique(needed);
+  std::string expected = mac_symbols(identity, issued, fps);
+  if (CRYPTO_memcmp(expected.data(), normalized->data() + kTimeSymbols, expected.size()) != 0)
+    return out;
+  int64_t expires = issued + std::max(valid_for.count(), grant.count());
+  if (now > expires) {
+    out.result = Redeem::expired;
+    return out;
+  }
+  if (justification_length(justification) < min_justification) {
+    out.result = Redeem::no_justification;
+    return out;
+  }
+  out.result = Redeem::ok;
+  std::string id = override_code_id(*normalized);
   std::lock_guard lock(mu_);
-  auto now = clock_();
-  auto it = codes_.find(sha256_hex(*normalized));
-  if (it == codes_.end()) return Redeem::unknown;
-  Code& c = it->second;
-  if (c.identity != identity) return Redeem::wrong_identity;
-  if (c.used) return Redeem::used;
-  if (c.expires <= now) return Redeem::expired;
-  for (const auto& fp : needed)
-    if (!std::binary_search(c.fingerprints.begin(), c.fingerprints.end(), fp))
-      return Redeem::not_covered;
-  if (justification_length(justification) < min_justification) return Redeem::no_justification;
-  c.used = true;
-  if (grant.count() > 0) {
-    while (!grants_.empty() && (grants_.size() >= max_entries_ || grants_.front().expires <= now))
+  if (seen_.insert(id).second) {
+    out.first_here = true;
+    seen_order_.push_back(id);
+    while (seen_order_.size() > max_entries_) {
+      seen_.erase(seen_order_.front());
+      seen_order_.pop_front();
+    }
+  }
+  int64_t grant_left = issued + grant.count() - now;
+  if (grant.count() > 0 && grant_left > 0) {
+    auto steady_now = clock_();
+    while (!grants_.empty() &&
+           (grants_.size() >= max_entries_ || grants_.front().expires <= steady_now))
       grants_.pop_front();
     grants_.push_back(GrantEntry{
-        identity,
-        Grant{override_code_id(*normalized),
-              std::string(utf8_prefix(justification, kMaxJustificationBytes)), c.fingerprints},
-        now + grant});
+        identity, Grant{id, std::string(utf8_prefix(justification, kMaxJustificationBytes)), fps},
+        steady_now + std::chrono::seconds(grant_left)});
   }
-  return Redeem::ok;
+  return out;
 }
 
 std::optional<OverrideBook::Grant> OverrideBook::granted(
@@ -298,25 +373,14 @@ std::optional<OverrideBook::Grant> OverrideBook::granted(
   return std::nullopt;
 }
 
-size_t OverrideBook::codes() const {
-  std::lock_guard lock(mu_);
-  return codes_.size();
-}
-
 const char* to_string(OverrideBook::Redeem r) {
   switch (r) {
     case OverrideBook::Redeem::ok:
       return "ok";
-    case OverrideBook::Redeem::unknown:
-      return "unknown code";
+    case OverrideBook::Redeem::invalid:
+      return "not valid for this identity and these values";
     case OverrideBook::Redeem::expired:
       return "expired";
-    case OverrideBook::Redeem::used:
-      return "already used";
-    case OverrideBook::Redeem::wrong_identity:
-      return "issued to another identity";
-    case OverrideBook::Redeem::not_covered:
-      return "does not cover every blocking finding";
     case OverrideBook::Redeem::no_justification:
       return "justification missing or too short";
   }
@@ -330,7 +394,9 @@ std::string override_instructions(const std::string& code, std::chrono::seconds 
          "message, replacing <your reason> with why (at least " +
          std::to_string(min_justification) + " characters): promptgate-override: " + code +
          " because <your reason> (API clients can send the header " + std::string(kOverrideHeader) +
-         ": " + code + " because <your reason> instead). The code works once, for you only, for " +
+         ": " + code +
+         " because <your reason> on each request instead). The code works for you only, "
+         "for these values only, for " +
          std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes") +
          "; your reason is recorded in the audit log.";
 }
@@ -350,15 +416,11 @@ Verdict verdict_of(const std::vector<Action>& actions) {
 
 std::string refusal_text(OverrideBook::Redeem r) {
   switch (r) {
-    case OverrideBook::Redeem::unknown:
-    case OverrideBook::Redeem::wrong_identity:
-      return "the code is not valid for you";
+    case OverrideBook::Redeem::invalid:
+      // A MAC cannot tell which input differs: another identity, or other values.
+      return "the code is not valid for you or for what this request contains";
     case OverrideBook::Redeem::expired:
       return "the code has expired";
-    case OverrideBook::Redeem::used:
-      return "the code was already used";
-    case OverrideBook::Redeem::not_covered:
-      return "this request contains something the code was not issued for";
     default:
       return to_string(r);
   }
@@ -418,13 +480,15 @@ OverrideOutcome apply_override(OverrideBook& book, const OverridesConfig& config
       refuse("malformed code", "");
       out.message =
           " The override line in this request was not applied: the code is not "
-          "in the expected form (10 letters and digits).";
+          "in the expected form (12 letters and digits).";
     } else {
-      auto r = book.redeem(identity_key, request->code, needed, request->justification,
-                           config.min_justification, std::chrono::seconds(config.grant_seconds));
+      std::chrono::seconds ttl(config.ttl_seconds), grant(config.grant_seconds);
+      auto checked = book.redeem(identity_key, request->code, needed, request->justification,
+                                 config.min_justification, ttl, grant);
+      auto r = checked.result;
       std::string code_id = override_code_id(request->code);
       if (r == OverrideBook::Redeem::ok) {
-        allow("redeemed", code_id, request->justification);
+        allow(checked.first_here ? "redeemed" : "granted", code_id, request->justification);
         return out;
       }
       refuse(to_string(r), code_id);
@@ -438,9 +502,9 @@ OverrideOutcome apply_override(OverrideBook& book, const OverridesConfig& config
       out.message = " The override line in this request was not applied: " + refusal_text(r) + ".";
     }
   }
-  std::chrono::seconds ttl(config.ttl_seconds);
-  std::string code = book.issue(identity_key, needed, ttl);
-  out.message += override_instructions(code, ttl, config.min_justification);
+  std::chrono::seconds valid_for(std::max(config.ttl_seconds, config.grant_seconds));
+  std::string code = book.issue(identity_key, needed);
+  out.message += override_instructions(code, valid_for, config.min_justification);
   if (out.record)
     out.record->reason += "; new code " + override_code_id(code) + " offered";
   else

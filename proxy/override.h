@@ -1,14 +1,16 @@
 // Justified overrides (docs/overrides.md). When every blocking finding of a request is eligible
-// (config `overrides`), the block message offers a single-use code bound to the identity and the
-// blocking findings' fingerprints. The user repeats the request with
+// (config `overrides`), the block message offers a code bound to the identity, the blocking
+// findings' fingerprints and its issue time by a MAC under the cluster key, so that every replica
+// accepts it. The user repeats the request with
 //     promptgate-override: CODE because <justification>
-// as a line of the prompt (or the X-Promptgate-Override header); the code is redeemed and, for
-// `grant_seconds`, requests of that identity whose blocking findings are all covered by the
-// redeemed fingerprints are forwarded (agents resend the whole conversation on every turn, so
-// the value comes back on each of them). Everything is recorded in the audit log.
+// as a line of the prompt (or the X-Promptgate-Override header); while the code is valid
+// (max(ttl_seconds, grant_seconds) from its issue), requests of that identity carrying it whose
+// blocking findings are the code's fingerprints are forwarded (agents resend the whole conversation
+// on every turn, so the value and the override line come back on each of them, and any replica
+// checks the line). Everything is recorded in the audit log.
 //
 // In the proxy, after decide() and before answering a block (enforce mode):
-//   OverrideBook book;                                       // one per process (survives reloads)
+//   OverrideBook book(keys.derive(KeyPurpose::override_codes));   // one per process
 //   auto marker = header.empty() ? find_override_marker(body) : parse_override_header(header);
 //   OverrideOutcome o = apply_override(book, cfg.overrides, identity,
 //                                      override_identity_key(identity, client), findings,
@@ -19,8 +21,10 @@
 // header before forwarding; the block message carries the code, so it must not reach the log.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -28,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "detectors/engine.h"
@@ -39,7 +44,8 @@ namespace promptgate::proxy {
 
 inline constexpr std::string_view kOverrideMarker = "promptgate-override:";
 inline constexpr std::string_view kOverrideHeader = "X-Promptgate-Override";
-inline constexpr size_t kOverrideCodeLength = 10;
+inline constexpr size_t kOverrideCodeLength = 12;         // symbols, without the '-' separators
+inline constexpr size_t kOverrideCodeDisplayLength = 14;  // as shown: XXXX-XXXX-XXXX
 
 // What the user wrote. `code` is normalised (upper case, O->0, I/L->1, no '-'); empty when the
 // token after the marker is not a well-formed code (`code_malformed`).
@@ -68,55 +74,70 @@ std::string override_identity_key(const Identity& who, std::string_view client_a
 
 bool override_eligible(const OverridesConfig& config, const Identity& who, const Finding& finding);
 
-// Issued codes and redeemed grants. Bounded (the oldest entries are evicted), thread-safe; only
-// blocked and overriding requests touch it. Codes are stored as SHA-256, never in clear.
+// Issues and checks override codes. A code is stateless: 4 symbols of its issue time (seconds
+// since the epoch, low 20 bits) and 8 symbols (40 bits) of HMAC-SHA256, under the cluster's
+// override key, of (identity, issue time, the sorted blocking fingerprints). Any replica holding
+// the same key checks it without asking anyone, on every turn it is resent; it is valid for
+// max(ttl, grant) from its issue. What the book keeps in memory is only a convenience of this
+// replica: which codes it has seen (so its first use here is logged `redeemed`, later ones
+// `granted`), and grants that cover the same values for requests without the line. Bounded (the
+// oldest entries go first) and thread-safe. docs/overrides.md says what this changes.
 class OverrideBook {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
-  explicit OverrideBook(size_t max_entries = 10'000, Clock clock = &std::chrono::steady_clock::now);
+  using WallClock = std::function<int64_t()>;  // seconds since the Unix epoch
+  using Key = std::array<unsigned char, 32>;
+  // How far in the future a code's issue time may be (replicas' clocks differ a little).
+  static constexpr int64_t kClockSkewSeconds = 300;
 
-  // A new random code (Crockford base32, kOverrideCodeLength symbols) for `identity`, covering
-  // `fingerprints`, redeemable for `ttl`.
-  std::string issue(const std::string& identity, std::vector<std::string> fingerprints,
-                    std::chrono::seconds ttl);
+  // `key`: the override key the cluster key derives (detectors/cluster_key.h).
+  explicit OverrideBook(const Key& key, size_t max_entries = 10'000,
+                        Clock clock = &std::chrono::steady_clock::now, WallClock wall = {});
+  ~OverrideBook();
 
-  enum class Redeem { ok, unknown, expired, used, wrong_identity, not_covered, no_justification };
-  // Consumes the code when it is valid for `identity`, covers every fingerprint of `needed` and
-  // the justification has at least `min_justification` characters; then `needed` stays allowed
-  // for `identity` for `grant` (see granted()). A refused code is not consumed.
-  Redeem redeem(const std::string& identity, const std::string& code,
-                const std::vector<std::string>& needed, const std::string& justification,
-                size_t min_justification, std::chrono::seconds grant);
+  // A code for `identity` covering exactly `fingerprints` (sorted and deduplicated here), as
+  // typed: "XXXX-XXXX-XXXX".
+  std::string issue(const std::string& identity, std::vector<std::string> fingerprints) const;
+
+  enum class Redeem { ok, invalid, expired, no_justification };
+  struct Checked {
+    Redeem result = Redeem::invalid;
+    bool first_here = false;  // ok, and this replica had not seen the code before
+  };
+  // Checks `code` for `identity` and exactly the fingerprints of `needed`, valid for
+  // `valid_for` from its issue, with a justification of at least `min_justification`
+  // characters. When ok and `grant` > 0, requests of `identity` whose blocking findings are all
+  // covered stay allowed on this replica until issue + grant (see granted()).
+  Checked redeem(const std::string& identity, const std::string& code,
+                 const std::vector<std::string>& needed, const std::string& justification,
+                 size_t min_justification, std::chrono::seconds valid_for,
+                 std::chrono::seconds grant);
 
   struct Grant {
     std::string code_id;
     std::string justification;
     std::vector<std::string> fingerprints;
   };
-  // A live grant of `identity` covering every fingerprint of `needed`.
+  // A live grant of `identity` on this replica covering every fingerprint of `needed`.
   std::optional<Grant> granted(const std::string& identity,
                                const std::vector<std::string>& needed) const;
 
-  size_t codes() const;
-
  private:
-  struct Code {
-    std::string identity;
-    std::vector<std::string> fingerprints;  // sorted
-    std::chrono::steady_clock::time_point expires;
-    bool used = false;
-  };
   struct GrantEntry {
     std::string identity;
     Grant grant;  // fingerprints sorted
     std::chrono::steady_clock::time_point expires;
   };
+  std::string mac_symbols(const std::string& identity, int64_t issued,
+                          const std::vector<std::string>& sorted_fps) const;
+  Key key_;
   mutable std::mutex mu_;
   size_t max_entries_;
   Clock clock_;
-  std::unordered_map<std::string, Code> codes_;  // by SHA-256 of the code
-  std::deque<std::string> code_order_;           // oldest first
-  std::deque<GrantEntry> grants_;                // oldest first
+  WallClock wall_;
+  std::unordered_set<std::string> seen_;  // code ids this replica accepted
+  std::deque<std::string> seen_order_;    // oldest first
+  std::deque<GrantEntry> grants_;         // oldest first
 };
 const char* to_string(OverrideBook::Redeem r);
 

@@ -234,9 +234,11 @@ void announce(Shared& sh, const tcp::acceptor& acceptor, const tcp::acceptor& ad
 // Process-wide state that the first snapshot decides: the stand-in vault, metrics, request ids.
 void prepare(Shared& sh) {
   const ProxyConfig& cfg = *sh.current()->config;
-  sh.vault = std::make_unique<TokenVault>(VaultLimits{
-      cfg.tokenize.max_conversations, cfg.tokenize.max_entries_per_conversation,
-      cfg.tokenize.max_total_bytes, std::chrono::seconds(cfg.tokenize.idle_ttl_seconds)});
+  sh.vault = std::make_unique<TokenVault>(
+      VaultLimits{cfg.tokenize.max_conversations, cfg.tokenize.max_entries_per_conversation,
+                  cfg.tokenize.max_total_bytes,
+                  std::chrono::seconds(cfg.tokenize.idle_ttl_seconds)},
+      sh.setup.standin_key);
   sh.reader_pool = std::make_unique<net::thread_pool>(cfg.attachments.reader_threads);
   sh.metrics.set_config_generation(1);
   sh.metrics.set_rules(sh.current()->rules->size());

@@ -5,12 +5,14 @@
 // networking files (connection.cc, request_handler.cc, forward.cc, upstream.cc, admin_server.cc,
 // server.cc); the request's stages are in pipeline/.
 //
-//   ServerSetup setup{load, key, ca, audit};   // load() builds config + rules + users; reloads
+//   ServerSetup setup{load, key, ca, audit, on_listening, override_key, standin_key, replica};   //
+//   load() builds config + rules + users; reloads
 //                                              // call it again
 //   return run_server(setup);                  // blocks until SIGTERM (drains) or SIGINT;
 //                                              // returns the exit status
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 
@@ -47,6 +49,11 @@ struct ServerSetup {
   // the system chose when listen asked for 0): where to tell users to point their clients, so
   // that a busy port shows only the error.
   std::function<void(const std::string& host, unsigned short port)> on_listening = {};
+  // Keys derived from the cluster key (detectors/cluster_key.h), so every replica sharing it
+  // issues and accepts the same override codes and gives a value the same stand-in.
+  std::array<unsigned char, 32> override_key{};
+  std::array<unsigned char, 32> standin_key{};
+  std::string replica;  // this replica's name in the audit log (pod or host name)
 };
 
 // Binds listen and admin_listen (a failure names the address, the setting and the flag, and

@@ -17,11 +17,13 @@ ssl::context make_client_tls(CertificateAuthority& ca) {
 
 }  // namespace
 
-Shared::Shared(ServerSetup s) : setup(std::move(s)), client_tls(make_client_tls(*setup.ca)) {}
+Shared::Shared(ServerSetup s)
+    : setup(std::move(s)), client_tls(make_client_tls(*setup.ca)), overrides(setup.override_key) {}
 
 AuditEvent new_event(Connection& conn) {
   AuditEvent ev;
   ev.request_id = conn.sh.request_id_prefix + std::to_string(conn.sh.next_request_id++);
+  ev.replica = conn.sh.setup.replica;
   ev.client = conn.client;
   ev.user = conn.identity.user;
   ev.groups = conn.identity.groups;

@@ -2,6 +2,8 @@
 #include "proxy/token_vault.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <stdexcept>
@@ -21,9 +23,14 @@ void wipe(std::string& s) {
 
 // --- Conversation ----------------------------------------------------------------------------
 
-Conversation::Conversation(TokenVault& vault) : vault_(vault) {
-  if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1)
-    throw std::runtime_error("token vault: no random bytes for a conversation key");
+Conversation::Conversation(TokenVault& vault, const std::string& identity) : vault_(vault) {
+  std::string msg = "promptgate conversation v1";
+  msg.push_back('\0');
+  msg += identity;
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), vault.key_.data(), static_cast<int>(vault.key_.size()),
+            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), key_.data(), &len))
+    throw std::runtime_error("token vault: HMAC-SHA256 failed");
 }
 
 Conversation::~Conversation() {
@@ -120,13 +127,20 @@ std::shared_ptr<const Substitutions> Conversation::restorations() {
 // --- TokenVault ------------------------------------------------------------------------------
 
 TokenVault::TokenVault(VaultLimits limits, Clock clock)
-    : limits_(limits), clock_(std::move(clock)) {
+    : TokenVault(limits, Key{}, std::move(clock)) {
+  if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1)
+    throw std::runtime_error("token vault: no random bytes for its key");
+}
+
+TokenVault::TokenVault(VaultLimits limits, const Key& key, Clock clock)
+    : limits_(limits), key_(key), clock_(std::move(clock)) {
   if (!clock_) clock_ = [] { return std::chrono::steady_clock::now(); };
 }
 
 TokenVault::~TokenVault() {
   std::lock_guard lock(mu_);
   while (!lru_.empty()) evict_locked(lru_.back(), false);
+  OPENSSL_cleanse(key_.data(), key_.size());
 }
 
 void TokenVault::evict_locked(const std::string& identity, bool expired) {
@@ -163,7 +177,7 @@ std::shared_ptr<Conversation> TokenVault::conversation(const std::string& identi
   }
   size_t max_conversations = std::max<size_t>(1, limits_.max_conversations);
   while (table_.size() >= max_conversations) evict_locked(lru_.back(), false);
-  auto conv = std::shared_ptr<Conversation>(new Conversation(*this));
+  auto conv = std::shared_ptr<Conversation>(new Conversation(*this, identity));
   conv->last_used_ = now;
   lru_.push_front(identity);
   conv->lru_pos_ = lru_.begin();

@@ -7,9 +7,12 @@
 //   std::shared_ptr<const Substitutions> subs = conv->restorations();   // for this answer
 //   StreamRestorer restorer(subs);
 //
-// A conversation has a random 32-byte key: stand-ins are an HMAC of the value under it
-// (standin.h), so the same value gets the same stand-in every turn and another identity gets a
-// different one. Nothing is ever written to disk or logs. Memory is bounded: at most
+// A conversation's key is HMAC-SHA256 of its identity under the vault's key (the cluster's
+// stand-in key in the proxy, detectors/cluster_key.h), and stand-ins are an HMAC of the value
+// under that (standin.h): the same value gets the same stand-in every turn, on every replica
+// sharing the cluster key and after a restart, and another identity gets a different one. A
+// replica that never saw a value rebuilds the map from the request it handles, which carries
+// the value (docs/tokenize.md). Nothing is ever written to disk or logs. Memory is bounded: at most
 // max_conversations (least recently used evicted), max_entries_per_conversation (least recently
 // used entry evicted; a value seen again gets its stand-in back, as it is derived from the key),
 // max_total_bytes over all conversations (whole conversations evicted, oldest first), and a
@@ -76,7 +79,7 @@ class Conversation {
 
  private:
   friend class TokenVault;
-  explicit Conversation(TokenVault& vault);
+  Conversation(TokenVault& vault, const std::string& identity);
   struct Entry {
     std::string original, standin;
     size_t bytes() const { return original.size() + standin.size() + kEntryOverhead; }
@@ -100,7 +103,11 @@ class Conversation {
 class TokenVault {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  using Key = std::array<unsigned char, 32>;
+  // `key`: the stand-in key; without one the vault draws a random key (stand-ins then differ
+  // from other processes').
   explicit TokenVault(VaultLimits limits, Clock clock = {});
+  TokenVault(VaultLimits limits, const Key& key, Clock clock = {});
   ~TokenVault();
   TokenVault(const TokenVault&) = delete;
   TokenVault& operator=(const TokenVault&) = delete;
@@ -126,6 +133,7 @@ class TokenVault {
   void enforce_total_bytes(Conversation* grown);
 
   VaultLimits limits_;
+  Key key_{};
   Clock clock_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Slot> table_;

@@ -16,6 +16,8 @@ if [ "${1:-}" = "--test" ]; then
   # integration tests and the Claude Code CLI end-to-end test; systemd for `systemd-analyze
   # verify` of deploy/systemd/promptgate.service.
   packages+=(clang libclang-rt-14-dev curl systemd)
+  # HAProxy: the load balancer in front of two replicas in tests/proxy/replicas_test.mjs.
+  packages+=(haproxy)
   # A machine may already have Node.js from elsewhere (e.g. NodeSource, which bundles npm and
   # conflicts with Debian's npm package): only install Debian's when the commands are missing.
   command -v node >/dev/null || packages+=(nodejs)

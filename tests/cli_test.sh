@@ -368,9 +368,9 @@ run secrets check --key-file "$work/other.key" "$work/other.ks"
 check "... and accepted with its own key" '[ $status -eq 0 ]'
 head -c 16 /dev/urandom > "$work/short.key"
 run secrets digest --key-file "$work/short.key" "$work/app.env"
-check "a key file of the wrong size is refused" '[ $status -eq 2 ] && echo "$err" | grep -q "short.key: fingerprint key must be 32 bytes"'
+check "a key file of the wrong size is refused" '[ $status -eq 2 ] && echo "$err" | grep -q "short.key: not a promptgate key"'
 PROMPTGATE_HOME=$work/no-home run secrets digest "$work/app.env"
-check "secrets digest never creates a key" '[ $status -eq 2 ] && echo "$err" | grep -q "no fingerprint key" && [ ! -e "$work/no-home" ]'
+check "secrets digest never creates a key" '[ $status -eq 2 ] && echo "$err" | grep -q "no cluster key" && [ ! -e "$work/no-home/cluster.key" ]'
 run secrets digest --bogus "$work/app.env"
 check "secrets: bad option exits 2" '[ $status -eq 2 ]'
 run secrets
@@ -407,6 +407,33 @@ run audit verify "$work/no-such-audit.jsonl"
 check "audit verify: a missing file exits 2" '[ $status -eq 2 ] && echo "$err" | grep -q "no-such-audit.jsonl"'
 run audit verify
 check "audit verify without a file exits 2" '[ $status -eq 2 ]'
+
+# A shared cluster key (docs/keys.md): the same value has the same fingerprint under two homes
+# sharing a key (--key-file or PROMPTGATE_KEY_FILE), and different ones under their own keys.
+fp_of() { echo "$out" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["fingerprint"])'; }
+PROMPTGATE_HOME=$work/team-a run keys init
+check "keys init creates cluster.key" '[ $status -eq 0 ] && echo "$out" | grep -q "^created: id [0-9a-f]\{16\}" && [ "$(stat -c %a "$work/team-a/cluster.key")" = 600 ]'
+team_id=$(echo "$out" | sed -n 's/.*id \([0-9a-f]\{16\}\).*/\1/p')
+PROMPTGATE_HOME=$work/team-a run keys init
+check "keys init keeps an existing key" '[ $status -eq 0 ] && echo "$out" | grep -q "^exists: id $team_id"'
+cp "$work/team-a/cluster.key" "$work/team.key"
+PROMPTGATE_HOME=$work/team-a run scan "$work/repo/src/app.js"; fp_a=$(fp_of)
+PROMPTGATE_HOME=$work/team-b run scan --key-file "$work/team.key" "$work/repo/src/app.js"; fp_b=$(fp_of)
+PROMPTGATE_HOME=$work/team-c PROMPTGATE_KEY_FILE=$work/team.key run scan "$work/repo/src/app.js"; fp_c=$(fp_of)
+PROMPTGATE_HOME=$work/team-d run scan "$work/repo/src/app.js"; fp_d=$(fp_of)
+check "same fingerprint under two homes sharing a key (--key-file, PROMPTGATE_KEY_FILE)" '[ -n "$fp_a" ] && [ "$fp_a" = "$fp_b" ] && [ "$fp_a" = "$fp_c" ] && [ ! -e "$work/team-b/cluster.key" ]'
+check "another home without the key: another fingerprint" '[ -n "$fp_d" ] && [ "$fp_d" != "$fp_a" ]'
+PROMPTGATE_HOME=$work/team-b run keys show-id --key-file "$work/team.key"
+check "keys show-id names the shared key" '[ $status -eq 0 ] && echo "$out" | grep -q "^id $team_id "'
+run scan --key-file "$work/no-such.key" "$work/repo/src/app.js"
+check "scan with a missing --key-file exits 2 and creates nothing" '[ $status -eq 2 ] && echo "$err" | grep -q "no-such.key" && [ ! -e "$work/no-such.key" ]'
+# A home made before the cluster key: its fingerprint.key keeps its fingerprints.
+mkdir -p "$work/legacy" && head -c 32 /dev/urandom > "$work/legacy/fingerprint.key"
+fp_legacy=$(python3 -c 'import hmac,hashlib,sys; k=open(sys.argv[1],"rb").read(); print("fp_"+hmac.new(k,sys.argv[2].encode(),hashlib.sha256).hexdigest()[:16])' "$work/legacy/fingerprint.key" "$token")
+PROMPTGATE_HOME=$work/legacy run scan "$work/repo/src/app.js"
+check "a legacy fingerprint.key keeps its fingerprints and no cluster.key is made" '[ "$(fp_of)" = "$fp_legacy" ] && [ ! -e "$work/legacy/cluster.key" ]'
+PROMPTGATE_HOME=$work/legacy run keys show-id
+check "keys show-id says a legacy key is legacy" '[ $status -eq 0 ] && echo "$out" | grep -q "legacy fingerprint.key"'
 
 # promptgate demo: synthetic values in every category, each blocked (tests/proxy/demo_test.mjs
 # sends them through a running proxy), the same ones for the same seed.
@@ -479,7 +506,7 @@ check "pre-commit hook: with the fingerprint allowed, the commit goes through" \
 for s in "${secrets[@]}"; do
   check "secret never printed" '! grep -qF -- "$s" "$all_output"'
 done
-check "fingerprint key created with mode 0600" '[ "$(stat -c %a "$PROMPTGATE_HOME/fingerprint.key")" = 600 ]'
+check "cluster key created with mode 0600" '[ "$(stat -c %a "$PROMPTGATE_HOME/cluster.key")" = 600 ]'
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -289,7 +289,7 @@ void check_home(const std::vector<YAML::Node>& docs, const YAML::Node& pod_spec,
         std::string script;
         for (const auto& part : init["command"]) script += part.as<std::string>() + " ";
         std::string from = m["mountPath"].as<std::string>();
-        for (const char* key : {"ca.pem", "ca-key.pem", "fingerprint.key"}) {
+        for (const char* key : {"ca.pem", "ca-key.pem", "cluster.key"}) {
           if (!dig(*secret, {"data", key}))
             problems.push_back(std::string("the CA Secret has no ") + key);
           if (script.find(from + "/" + key) == std::string::npos)

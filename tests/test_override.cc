@@ -1,6 +1,7 @@
 // Justified overrides: marker parsing (body and header forms, last occurrence, line starts, JSON
-// escapes, missing justification, code charset, the block message's own example), the book of
-// codes (single use, expiry on an injected clock, identity, coverage, bounded size, grants),
+// escapes, missing justification, code charset, the block message's own example), the codes'
+// MAC (any book with the same key accepts them; tampering, expiry on an injected clock, another
+// identity or other values are refused) and this replica's grants,
 // eligibility, the config section, and the whole step as the proxy runs it.
 #include <catch2/catch.hpp>
 
@@ -13,12 +14,34 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Steady and wall time moving together (`now += 60s` moves both).
 struct FakeClock {
-  std::chrono::steady_clock::time_point now{std::chrono::hours(1000)};
+  struct Both {
+    std::chrono::steady_clock::time_point steady{std::chrono::hours(1000)};
+    int64_t wall = 1'790'000'000;  // 2026
+    Both& operator+=(std::chrono::seconds d) {
+      steady += d;
+      wall += d.count();
+      return *this;
+    }
+  } now;
   OverrideBook::Clock fn() {
-    return [this] { return now; };
+    return [this] { return now.steady; };
+  }
+  OverrideBook::WallClock wall() {
+    return [this] { return now.wall; };
   }
 };
+
+OverrideBook::Key test_key(unsigned char fill = 7) {
+  OverrideBook::Key k;
+  k.fill(fill);
+  return k;
+}
+
+OverrideBook make_book(FakeClock& clock, size_t max_entries = 100, unsigned char fill = 7) {
+  return OverrideBook(test_key(fill), max_entries, clock.fn(), clock.wall());
+}
 
 Finding finding(const std::string& rule, Category cat, const std::string& fp) {
   Finding f;
@@ -42,68 +65,69 @@ std::string offered_code(const std::string& message) {
   std::string marker = "promptgate-override: ";
   size_t at = message.find(marker);
   REQUIRE(at != std::string::npos);
-  return message.substr(at + marker.size(), kOverrideCodeLength);
+  return message.substr(at + marker.size(), kOverrideCodeDisplayLength);
 }
 
 }  // namespace
 
 TEST_CASE("override codes: normalisation and charset", "[override]") {
-  CHECK(normalize_override_code("K7M2QX9PAB") == "K7M2QX9PAB");
-  CHECK(normalize_override_code("k7m2-qx9pab") == "K7M2QX9PAB");
-  CHECK(normalize_override_code("OIL0000000") == "0110000000");  // read-alike letters
-  CHECK_FALSE(normalize_override_code("K7M2QX9PA"));             // too short
-  CHECK_FALSE(normalize_override_code("K7M2QX9PABC"));           // too long
-  CHECK_FALSE(normalize_override_code("U7M2QX9PAB"));            // U is not in the alphabet
-  CHECK_FALSE(normalize_override_code("K7M2QX9PA!"));
-  CHECK(override_code_id("K7M2QX9PAB").size() == 8);
-  CHECK(override_code_id("K7M2QX9PAB") != override_code_id("K7M2QX9PAC"));
+  CHECK(normalize_override_code("K7M2QX9PAB12") == "K7M2QX9PAB12");
+  CHECK(normalize_override_code("k7m2-qx9p-ab12") == "K7M2QX9PAB12");
+  CHECK(normalize_override_code("OIL000000000") == "011000000000");  // read-alike letters
+  CHECK_FALSE(normalize_override_code("K7M2QX9PAB1"));               // too short
+  CHECK_FALSE(normalize_override_code("K7M2QX9PAB123"));             // too long
+  CHECK_FALSE(normalize_override_code("U7M2QX9PAB12"));              // U is not in the alphabet
+  CHECK_FALSE(normalize_override_code("K7M2QX9PAB1!"));
+  CHECK(override_code_id("K7M2QX9PAB12").size() == 8);
+  CHECK(override_code_id("K7M2QX9PAB12") != override_code_id("K7M2QX9PAB13"));
+  CHECK(override_code_id("k7m2-qx9p-ab12") == override_code_id("K7M2QX9PAB12"));
 }
 
 TEST_CASE("override markers in a request body", "[override]") {
   SECTION("plain text") {
     auto r = find_override_marker(
-        "hello\npromptgate-override: K7M2QX9PAB because it is a synthetic test fixture\nmore");
+        "hello\npromptgate-override: K7M2QX9PAB12 because it is a synthetic test fixture\nmore");
     REQUIRE(r);
-    CHECK(r->code == "K7M2QX9PAB");
+    CHECK(r->code == "K7M2QX9PAB12");
     CHECK_FALSE(r->code_malformed);
     CHECK(r->justification == "it is a synthetic test fixture");
   }
   SECTION("JSON: the last occurrence wins, escapes end the line and are decoded") {
     std::string body =
         R"({"messages":[{"role":"user","content":"first\npromptgate-override: AAAAAAAAAA because an older reason"},)"
-        R"({"role":"user","content":"Promptgate-Override: k7m2-qx9pab Because a \"quoted\" caf\u00e9 reason\nnext line"}]})";
+        R"({"role":"user","content":"Promptgate-Override: k7m2-qx9p-ab12 Because a \"quoted\" caf\u00e9 reason\nnext line"}]})";
     auto r = find_override_marker(body);
     REQUIRE(r);
-    CHECK(r->code == "K7M2QX9PAB");
+    CHECK(r->code == "K7M2QX9PAB12");
     CHECK(r->justification == "a \"quoted\" caf\xC3\xA9 reason");
   }
   SECTION("JSON: at the start of a string, ending at the closing quote") {
     auto r = find_override_marker(
-        R"({"content":[{"type":"text","text":"promptgate-override: K7M2QX9PAB because needed for the demo"}]})");
+        R"({"content":[{"type":"text","text":"promptgate-override: K7M2QX9PAB12 because needed for the demo"}]})");
     REQUIRE(r);
     CHECK(r->justification == "needed for the demo");
   }
   SECTION("not at the start of a line: ignored") {
-    CHECK_FALSE(find_override_marker("see promptgate-override: K7M2QX9PAB because reasons here"));
-    CHECK_FALSE(find_override_marker("X-Promptgate-Override: K7M2QX9PAB because reasons here"));
+    CHECK_FALSE(find_override_marker("see promptgate-override: K7M2QX9PAB12 because reasons here"));
+    CHECK_FALSE(find_override_marker("X-Promptgate-Override: K7M2QX9PAB12 because reasons here"));
   }
   SECTION("a later mid-line mention does not hide an earlier real marker") {
     auto r = find_override_marker(
-        "promptgate-override: K7M2QX9PAB because the real reason\nas in promptgate-override: x");
+        "promptgate-override: K7M2QX9PAB12 because the real reason\nas in promptgate-override: x");
     REQUIRE(r);
-    CHECK(r->code == "K7M2QX9PAB");
+    CHECK(r->code == "K7M2QX9PAB12");
   }
   SECTION("missing justification") {
-    auto r = find_override_marker("promptgate-override: K7M2QX9PAB\n");
+    auto r = find_override_marker("promptgate-override: K7M2QX9PAB12\n");
     REQUIRE(r);
-    CHECK(r->code == "K7M2QX9PAB");
+    CHECK(r->code == "K7M2QX9PAB12");
     CHECK(r->justification.empty());
-    r = find_override_marker("promptgate-override: K7M2QX9PAB because   ");
+    r = find_override_marker("promptgate-override: K7M2QX9PAB12 because   ");
     REQUIRE(r);
     CHECK(r->justification.empty());
   }
   SECTION("without the word because, the rest of the line is the justification") {
-    auto r = find_override_marker("promptgate-override: K7M2QX9PAB rotating it tomorrow");
+    auto r = find_override_marker("promptgate-override: K7M2QX9PAB12 rotating it tomorrow");
     REQUIRE(r);
     CHECK(r->justification == "rotating it tomorrow");
   }
@@ -114,10 +138,10 @@ TEST_CASE("override markers in a request body", "[override]") {
     CHECK(r->code.empty());
   }
   SECTION("the block message's own instructions, echoed back, are not an override") {
-    std::string instructions = override_instructions("K7M2QX9PAB", 600s, 10);
+    std::string instructions = override_instructions("K7M2QX9PAB12", 600s, 10);
     CHECK_FALSE(find_override_marker("promptgate blocked this request." + instructions));
     // Copied as a line without replacing the placeholder: a code, but no reason.
-    auto r = find_override_marker("promptgate-override: K7M2QX9PAB because <your reason>");
+    auto r = find_override_marker("promptgate-override: K7M2QX9PAB12 because <your reason>");
     REQUIRE(r);
     CHECK(r->justification.empty());
     CHECK_FALSE(find_override_marker("promptgate-override: <code> because <reason>"));
@@ -125,7 +149,7 @@ TEST_CASE("override markers in a request body", "[override]") {
   SECTION("the justification is capped without cutting a character") {
     std::string longer;
     for (int i = 0; i < 300; ++i) longer += "\xC3\xA9";
-    auto r = find_override_marker("promptgate-override: K7M2QX9PAB because " + longer);
+    auto r = find_override_marker("promptgate-override: K7M2QX9PAB12 because " + longer);
     REQUIRE(r);
     CHECK(r->justification.size() == kMaxJustificationBytes);
   }
@@ -136,96 +160,141 @@ TEST_CASE("override markers in a request body", "[override]") {
 }
 
 TEST_CASE("override header", "[override]") {
-  auto r = parse_override_header(" k7m2qx9pab because deploying the test fixture ");
+  auto r = parse_override_header(" k7m2qx9pab12 because deploying the test fixture ");
   REQUIRE(r);
-  CHECK(r->code == "K7M2QX9PAB");
+  CHECK(r->code == "K7M2QX9PAB12");
   CHECK(r->justification == "deploying the test fixture");
-  r = parse_override_header("promptgate-override: K7M2QX9PAB because pasted the whole line");
+  r = parse_override_header("promptgate-override: K7M2QX9PAB12 because pasted the whole line");
   REQUIRE(r);
-  CHECK(r->code == "K7M2QX9PAB");
+  CHECK(r->code == "K7M2QX9PAB12");
   CHECK(r->justification == "pasted the whole line");
   // A header value is plain text: quotes and backslashes are the user's.
-  r = parse_override_header(R"(K7M2QX9PAB because path C:\new "dir")");
+  r = parse_override_header(R"(K7M2QX9PAB12 because path C:\new "dir")");
   REQUIRE(r);
   CHECK(r->justification == R"(path C:\new "dir")");
   CHECK_FALSE(parse_override_header("   "));
 }
 
-TEST_CASE("override book: issue and redeem once", "[override]") {
+TEST_CASE("override codes: a MAC any replica with the key checks", "[override]") {
   FakeClock clock;
-  OverrideBook book(100, clock.fn());
-  std::string code = book.issue("user:alice", {"fp_b", "fp_a", "fp_a"}, 600s);
-  REQUIRE(code.size() == kOverrideCodeLength);
-  CHECK(normalize_override_code(code) == code);
-  std::string other = book.issue("user:alice", {"fp_a"}, 600s);
-  CHECK(other != code);
+  OverrideBook book = make_book(clock);
+  std::string code = book.issue("user:alice", {"fp_b", "fp_a", "fp_a"});
+  REQUIRE(code.size() == kOverrideCodeDisplayLength);
+  CHECK(code[4] == '-');
+  CHECK(code[9] == '-');
+  REQUIRE(normalize_override_code(code));
+  CHECK(book.issue("user:alice", {"fp_a", "fp_b"}) == code);  // same inputs, same second
+  CHECK(book.issue("user:alice", {"fp_a"}) != code);
 
   using R = OverrideBook::Redeem;
   const std::string why = "synthetic fixture for a test";
-  SECTION("single use") {
-    CHECK(book.redeem("user:alice", code, {"fp_a", "fp_b"}, why, 10, 0s) == R::ok);
-    CHECK(book.redeem("user:alice", code, {"fp_a", "fp_b"}, why, 10, 0s) == R::used);
+  const std::vector<std::string> both = {"fp_a", "fp_b"};
+  auto check = [&](OverrideBook& b, const std::string& who, const std::string& c,
+                   const std::vector<std::string>& fps, const std::string& reason = "") {
+    return b.redeem(who, c, fps, reason.empty() ? why : reason, 10, 600s, 0s).result;
+  };
+  SECTION("another book with the same key accepts it; another key does not") {
+    OverrideBook replica = make_book(clock);
+    auto r = replica.redeem("user:alice", code, both, why, 10, 600s, 0s);
+    CHECK(r.result == R::ok);
+    CHECK(r.first_here);
+    CHECK_FALSE(replica.redeem("user:alice", code, both, why, 10, 600s, 0s).first_here);
+    OverrideBook stranger = make_book(clock, 100, 8);
+    CHECK(check(stranger, "user:alice", code, both) == R::invalid);
   }
-  SECTION("typed in lower case with a hyphen") {
-    std::string typed = code.substr(0, 5) + "-" + code.substr(5);
-    for (char& c : typed) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    CHECK(book.redeem("user:alice", typed, {"fp_a"}, why, 10, 0s) == R::ok);
+  SECTION("resent: accepted again while valid (not single use)") {
+    CHECK(check(book, "user:alice", code, both) == R::ok);
+    CHECK(check(book, "user:alice", code, both) == R::ok);
   }
-  SECTION("expiry on the injected clock") {
-    clock.now += 599s;
-    CHECK(book.redeem("user:alice", other, {"fp_a"}, why, 10, 0s) == R::ok);
+  SECTION("typed in lower case, without hyphens, O for 0") {
+    std::string typed;
+    for (char c : code)
+      if (c != '-') typed += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : typed)
+      if (c == '0') c = 'o';
+    CHECK(check(book, "user:alice", typed, both) == R::ok);
+  }
+  SECTION("tampering with any symbol is refused") {
+    std::string plain = *normalize_override_code(code);
+    for (size_t i = 0; i < plain.size(); ++i) {
+      std::string bad = plain;
+      bad[i] = bad[i] == 'Z' ? 'Y' : 'Z';
+      CHECK(check(book, "user:alice", bad, both) == R::invalid);
+    }
+  }
+  SECTION("expiry counts from the issue: max(ttl, grant)") {
+    clock.now += 600s;
+    CHECK(check(book, "user:alice", code, both) == R::ok);
     clock.now += 1s;
-    CHECK(book.redeem("user:alice", code, {"fp_a"}, why, 10, 0s) == R::expired);
+    CHECK(check(book, "user:alice", code, both) == R::expired);
+    CHECK(book.redeem("user:alice", code, both, why, 10, 600s, 3600s).result == R::ok);
+    clock.now += 3000s;
+    CHECK(book.redeem("user:alice", code, both, why, 10, 600s, 3600s).result == R::expired);
+  }
+  SECTION("a code far older than the time field's range is refused, not revived") {
+    clock.now += std::chrono::seconds(int64_t{1} << 20);
+    CHECK(check(book, "user:alice", code, both) == R::invalid);
+  }
+  SECTION("issued by a replica whose clock is a little ahead") {
+    FakeClock ahead = clock;
+    ahead.now += 120s;
+    OverrideBook fast = make_book(ahead);
+    CHECK(check(book, "user:alice", fast.issue("user:alice", both), both) == R::ok);
   }
   SECTION("another identity") {
-    CHECK(book.redeem("user:bob", code, {"fp_a"}, why, 10, 0s) == R::wrong_identity);
-    CHECK(book.redeem("user:alice", code, {"fp_a"}, why, 10, 0s) == R::ok);
+    CHECK(check(book, "user:bob", code, both) == R::invalid);
+    CHECK(check(book, "addr:10.0.0.5", code, both) == R::invalid);
   }
-  SECTION("a finding the code was not issued for") {
-    CHECK(book.redeem("user:alice", code, {"fp_a", "fp_c"}, why, 10, 0s) == R::not_covered);
-    CHECK(book.redeem("user:alice", code, {"fp_b"}, why, 10, 0s) == R::ok);  // a subset is fine
+  SECTION("exactly the values it was issued for") {
+    CHECK(check(book, "user:alice", code, {"fp_a", "fp_b", "fp_c"}) == R::invalid);
+    CHECK(check(book, "user:alice", code, {"fp_b"}) == R::invalid);
+    CHECK(check(book, "user:alice", code, {"fp_b", "fp_a", "fp_b"}) == R::ok);  // order, repeats
   }
-  SECTION("no justification does not consume the code") {
-    CHECK(book.redeem("user:alice", code, {"fp_a"}, "", 10, 0s) == R::no_justification);
-    CHECK(book.redeem("user:alice", code, {"fp_a"}, "too short", 10, 0s) == R::no_justification);
+  SECTION("the justification") {
+    CHECK(check(book, "user:alice", code, both, "too short") == R::no_justification);
     // Ten characters, counted as characters rather than bytes.
-    CHECK(book.redeem("user:alice", code, {"fp_a"}, "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 10,
-                      0s) == R::no_justification);
-    CHECK(book.redeem("user:alice", code, {"fp_a"}, "0123456789", 10, 0s) == R::ok);
+    CHECK(check(book, "user:alice", code, both, "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9") ==
+          R::no_justification);
+    CHECK(check(book, "user:alice", code, both, "0123456789") == R::ok);
   }
-  SECTION("unknown and malformed codes") {
-    CHECK(book.redeem("user:alice", "ZZZZZZZZZZ", {"fp_a"}, why, 10, 0s) == R::unknown);
-    CHECK(book.redeem("user:alice", "nonsense", {"fp_a"}, why, 10, 0s) == R::unknown);
+  SECTION("malformed codes") {
+    CHECK(check(book, "user:alice", "ZZZZ-ZZZZ-ZZZZ", both) == R::invalid);
+    CHECK(check(book, "user:alice", "nonsense", both) == R::invalid);
   }
 }
 
-TEST_CASE("override book: grants cover the same values for a while", "[override]") {
+TEST_CASE("override book: this replica's grants cover the same values until issue + grant",
+          "[override]") {
   FakeClock clock;
-  OverrideBook book(100, clock.fn());
-  std::string code = book.issue("addr:10.0.0.5", {"fp_a", "fp_b"}, 600s);
+  OverrideBook book = make_book(clock);
+  std::string code = book.issue("addr:10.0.0.5", {"fp_a", "fp_b"});
   CHECK_FALSE(book.granted("addr:10.0.0.5", {"fp_a"}));
-  REQUIRE(book.redeem("addr:10.0.0.5", code, {"fp_a", "fp_b"}, "a reason long enough", 10, 60s) ==
-          OverrideBook::Redeem::ok);
+  clock.now += 20s;
+  REQUIRE(book.redeem("addr:10.0.0.5", code, {"fp_a", "fp_b"}, "a reason long enough", 10, 30s, 60s)
+              .result == OverrideBook::Redeem::ok);
   auto g = book.granted("addr:10.0.0.5", {"fp_b"});
   REQUIRE(g);
   CHECK(g->code_id == override_code_id(code));
   CHECK(g->justification == "a reason long enough");
   CHECK_FALSE(book.granted("addr:10.0.0.5", {"fp_a", "fp_c"}));
   CHECK_FALSE(book.granted("addr:10.0.0.6", {"fp_a"}));
-  clock.now += 60s;
+  clock.now += 39s;
+  CHECK(book.granted("addr:10.0.0.5", {"fp_a"}));
+  clock.now += 1s;  // 60 s after the issue, not after the redemption
   CHECK_FALSE(book.granted("addr:10.0.0.5", {"fp_a"}));
 }
 
-TEST_CASE("override book: bounded, the oldest codes go first", "[override]") {
+TEST_CASE("override book: bounded memory of seen codes", "[override]") {
   FakeClock clock;
-  OverrideBook book(3, clock.fn());
+  OverrideBook book = make_book(clock, 3);
   std::vector<std::string> codes;
-  for (int i = 0; i < 5; ++i) codes.push_back(book.issue("user:u", {"fp"}, 600s));
-  CHECK(book.codes() == 3);
+  for (int i = 0; i < 5; ++i) codes.push_back(book.issue("user:u", {"fp" + std::to_string(i)}));
   const std::string why = "a reason long enough";
-  CHECK(book.redeem("user:u", codes[0], {"fp"}, why, 1, 0s) == OverrideBook::Redeem::unknown);
-  CHECK(book.redeem("user:u", codes[1], {"fp"}, why, 1, 0s) == OverrideBook::Redeem::unknown);
-  CHECK(book.redeem("user:u", codes[4], {"fp"}, why, 1, 0s) == OverrideBook::Redeem::ok);
+  for (int i = 0; i < 5; ++i)
+    CHECK(book.redeem("user:u", codes[i], {"fp" + std::to_string(i)}, why, 1, 600s, 0s).first_here);
+  // The oldest was forgotten: seen as new again (still valid: the code itself is the proof).
+  CHECK(book.redeem("user:u", codes[0], {"fp0"}, why, 1, 600s, 0s).first_here);
+  CHECK_FALSE(book.redeem("user:u", codes[4], {"fp4"}, why, 1, 600s, 0s).first_here);
 }
 
 TEST_CASE("override eligibility: by rule, category and group: off by default", "[override]") {
@@ -262,7 +331,7 @@ TEST_CASE("override identity keys", "[override]") {
 
 TEST_CASE("apply_override: offer, redeem, grant, refuse", "[override]") {
   FakeClock clock;
-  OverrideBook book(100, clock.fn());
+  OverrideBook book = make_book(clock);
   OverridesConfig config = enabled_for_credentials();
   config.grant_seconds = 300;
   Identity who{"alice", {}};
@@ -277,13 +346,14 @@ TEST_CASE("apply_override: offer, redeem, grant, refuse", "[override]") {
   CHECK_FALSE(offer.forward);
   CHECK(actions == blocked);
   std::string code = offered_code(offer.message);
-  CHECK(normalize_override_code(code) == code);
+  REQUIRE(normalize_override_code(code));
+  CHECK(normalize_override_code(code)->size() == kOverrideCodeLength);
   REQUIRE(offer.record);
   CHECK(offer.record->status == "offered");
   CHECK(offer.record->code_id == override_code_id(code));
   CHECK(offer.record->fingerprints == std::vector<std::string>{"fp_1"});
 
-  SECTION("redeemed, then granted while the conversation is resent, then refused") {
+  SECTION("redeemed, then granted while the conversation is resent, then expired") {
     auto marker = find_override_marker("promptgate-override: " + code +
                                        " because synthetic key in a test fixture");
     actions = blocked;
@@ -305,13 +375,20 @@ TEST_CASE("apply_override: offer, redeem, grant, refuse", "[override]") {
     CHECK(again.record->status == "granted");
     CHECK(again.record->code_id == override_code_id(code));
 
-    clock.now += 301s;
+    // Another replica (same key, no memory of this one) accepts the resent line too.
+    OverrideBook other = make_book(clock);
+    actions = blocked;
+    auto elsewhere = apply_override(other, config, who, key, findings, actions, marker);
+    CHECK(elsewhere.forward);
+    CHECK(elsewhere.record->status == "redeemed");
+
+    clock.now += 601s;  // past max(ttl 600, grant 300) from the issue
     actions = blocked;
     auto later = apply_override(book, config, who, key, findings, actions, marker);
     CHECK_FALSE(later.forward);
     CHECK(actions == blocked);
     CHECK(later.record->status == "refused");
-    CHECK_THAT(later.message, Catch::Contains("already used"));
+    CHECK_THAT(later.message, Catch::Contains("expired"));
     CHECK(offered_code(later.message) != code);  // a fresh code
   }
   SECTION("no justification: refused, the code stays valid, no new code") {
@@ -322,7 +399,6 @@ TEST_CASE("apply_override: offer, redeem, grant, refuse", "[override]") {
     CHECK_THAT(refused.message, Catch::Contains("at least 10 characters"));
     CHECK(refused.message.find("promptgate-override: ") == std::string::npos);
     CHECK(refused.record->status == "refused");
-    CHECK(book.codes() == 1);
     marker->justification = "now with a real reason";
     CHECK(apply_override(book, config, who, key, findings, actions, marker).forward);
   }
@@ -351,7 +427,6 @@ TEST_CASE("apply_override: offer, redeem, grant, refuse", "[override]") {
     CHECK_FALSE(none.forward);
     CHECK(none.message.empty());
     CHECK_FALSE(none.record);
-    CHECK(book.codes() == 1);
   }
   SECTION("disabled: nothing happens, an attempt is recorded as refused") {
     OverridesConfig off;

@@ -166,7 +166,7 @@ Finding finding_at(std::string location, Action action) {
 
 TEST_CASE("decide: a finding outside the body blocks instead of being redacted", "[pipeline]") {
   ContextFixture fx;
-  OverrideBook book;
+  OverrideBook book(OverrideBook::Key{});
   auto ctx = fx.ctx();
   Decided in_body =
       decide_request(ctx, {finding_at("messages[0].content", Action::redact)}, {}, book);

@@ -158,7 +158,9 @@ TEST_CASE("bounded conversations, LRU, and idle expiry", "[vault]") {
   CHECK(a->restorations()->empty());
   auto fresh = vault.conversation("a");
   CHECK(fresh != a);
-  CHECK(fresh->standin_for(gh, github_token(21)) != sa);  // a new key
+  // Derived from (vault key, identity, value): the same stand-in again, so a stand-in the model
+  // saw before the expiry is still restored once the value comes back in a request.
+  CHECK(fresh->standin_for(gh, github_token(21)) == sa);
 
   clock.now += 30s;
   vault.conversation("a");  // use keeps it alive
@@ -222,4 +224,34 @@ TEST_CASE("concurrent conversations never see each other's values", "[vault]") {
     CHECK(restored(*mine, theirs) == theirs);
   }
   CHECK(vault.stats().entries == kThreads * kValues);
+}
+
+TEST_CASE("stand-ins come from (key, identity, value): replicas and restarts agree", "[vault]") {
+  TokenVault::Key key;
+  key.fill(0x42);
+  Rule gh = github_rule();
+  std::string a = github_token(11), b = github_token(12);
+  std::string sa, sb;
+  {
+    TokenVault first(VaultLimits{}, key);
+    sa = first.conversation("user:alice")->standin_for(gh, a);
+    sb = first.conversation("user:alice")->standin_for(gh, b);
+  }
+  // Another replica (or this one after a restart) with the same key, seeing the values in
+  // another order: the same stand-ins, and its map restores them.
+  TokenVault second(VaultLimits{}, key);
+  auto conv = second.conversation("user:alice");
+  CHECK(conv->standin_for(gh, b) == sb);
+  CHECK(conv->standin_for(gh, a) == sa);
+  CHECK(restored(*conv->restorations(), sa + " " + sb) == a + " " + b);
+  // Another identity, or another key: different stand-ins.
+  CHECK(second.conversation("user:bob")->standin_for(gh, a) != sa);
+  TokenVault::Key other = key;
+  other[0] ^= 1;
+  TokenVault third(VaultLimits{}, other);
+  CHECK(third.conversation("user:alice")->standin_for(gh, a) != sa);
+  // Without a key each vault draws its own.
+  TokenVault r1(VaultLimits{}), r2(VaultLimits{});
+  CHECK(r1.conversation("user:alice")->standin_for(gh, a) !=
+        r2.conversation("user:alice")->standin_for(gh, a));
 }

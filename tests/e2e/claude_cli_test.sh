@@ -7,7 +7,8 @@
 # read by promptgate: blocked; clean twins answered), redact mode (the upstream sees [REDACTED:...]), tokenize
 # (the model sees a stand-in; the CLI's Write tool writes the real value) and a justified override
 # (the block message's code repeated with a reason) and a client certificate (mTLS) as the
-# developer's identity, and a company LLM gateway reached with ANTHROPIC_BASE_URL.
+# developer's identity, a company LLM gateway reached with ANTHROPIC_BASE_URL, and two replicas
+# behind HAProxy sharing a cluster key (stand-ins and override codes honoured by both).
 # usage: claude_cli_test.sh PATH_TO_PROMPTGATE
 set -uo pipefail
 pg=$(realpath "${1:?usage: claude_cli_test.sh PATH_TO_PROMPTGATE}")
@@ -196,7 +197,7 @@ overrides:
   grant_seconds: 0'
 token_f=$(gh_token)
 claude "$work/f1.out" -p "ECHO: rotate $token_f today"
-code_f=$(sed -n 's/.*promptgate-override: \([0-9A-Z]\{10\}\) because <your reason>.*/\1/p' "$work/f1.out" | head -1)
+code_f=$(sed -n 's/.*promptgate-override: \([0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}\) because <your reason>.*/\1/p' "$work/f1.out" | head -1)
 check "(f) override: the block message shown by the CLI offers a code" '[ -n "$code_f" ] && grep -q "API Error: 400" "$work/f1.out"'
 claude "$work/f.out" -p "ECHO: rotate $token_f today
 promptgate-override: $code_f because the e2e test rotates this synthetic token"
@@ -251,6 +252,87 @@ claude "$work/h2.out" -p "ECHO: deploy with $token_h via the gateway"
 check "(h) gateway: a token is blocked before the gateway sees it" \
   'grep -q "API Error: 400" "$work/h2.out" && grep -q "github-pat-classic" "$work/h2.out" && ! in_record "$token_h" && ! in_record "${token_h:4:12}"'
 claude_env=()
+
+# (i) two replicas behind HAProxy (round robin per connection), sharing the cluster key
+# (PROMPTGATE_KEY_FILE) and the CA, as two gateway pods: a session of several turns
+# (claude --continue) keeps one stand-in for an e-mail address and gets it restored from either
+# replica; an override code offered by one replica is accepted on the turns that follow,
+# whichever replica serves them.
+if command -v haproxy >/dev/null; then
+  mkdir -p "$work/replica-a" "$work/replica-b/home"
+  openssl rand -hex 32 > "$work/replicas.key" && chmod 600 "$work/replicas.key"
+  replicas_config='destinations:
+  default: tunnel
+  intercept: [api.anthropic.com]
+overrides:
+  enabled: true
+  categories: [credential]
+actions:
+  - {rule: email-address, action: tokenize}'
+  PROMPTGATE_KEY_FILE=$work/replicas.key POD_NAME=replica-a start_proxy replica-a "$replicas_config"
+  port_a=$proxy_port home_a=$proxy_home audit_a=$audit
+  cp "$home_a/ca.pem" "$home_a/ca-key.pem" "$work/replica-b/home/" && chmod 600 "$work/replica-b/home/"*.pem
+  PROMPTGATE_KEY_FILE=$work/replicas.key POD_NAME=replica-b start_proxy replica-b "$replicas_config"
+  port_b=$proxy_port audit_b=$audit
+  ha_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat > "$work/haproxy.cfg" <<HAEOF
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 120s
+  timeout server 120s
+frontend proxy
+  bind 127.0.0.1:$ha_port
+  default_backend replicas
+backend replicas
+  balance roundrobin
+  server a 127.0.0.1:$port_a
+  server b 127.0.0.1:$port_b
+HAEOF
+  haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$ha_port") 2>/dev/null && break; sleep 0.1; done
+  proxy_port=$ha_port proxy_home=$home_a
+  served() { grep '"/v1/messages' "$1" | grep -c "$2"; }  # served AUDIT PATTERN
+  # One extra connection through HAProxy shifts round robin by one: whether the CLI opens one or
+  # two connections per run, a shift before a later turn puts the turns on both replicas.
+  nudge() { (exec 3<>"/dev/tcp/127.0.0.1/$ha_port") 2>/dev/null; sleep 0.2; }
+
+  mail_i="dana.$(openssl rand -hex 4)@northwind-mail.com"
+  record_from=$(wc -c < "$record")
+  claude "$work/i1.out" -p "ECHO: send the report to $mail_i"
+  check "(i) replicas: turn 1 answered with the address restored" '[ $status -eq 0 ] && grep -qF "fake model says: send the report to $mail_i" "$work/i1.out"'
+  for turn in 2 3 4; do
+    [ $turn = 3 ] && nudge
+    claude "$work/i$turn.out" --continue -p "ECHO: and copy $mail_i on turn $turn"
+    check "(i) replicas: turn $turn (--continue) answered with the address restored" '[ $status -eq 0 ] && grep -qF "copy $mail_i on turn $turn" "$work/i$turn.out"'
+  done
+  upstream_i=$(tail -c +"$((record_from + 1))" "$record")
+  check "(i) replicas: the address never reached the fake API" '! grep -qF "${mail_i%@*}" <<< "$upstream_i"'
+  check "(i) replicas: one stand-in for it upstream in every turn" '[ "$(grep -oE "user-[0-9a-f]{10}@example\.com" <<< "$upstream_i" | sort -u | wc -l)" -eq 1 ]'
+  check "(i) replicas: both replicas tokenized a turn and restored its answer" \
+    '[ "$(served "$audit_a" "\"tokenized\":[1-9].*\"restored\":[1-9]")" -ge 1 ] && [ "$(served "$audit_b" "\"tokenized\":[1-9].*\"restored\":[1-9]")" -ge 1 ]'
+  check "(i) replicas: audit lines name their replica" 'grep -q "\"replica\":\"replica-a\"" "$audit_a" && grep -q "\"replica\":\"replica-b\"" "$audit_b"'
+
+  token_i=$(gh_token)
+  claude "$work/i5.out" -p "ECHO: rotate $token_i today"
+  code_i=$(sed -n 's/.*promptgate-override: \([0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}\) because <your reason>.*/\1/p' "$work/i5.out" | head -1)
+  check "(i) replicas: a blocked turn offers a code" '[ -n "$code_i" ] && grep -q "API Error: 400" "$work/i5.out"'
+  claude "$work/i6.out" -p "ECHO: rotate $token_i today
+promptgate-override: $code_i because the e2e test rotates this synthetic token"
+  check "(i) replicas: the override line is accepted" '[ $status -eq 0 ] && grep -q "fake model says: rotate" "$work/i6.out"'
+  for turn in 7 8; do
+    [ $turn = 8 ] && nudge
+    claude "$work/i$turn.out" --continue -p "ECHO: next step $turn"
+    check "(i) replicas: turn $turn of the overridden session answered" '[ $status -eq 0 ] && grep -q "fake model says: next step $turn" "$work/i$turn.out"'
+  done
+  check "(i) replicas: both replicas accepted the code" \
+    '[ "$(served "$audit_a" "\"status\":\"\\(redeemed\\|granted\\)\"")" -ge 1 ] && [ "$(served "$audit_b" "\"status\":\"\\(redeemed\\|granted\\)\"")" -ge 1 ]'
+  check "(i) replicas: no code in either audit log" '! grep -qF "$code_i" "$audit_a" "$audit_b"'
+  check "(i) replicas: audit verify checks both chains" '"$pg" audit verify "$audit_a" "$audit_b" | grep -q "replica-b.*chain intact"'
+else
+  echo "SKIP (i): haproxy is not installed (scripts/install-deps.sh --test)"
+fi
 
 for f in a b c d e; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
 

@@ -117,11 +117,15 @@ let proxyCount = 0;
 
 // Starts `promptgate run` with its own PROMPTGATE_HOME and audit log. `yaml`: an optional config
 // file text; `args`: extra command-line arguments; `flags` false: pass no --connect-to etc.
-export async function startProxy({ yaml = null, args = [], flags = true } = {}) {
+// `home`: a PROMPTGATE_HOME prepared by the caller (default: a new empty one); `extraEnv`: more
+// environment variables (PROMPTGATE_KEY_FILE, POD_NAME).
+export async function startProxy({ yaml = null, args = [], flags = true, home = null, extraEnv = {} } = {}) {
   const n = ++proxyCount;
   const dir = fs.mkdtempSync(path.join(env.workdir, `proxy${n}-`));
-  const home = path.join(dir, 'home');
-  fs.mkdirSync(home);
+  if (!home) {
+    home = path.join(dir, 'home');
+    fs.mkdirSync(home);
+  }
   const audit = path.join(dir, 'audit.jsonl');
   const argv = ['run'];
   if (yaml !== null) {
@@ -134,7 +138,7 @@ export async function startProxy({ yaml = null, args = [], flags = true } = {}) 
       '--connect-to', `api.anthropic.com:443:127.0.0.1:${env.fakePort}`, '--audit-log', audit);
   }
   argv.push(...args);
-  const proc = spawn(env.bin, argv, { env: { ...process.env, PROMPTGATE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(env.bin, argv, { env: { ...process.env, PROMPTGATE_HOME: home, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let stderr = '', stdout = '';
   proc.stdout.on('data', (d) => { stdout += d; });

@@ -1,7 +1,8 @@
 // Integration tests of justified overrides: off by default; when on, a block message offers a
-// single-use code; repeating the request with the code and a reason (a line in the prompt, or the
-// X-Promptgate-Override header) forwards it and the audit log records the reason, never the
-// code; a missing reason, a used code or another client's code keeps it blocked.
+// code bound to the client and the values; repeating the request with the code and a reason (a
+// line in the prompt, or the X-Promptgate-Override header) forwards it and the audit log records
+// the reason, never the code; a missing reason, a tampered code or another client's code keeps it
+// blocked. (Several replicas: replicas_test.mjs.)
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -21,7 +22,7 @@ async function ask(pg, text, curlArgs = []) {
   return curlApi(pg, '/v1/messages', ['-H', 'content-type: application/json', '--data-binary', `@${writeTemp('req.json', body)}`, ...curlArgs]);
 }
 const codeIn = (body) => {
-  const m = /promptgate-override: ([0-9A-Z]{10}) because <your reason>/.exec(JSON.parse(body).error.message);
+  const m = /promptgate-override: ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}) because <your reason>/.exec(JSON.parse(body).error.message);
   return m ? m[1] : null;
 };
 
@@ -32,7 +33,7 @@ test('overrides are off by default: no code is offered', T, async () => {
   assert.equal(codeIn(r.body), null);
 });
 
-test('override in the prompt: forwarded once with a reason, recorded without the code', T, async () => {
+test('override in the prompt: forwarded with a reason, recorded without the code', T, async () => {
   const pg = await startProxy({ yaml: overrideConfig('  grant_seconds: 0\n') });
   const token = githubToken();
   const blocked = await ask(pg, `ECHO: use ${token}`);
@@ -58,11 +59,17 @@ test('override in the prompt: forwarded once with a reason, recorded without the
   assert.ok(!audit.includes(code), 'the audit log holds a code');
   assert.ok(!audit.includes(token.slice(4, 16)), 'the audit log holds the token');
 
-  // Single use (grant_seconds 0): the same code again is refused, and a fresh code offered.
+  // Resent with the conversation: accepted again while valid (codes are not single use), logged
+  // as granted.
   const again = await ask(pg, `ECHO: use ${token}\npromptgate-override: ${code} because ${reason}`);
-  assert.equal(again.status, 400, again.body);
-  const fresh = codeIn(again.body);
-  assert.ok(fresh && fresh !== code);
+  assert.equal(again.status, 200, again.body);
+  assert.ok(readAudit(pg.audit).some((l) => l.override && l.override.status === 'granted'));
+  // A tampered code is refused, and a fresh code offered.
+  const bad = code.slice(0, -1) + (code.endsWith('Z') ? 'Y' : 'Z');
+  const tampered = await ask(pg, `ECHO: use ${token}\npromptgate-override: ${bad} because ${reason}`);
+  assert.equal(tampered.status, 400, tampered.body);
+  const fresh = codeIn(tampered.body);
+  assert.ok(fresh && fresh !== bad);
 });
 
 test('override by header, and a code is bound to the client that got it', T, async () => {
