@@ -16,6 +16,7 @@
 #include "cli/version.h"
 #include "detectors/engine.h"
 #include "detectors/known_secrets.h"
+#include "detectors/same_value.h"
 
 namespace promptgate {
 namespace {
@@ -135,16 +136,19 @@ std::pair<uint64_t, uint64_t> line_col(const std::string& content, uint64_t offs
 }
 
 nlohmann::json finding_json(const std::string& path, const Finding& f) {
-  return {{"path", path},
-          {"rule", f.rule_id},
-          {"category", to_string(f.category)},
-          {"severity", to_string(f.severity)},
-          {"action", to_string(f.action)},
-          {"start", f.start},
-          {"end", f.end},
-          {"length", f.length},
-          {"location", f.location},
-          {"fingerprint", f.fingerprint}};
+  nlohmann::json j = {{"path", path},
+                      {"rule", f.rule_id},
+                      {"category", to_string(f.category)},
+                      {"severity", to_string(f.severity)},
+                      {"action", to_string(strongest_action(f))},
+                      {"start", f.start},
+                      {"end", f.end},
+                      {"length", f.length},
+                      {"location", f.location},
+                      {"fingerprint", f.fingerprint}};
+  // The other rules that matched the same value (one finding per value: same_value.h).
+  for (const auto& m : f.also_matched) j["also_matched"].push_back(m.rule_id);
+  return j;
 }
 
 void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
