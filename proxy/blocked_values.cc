@@ -24,6 +24,39 @@ void drop_cache_marks(nlohmann::json& j) {
   }
 }
 
+std::string trimmed(std::string s) {
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == ' ' || s.back() == '\r' || s.back() == '\t'))
+    s.pop_back();
+  return s;
+}
+
+// What identifies a conversation in its first message: the first block the user wrote (the
+// client's own <system-reminder> blocks are the same in every conversation of a day). Only that
+// block, without trailing space: after a failed first turn, Claude Code merges the next prompt
+// into the first message (a newline and more blocks appended), and the conversation must stay
+// the same one.
+std::string first_user_block(nlohmann::json message) {
+  auto content = message.is_object() ? message.find("content") : message.end();
+  if (!message.is_object() || content == message.end()) return message.dump();
+  if (content->is_string()) return trimmed(content->get<std::string>());
+  if (!content->is_array() || content->empty()) return content->dump();
+  const nlohmann::json* chosen = &(*content)[0];
+  for (const auto& block : *content) {
+    bool reminder = block.is_object() && block.value("type", "") == "text" &&
+                    block.value("text", "").starts_with("<system-reminder>");
+    if (!reminder) {
+      chosen = &block;
+      break;
+    }
+  }
+  if (chosen->is_object() && chosen->value("type", "") == "text")
+    return trimmed(chosen->value("text", ""));
+  nlohmann::json copy = *chosen;
+  drop_cache_marks(copy);
+  return copy.dump();
+}
+
 }  // namespace
 
 BlockedValues::BlockedValues(Limits limits, Clock clock)
@@ -37,12 +70,9 @@ std::string BlockedValues::conversation_key(std::string_view owner,
   auto first = first_message(body_json);
   if (!first) return {};
   std::string_view raw = body_json.substr(first->begin, first->end - first->begin);
-  // Parsed and printed again: key order, spacing and cache marks do not change the key.
   std::string canonical;
   try {
-    nlohmann::json m = nlohmann::json::parse(raw);
-    drop_cache_marks(m);
-    canonical = m.dump();
+    canonical = first_user_block(nlohmann::json::parse(raw));
   } catch (const nlohmann::json::exception&) {
     canonical.assign(raw);
   }

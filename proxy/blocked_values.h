@@ -6,8 +6,11 @@
 // turn goes on; a new blocking value still blocks.
 //
 // A conversation is the owner (authenticated user, else client address) and a keyed digest of
-// the body's first message (`messages[0]`, which stays the same on every turn until the user
-// runs /clear or rewinds past it), with `cache_control` marks left out (clients move them).
+// the first block the user wrote in the body's first message (`messages[0]`, which comes back on
+// every turn until the user runs /clear or rewinds past it): the client's `<system-reminder>`
+// blocks, `cache_control` marks and trailing space are left out, since clients add, move and
+// merge them (after a failed first turn Claude Code merges the next prompt into messages[0]).
+// Two conversations of one owner that open with the same words count as one.
 //
 //   BlockedValues memory;                                   // one per process, across reloads
 //   std::string conv = memory.conversation_key(owner, body); // empty: not a conversation

@@ -147,6 +147,16 @@ TEST_CASE("after block: the memory is bounded and forgets", "[after-block]") {
   CHECK(c1 != c2);
   CHECK(m.conversation_key("alice", "{\"model\":\"x\"}").empty());
   CHECK(m.conversation_key("alice", conversation("one", {"more"}, true)) == c1);
+  // Claude Code after a failed first turn: its reminder first, the prompt with a newline, and
+  // the next prompt merged into the same message.
+  nlohmann::json merged = {
+      {"messages",
+       {{{"role", "user"},
+         {"content",
+          {{{"type", "text"}, {"text", "<system-reminder>\ncontext\n</system-reminder>\n"}},
+           {{"type", "text"}, {"text", "one\n"}},
+           {{"type", "text"}, {"text", "Continue from where you left off."}}}}}}}};
+  CHECK(m.conversation_key("alice", merged.dump()) == c1);
   CHECK(m.conversation_key("bob", conversation("one")) != c1);
 
   m.remember(c1, {"fp_1", "fp_2", "fp_3"}, "pg-1");  // two values per conversation: fp_1 goes
