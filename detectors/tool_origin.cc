@@ -122,7 +122,7 @@ void name_tool_origins(std::string_view body_json, std::vector<Finding>& finding
       f.line = line_in_json_string(body_json, f.start);
     any = any || block_ref(f.location).has_value();
   }
-  if (!any) return;
+  if (!any || body_json.size() > kMaxOriginParseBytes) return;
   nlohmann::json body;
   try {
     body = nlohmann::json::parse(body_json);

@@ -23,6 +23,9 @@
 namespace promptgate {
 
 inline constexpr size_t kMaxInputChars = 60;
+// Bodies above this are not parsed for tool names (lines are still counted): the parse holds a
+// copy of the body several times its size, outside the proxy's body budget.
+inline constexpr size_t kMaxOriginParseBytes = 8u << 20;
 
 void name_tool_origins(std::string_view body_json, std::vector<Finding>& findings);
 

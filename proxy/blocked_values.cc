@@ -24,6 +24,8 @@ void drop_cache_marks(nlohmann::json& j) {
   }
 }
 
+constexpr size_t kMaxParsedFirstMessage = 4u << 20;
+
 std::string trimmed(std::string s) {
   while (!s.empty() &&
          (s.back() == '\n' || s.back() == ' ' || s.back() == '\r' || s.back() == '\t'))
@@ -70,9 +72,14 @@ std::string BlockedValues::conversation_key(std::string_view owner,
   auto first = first_message(body_json);
   if (!first) return {};
   std::string_view raw = body_json.substr(first->begin, first->end - first->begin);
+  // A huge first message (a document) is digested as sent rather than parsed: the parse would
+  // hold several copies of it outside the body budget.
   std::string canonical;
   try {
-    canonical = first_user_block(nlohmann::json::parse(raw));
+    if (raw.size() <= kMaxParsedFirstMessage)
+      canonical = first_user_block(nlohmann::json::parse(raw));
+    else
+      canonical.assign(raw);
   } catch (const nlohmann::json::exception&) {
     canonical.assign(raw);
   }

@@ -336,18 +336,6 @@ std::string override_instructions(const std::string& code, std::chrono::seconds 
 }
 
 namespace {
-Verdict verdict_of(const std::vector<Action>& actions) {
-  Verdict v = Verdict::allow;
-  for (Action a : actions) {
-    // Anything between log and block rewrites the body (redact, or tokenize where it exists).
-    Verdict this_one = a == Action::block ? Verdict::block
-                       : a == Action::log ? Verdict::log
-                                          : Verdict::redact;
-    v = std::max(v, this_one);
-  }
-  return v;
-}
-
 std::string refusal_text(OverrideBook::Redeem r) {
   switch (r) {
     case OverrideBook::Redeem::unknown:

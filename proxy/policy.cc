@@ -68,6 +68,18 @@ RequestDecision decide(const ProxyConfig& config, const PolicyBlock* policy, std
   return d;
 }
 
+Verdict verdict_of(const std::vector<Action>& actions) {
+  Verdict v = Verdict::allow;
+  for (Action a : actions) {
+    // Anything between log and block rewrites the body (redact, or tokenize where it exists).
+    Verdict this_one = a == Action::block ? Verdict::block
+                       : a == Action::log ? Verdict::log
+                                          : Verdict::redact;
+    v = std::max(v, this_one);
+  }
+  return v;
+}
+
 std::string block_message(const std::vector<Finding>& findings, const std::vector<Action>& actions,
                           bool redaction_refused_signed, const BlockMessageOptions& options) {
   std::string listed;

@@ -33,6 +33,9 @@ Action action_for(const ProxyConfig& config, const PolicyBlock* policy, std::str
 RequestDecision decide(const ProxyConfig& config, const PolicyBlock* policy, std::string_view host,
                        const std::vector<Finding>& findings, bool body_signed);
 
+// The request's verdict for actions already decided (after overrides changed some).
+Verdict verdict_of(const std::vector<Action>& actions);
+
 // What the block message says beyond the findings.
 struct BlockMessageOptions {
   bool redacted_later = false;  // after_block: later turns go on with these values redacted

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proxy/blocked_values.h"
+#include "proxy/config.h"
 #include "proxy/pipeline/decide_stage.h"
 
 using namespace promptgate;
@@ -130,7 +131,10 @@ TEST_CASE("after block: values in attachments and headers are not carried on", "
   Finding in_pdf = blocking("fp_pdf", "messages[0].content[1] (pdf page 1)");
   in_pdf.in_attachment = true;
   std::string body = conversation("see the attached PDF");
-  REQUIRE(fx.turn(body, {in_pdf}).block);
+  Decided pdf_block = fx.turn(body, {in_pdf});
+  REQUIRE(pdf_block.block);
+  CHECK_THAT(pdf_block.block->message,
+             !Catch::Contains("just send your next message") && Catch::Contains("Esc Esc"));
   CHECK(fx.turn(conversation("see the attached PDF", {"and?"}), {in_pdf}).block);
   Finding in_header = blocking("fp_h", "header:x-api-key");
   REQUIRE(fx.turn(body, {in_header}).block);
@@ -171,4 +175,23 @@ TEST_CASE("after block: the memory is bounded and forgets", "[after-block]") {
   clock.now += std::chrono::seconds(61);
   CHECK_FALSE(m.blocked_before(c3, "fp_y"));
   m.forget(c2, {"fp_x"});
+}
+
+TEST_CASE("after block: configuration", "[after-block]") {
+  CHECK(parse_config("listen: 127.0.0.1:1\n", "t").after_block == Action::redact);
+  CHECK(parse_config("after_block: block\n", "t").after_block == Action::block);
+  CHECK(parse_config("after_block: tokenize\n", "t").after_block == Action::tokenize);
+  CHECK_THROWS_WITH(parse_config("after_block: log\n", "t"),
+                    Catch::Contains("after_block must be redact, tokenize or block"));
+  CHECK(parse_config("block_help_url: https://wiki.example.com/pg\n", "t").block_help_url ==
+        "https://wiki.example.com/pg");
+  CHECK_THROWS_WITH(parse_config("block_help_url: see the wiki\n", "t"),
+                    Catch::Contains("block_help_url"));
+  // The link ends the block message.
+  Finding f;
+  f.rule_id = "r";
+  f.category = Category::credential;
+  f.fingerprint = "fp_1";
+  std::string msg = block_message({f}, {Action::block}, false, {true, "https://wiki.example.com"});
+  CHECK_THAT(msg, Catch::EndsWith(" Help: https://wiki.example.com"));
 }

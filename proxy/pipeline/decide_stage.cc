@@ -15,15 +15,6 @@ bool redactable_in_place(const Finding& f) {
   return !f.in_attachment && !(!f.location.empty() && outside_body(f));
 }
 
-Verdict verdict_of(const std::vector<Action>& actions) {
-  Verdict v = Verdict::allow;
-  for (Action a : actions)
-    v = std::max(v, a == Action::block                             ? Verdict::block
-                    : a == Action::redact || a == Action::tokenize ? Verdict::redact
-                                                                   : Verdict::log);
-  return v;
-}
-
 // After a block: the values this conversation was already shown blocked are rewritten instead
 // (after_block), so the turn can go on if nothing new blocks. Returns the conversation's key.
 // Not when the request asks for an override: the user chose to send the value.
@@ -119,8 +110,12 @@ Decided decide_request(const RequestContext& ctx, const std::vector<Finding>& fi
     }
   }
   if (decision.verdict == Verdict::block && d.enforce) {
-    BlockMessageOptions options{cfg.after_block != Action::block && inputs.blocked != nullptr,
-                                cfg.block_help_url};
+    // "Just send your next message" only when every blocking value can then be redacted.
+    bool carried_on = cfg.after_block != Action::block && inputs.blocked && !body_signed;
+    for (size_t i = 0; i < findings.size(); ++i)
+      if (decision.actions[i] == Action::block && !redactable_in_place(findings[i]))
+        carried_on = false;
+    BlockMessageOptions options{carried_on, cfg.block_help_url};
     Refusal r = refuse(
         cfg.block_status, "invalid_request_error",
         block_message(findings, decision.actions, decision.redaction_refused_signed, options),
