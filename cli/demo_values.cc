@@ -9,6 +9,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "detectors/same_value.h"
 #include "proxy/policy.h"
 
 namespace promptgate {
@@ -133,7 +134,7 @@ bool blocked(Scanner& scanner, const proxy::ProxyConfig& config, const std::stri
                                            config.signed_body_host(host));
   if (d.verdict != proxy::Verdict::block) return false;
   for (size_t i = 0; i < r.findings.size(); ++i)
-    if (r.findings[i].rule_id == rule && d.actions[i] == Action::block) return true;
+    if (matched_by(r.findings[i], rule) && d.actions[i] == Action::block) return true;
   return false;
 }
 

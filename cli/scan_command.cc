@@ -20,6 +20,7 @@
 #include "detectors/engine.h"
 #include "detectors/known_secrets.h"
 #include "detectors/readers/read_files.h"
+#include "detectors/same_value.h"
 
 namespace promptgate {
 
@@ -245,18 +246,21 @@ void locate(FileFindings& ff) {
 
 nlohmann::json finding_json(const std::string& path, const Finding& f,
                             std::pair<uint64_t, uint64_t> position) {
-  return {{"path", path},
-          {"line", position.first},
-          {"column", position.second},
-          {"rule", f.rule_id},
-          {"category", to_string(f.category)},
-          {"severity", to_string(f.severity)},
-          {"action", to_string(f.action)},
-          {"start", f.start},
-          {"end", f.end},
-          {"length", f.length},
-          {"location", f.location},
-          {"fingerprint", f.fingerprint}};
+  nlohmann::json j = {{"path", path},
+                      {"line", position.first},
+                      {"column", position.second},
+                      {"rule", f.rule_id},
+                      {"category", to_string(f.category)},
+                      {"severity", to_string(f.severity)},
+                      {"action", to_string(strongest_action(f))},
+                      {"start", f.start},
+                      {"end", f.end},
+                      {"length", f.length},
+                      {"location", f.location},
+                      {"fingerprint", f.fingerprint}};
+  // The other rules that matched the same value (one finding per value: same_value.h).
+  for (const auto& m : f.also_matched) j["also_matched"].push_back(m.rule_id);
+  return j;
 }
 
 void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {

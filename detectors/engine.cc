@@ -22,6 +22,7 @@
 #include "detectors/json_text.h"
 #include "detectors/known_secrets.h"
 #include "detectors/ocr_confusions.h"
+#include "detectors/same_value.h"
 #include "detectors/text_readers.h"
 #include "detectors/validators.h"
 
@@ -540,22 +541,16 @@ class Confirmer {
   bool ocr_ = false;  // the text was read by OCR
 };
 
-void finalize(ScanResult& r) {
-  auto& f = r.findings;
-  // On one span, the most severe rule first: a specific format (a GitHub token, critical)
-  // outranks a generic one (a token assignment, medium), and the redaction marker and the
-  // stand-in take the first finding's rule.
-  // The same value found directly and in derived text (a reader's window repeats the text
-  // around what it changed) is one finding: the direct one.
-  std::sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
-    return std::tie(a.start, a.end, b.severity, a.rule_id, a.derived, a.location) <
-           std::tie(b.start, b.end, a.severity, b.rule_id, b.derived, b.location);
+// One finding per value and place (same_value.h): the most specific rule names it, the others
+// ride along; a value found directly and in derived text (a reader's window repeats the text
+// around what it changed) is one finding too, the direct one.
+void finalize(ScanResult& r, const RuleSet::Impl& rules) {
+  merge_same_value(r.findings, [&rules](std::string_view id) {
+    for (const auto& cr : rules.rules)
+      if (cr.rule.id == id)
+        return RuleTraits{cr.secret_group == 0 && !cr.rule.context, !cr.validators.empty()};
+    return RuleTraits{};
   });
-  f.erase(std::unique(f.begin(), f.end(),
-                      [](const Finding& a, const Finding& b) {
-                        return a.start == b.start && a.end == b.end && a.rule_id == b.rule_id;
-                      }),
-          f.end());
 }
 
 size_t first_non_space(std::string_view input) {
@@ -682,7 +677,7 @@ ScanResult Scanner::scan_block(std::string_view input, InputFormat format,
   for (const auto& c : cands) confirmer.confirm(c, text, result.findings);
   if (impl_->known)
     confirmer.known_secrets(*impl_->known, text, 0, true, impl_->known_hits, result.findings);
-  finalize(result);
+  finalize(result, ri);
   // The text is kept for the thread's next scan, but one huge body must not pin its size.
   if (text.memory_bytes() > Impl::kMaxKeptScanTextBytes) text = DecodedText();
   return result;
@@ -880,7 +875,7 @@ ScanResult ScanStream::finish() {
   s.confirm_ready(true);
   s.result.decoded_bytes = s.text.end();
   s.result.error = s.error;
-  finalize(s.result);
+  finalize(s.result, *s.rules->impl_);
   return std::move(s.result);
 }
 

@@ -57,6 +57,21 @@ struct Finding {
   // and its location names the first and last block ("a..b").
   bool derived = false;
   std::vector<RawRange> parts;
+  // Other rules that matched the same value at the same place, merged into this finding
+  // (same_value.h): their ids and default actions (`action` is the kept rule's own). The
+  // proxy's config overrides are applied to each and the strongest wins (policy.h); an override
+  // of the value covers them all.
+  struct AlsoMatched {
+    std::string rule_id;
+    Category category;
+    Action action;
+  };
+  std::vector<AlsoMatched> also_matched;
+  // For people: what produced the text, when a tool did (`Read deploy.env`, `Bash cat x`), and
+  // the line within it (1-based; 0: unknown). Filled in by the proxy for a blocked request
+  // (tool_origin.h); never holds a value.
+  std::string origin;
+  uint32_t line = 0;
 };
 
 enum class InputFormat { text, json, automatic };

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "detectors/same_value.h"
+
 namespace promptgate {
 namespace {
 
 bool has_rule(const std::vector<Finding>& findings, const std::string& id) {
   return std::any_of(findings.begin(), findings.end(),
-                     [&](const Finding& f) { return f.rule_id == id; });
+                     [&](const Finding& f) { return matched_by(f, id); });
 }
 
 std::string prefix(const Example& e, const Rule& r) {

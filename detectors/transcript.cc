@@ -9,6 +9,7 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -137,8 +138,10 @@ class BlockFinder {
     if (eat(']')) return true;
     for (;;) {
       ws();
+      size_t from = i_;
       if (i_ < s_.size() && s_[i_] == '{') {
         if (!message()) return false;
+        if (!first_message_) first_message_ = RawRange{from, i_};
       } else if (!value()) {
         return false;
       }
@@ -175,6 +178,9 @@ class BlockFinder {
   std::string_view s_;
   size_t i_ = 0;
   std::vector<RawRange> out_;
+
+ public:
+  std::optional<RawRange> first_message_;
 };
 
 struct DigestHash {
@@ -185,6 +191,12 @@ struct DigestHash {
 
 std::vector<RawRange> transcript_blocks(std::string_view json) {
   return BlockFinder(json).run();
+}
+
+std::optional<RawRange> first_message(std::string_view json) {
+  BlockFinder finder(json);
+  finder.run();
+  return finder.first_message_;
 }
 
 // --- the per-identity memory -----------------------------------------------------------------

@@ -25,6 +25,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,10 @@ namespace promptgate {
 // The raw extents of the transcript blocks of a Messages API body, in order; empty when the
 // input is not a JSON object of that shape (it is then scanned in full).
 std::vector<RawRange> transcript_blocks(std::string_view json);
+// The raw extent of `messages[0]` (an object) of a Messages API body: what, with the client's
+// identity, tells one conversation from another (it comes back unchanged on every turn until
+// the user runs /clear or rewinds past it). nullopt when there is none.
+std::optional<RawRange> first_message(std::string_view json);
 
 struct TranscriptScan;
 

@@ -220,18 +220,26 @@ std::string AuditLog::to_json_line(const AuditEvent& e) {
   nlohmann::ordered_json findings = nlohmann::ordered_json::array();
   for (size_t i = 0; i < e.findings.size(); ++i) {
     const Finding& f = e.findings[i];
-    findings.push_back({{"rule", f.rule_id},
-                        {"category", to_string(f.category)},
-                        {"severity", to_string(f.severity)},
-                        {"action", to_string(i < e.actions.size() ? e.actions[i] : f.action)},
-                        {"location", f.location},
-                        {"length", f.length},
-                        {"fingerprint", f.fingerprint}});
+    nlohmann::ordered_json one = {
+        {"rule", f.rule_id},
+        {"category", to_string(f.category)},
+        {"severity", to_string(f.severity)},
+        {"action", to_string(i < e.actions.size() ? e.actions[i] : f.action)},
+        {"location", f.location},
+        {"length", f.length},
+        {"fingerprint", f.fingerprint}};
+    // The other rules that matched the same value (one finding per value).
+    for (const auto& m : f.also_matched) one["also_matched"].push_back(m.rule_id);
+    if (!f.origin.empty()) one["origin"] = f.origin;
+    if (f.line) one["line"] = f.line;
+    findings.push_back(std::move(one));
   }
   j["findings"] = std::move(findings);
   // Several replicas each write their own chain; the name tells their lines apart in a merged
   // log (`audit verify` checks each replica's chain on its own).
   if (!e.replica.empty()) j["replica"] = e.replica;
+  if (e.after_block_values)
+    j["after_block"] = {{"values", e.after_block_values}, {"first_block", e.after_block_first}};
   if (e.override_record) {
     const OverrideRecord& o = *e.override_record;
     nlohmann::ordered_json rec = {{"status", o.status}};

@@ -74,6 +74,10 @@ struct AuditEvent {
   uint64_t duration_ms = 0;
   uint64_t tunnel_bytes_up = 0, tunnel_bytes_down = 0;
   std::optional<OverrideRecord> override_record;
+  // After a block (config after_block): values of this conversation already blocked and shown,
+  // redacted (or tokenized) in this request instead, and the request id of the first block.
+  uint32_t after_block_values = 0;
+  std::string after_block_first;
 };
 
 class AuditLog {

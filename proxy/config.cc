@@ -568,6 +568,20 @@ const std::vector<Parser::Field>& Parser::fields() {
        [](P p, N v, C c) {
          c.block_status = p.in_.whole_number<unsigned>(v, "block_status", 400, 499);
        }},
+      {"after_block",
+       [](P p, N v, C c) {
+         std::string a = p.in_.string(v, "after_block");
+         auto act = parse_action(a);
+         if (!act || *act == Action::log)
+           p.in_.fail(v, "after_block must be redact, tokenize or block, not '" + a + "'");
+         c.after_block = *act;
+       }},
+      {"block_help_url",
+       [](P p, N v, C c) {
+         c.block_help_url = p.in_.string(v, "block_help_url");
+         if (c.block_help_url.find_first_of(" \t\r\n") != std::string::npos)
+           p.in_.fail(v, "block_help_url must be one URL, without spaces");
+       }},
       {"scan_headers",
        [](P p, N v, C c) {
          for (const auto& h : p.in_.strings(v, "scan_headers")) c.scan_headers.push_back(lower(h));

@@ -150,6 +150,10 @@ struct ProxyConfig {
   // Decisions.
   std::vector<ActionOverride> actions;
   unsigned block_status = 400;
+  // A value already blocked (and shown) in a conversation, when a later turn resends it:
+  // redact (or tokenize) it and forward the turn, or block again (docs/blocked.md).
+  Action after_block = Action::redact;
+  std::string block_help_url;             // added to every block message, e.g. the team's wiki page
   std::vector<std::string> scan_headers;  // extra request headers to scan (lower case)
 
   // Limits and timeouts.

@@ -402,18 +402,6 @@ std::string override_instructions(const std::string& code, std::chrono::seconds 
 }
 
 namespace {
-Verdict verdict_of(const std::vector<Action>& actions) {
-  Verdict v = Verdict::allow;
-  for (Action a : actions) {
-    // Anything between log and block rewrites the body (redact, or tokenize where it exists).
-    Verdict this_one = a == Action::block ? Verdict::block
-                       : a == Action::log ? Verdict::log
-                                          : Verdict::redact;
-    v = std::max(v, this_one);
-  }
-  return v;
-}
-
 std::string refusal_text(OverrideBook::Redeem r) {
   switch (r) {
     case OverrideBook::Redeem::invalid:
@@ -464,7 +452,11 @@ OverrideOutcome apply_override(OverrideBook& book, const OverridesConfig& config
     return out;
   }
   auto allow = [&](const char* status, std::string code_id, std::string justification) {
-    for (size_t i : blocking) actions[i] = Action::log;
+    // The override is for the values: every finding of a covered value goes through, also
+    // where a rule that only redacts found it (elsewhere in the conversation, say).
+    for (size_t i = 0; i < findings.size() && i < actions.size(); ++i)
+      if (std::binary_search(needed.begin(), needed.end(), findings[i].fingerprint))
+        actions[i] = Action::log;
     out.forward = true;
     out.verdict = verdict_of(actions);
     out.record = OverrideRecord{status, "", std::move(code_id), std::move(justification), needed};

@@ -27,14 +27,24 @@ struct RequestDecision {
 };
 
 // `policy` (the identity's policy block, may be null) is consulted before the global overrides.
+// For a finding several rules matched (Finding::also_matched), the strongest of their actions.
 Action action_for(const ProxyConfig& config, const PolicyBlock* policy, std::string_view host,
                   const Finding& finding);
 RequestDecision decide(const ProxyConfig& config, const PolicyBlock* policy, std::string_view host,
                        const std::vector<Finding>& findings, bool body_signed);
 
-// The message a blocked client sees: which rule(s), where, the fingerprints, and what to do;
-// never the value.
+// The request's verdict for actions already decided (after overrides changed some).
+Verdict verdict_of(const std::vector<Action>& actions);
+
+// What the block message says beyond the findings.
+struct BlockMessageOptions {
+  bool redacted_later = false;  // after_block: later turns go on with these values redacted
+  std::string help_url;         // block_help_url
+};
+
+// The message a blocked client sees: which rule(s), where (the tool and line when known), the
+// fingerprints, and in one line what to do in Claude Code; never the value.
 std::string block_message(const std::vector<Finding>& findings, const std::vector<Action>& actions,
-                          bool redaction_refused_signed);
+                          bool redaction_refused_signed, const BlockMessageOptions& options = {});
 
 }  // namespace promptgate::proxy

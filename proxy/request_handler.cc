@@ -361,7 +361,8 @@ net::awaitable<void> handle_request(Connection& conn, Client& client, beast::fla
   if (!scanned.attachments.empty()) unread = co_await read_stage(sh, ctx, *scanner, scanned);
 
   // --- decide --------------------------------------------------------------------------------
-  DecideInputs inputs{req[http::field::authorization], req[kOverrideHeader], body.text()};
+  DecideInputs inputs{req[http::field::authorization], req[kOverrideHeader], body.text(),
+                      &sh.blocked_values};
   Decided decided = decide_request(ctx, scanned.findings, inputs, sh.overrides);
   if (decided.block) {
     co_await send_refusal(client, std::move(*decided.block), ev, keep);

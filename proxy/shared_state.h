@@ -15,6 +15,7 @@
 #include "proxy/asio_aliases.h"
 #include "proxy/audit_log.h"
 #include "proxy/audit_scope.h"
+#include "proxy/blocked_values.h"
 #include "proxy/body_budget.h"
 #include "proxy/handshake_failure.h"
 #include "proxy/idle_pool.h"
@@ -54,6 +55,7 @@ struct Shared {
   LoginThrottle login_throttle;       // backoff for wrong proxy credentials, per client address
   std::unique_ptr<TokenVault> vault;  // action tokenize: stand-ins per conversation owner
   OverrideBook overrides;             // justified overrides: codes and grants, across reloads
+  BlockedValues blocked_values;       // after_block: values shown blocked, per conversation
   net::thread_pool auth_pool{2};      // password hashing and reload compiles, off the io threads
   // Attachment readers (PDF text, OCR): slow and CPU-bound, so never on the io threads; its
   // size (pictures.concurrency, read at start) bounds how many are read at once.

@@ -494,3 +494,24 @@ auth:
   CHECK(error_of("overrides:\n  enabled: true\n  rules: [x]\n  groups: [devs]\n") ==
         "gw.yaml:4: unknown group 'devs' in overrides (groups are defined under auth.groups)");
 }
+
+TEST_CASE("apply_override: an override covers every finding of the value", "[override]") {
+  FakeClock clock;
+  OverrideBook book(100, clock.fn());
+  OverridesConfig config = enabled_for_credentials();
+  Identity who{"alice", {}};
+  const std::string key = override_identity_key(who, "10.0.0.5:41000");
+  // The value blocks where a specific rule found it and would be redacted where only a generic
+  // rule did (an earlier message of the conversation); another value stays redacted.
+  std::vector<Finding> findings = {finding("github-pat-classic", Category::credential, "fp_1"),
+                                   finding("generic-token-unquoted", Category::credential, "fp_1"),
+                                   finding("generic-token-unquoted", Category::credential, "fp_9")};
+  std::vector<Action> actions = {Action::block, Action::redact, Action::redact};
+  auto offer = apply_override(book, config, who, key, findings, actions, std::nullopt);
+  std::string code = offered_code(offer.message);
+  auto marker = find_override_marker("promptgate-override: " + code + " because synthetic fixture");
+  auto used = apply_override(book, config, who, key, findings, actions, marker);
+  CHECK(used.forward);
+  CHECK(actions == std::vector<Action>{Action::log, Action::log, Action::redact});
+  CHECK(used.verdict == Verdict::redact);
+}

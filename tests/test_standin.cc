@@ -7,6 +7,7 @@
 #include <set>
 
 #include "detectors/rules.h"
+#include "detectors/same_value.h"
 #include "detectors/standin.h"
 #include "detectors/validators.h"
 #include "tests/synthetic.h"
@@ -53,7 +54,10 @@ constexpr std::string_view kAlnum =
 std::set<std::string> rules_found(const std::string& text) {
   static Scanner scanner(builtin_rules(), test_key());
   std::set<std::string> ids;
-  for (const auto& f : scanner.scan(text, InputFormat::text).findings) ids.insert(f.rule_id);
+  for (const auto& f : scanner.scan(text, InputFormat::text).findings) {
+    ids.insert(f.rule_id);
+    for (const auto& m : f.also_matched) ids.insert(m.rule_id);
+  }
   return ids;
 }
 
@@ -278,7 +282,7 @@ TEST_CASE("stand-ins of every rule's examples", "[standin]") {
     for (const auto& ex : r.match_examples) {
       auto result = scanner.scan(ex.text, InputFormat::text);
       for (const auto& f : result.findings) {
-        if (f.rule_id != r.id) continue;
+        if (!matched_by(f, r.id)) continue;
         std::string value = ex.text.substr(f.start, f.end - f.start);
         std::string s = make_standin(r, value, key(9), 0);
         INFO(r.id);

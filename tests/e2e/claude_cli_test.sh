@@ -3,7 +3,8 @@
 # through `promptgate run` (HTTPS_PROXY, NODE_EXTRA_CA_CERTS) to the fake Anthropic API
 # (tests/proxy/fake_api.mjs, reached with --connect-to api.anthropic.com:443:127.0.0.1:PORT).
 # Cases: a clean prompt, a prompt with a synthetic GitHub token (blocked), a tool_result carrying a
-# credential read from a file (blocked), a .pdf and a .png read with the Read tool (their text
+# credential read from a file (blocked, naming Read, the file and the line), the next turn of a
+# blocked session (--continue: answered with the value redacted), a .pdf and a .png read with the Read tool (their text
 # read by promptgate: blocked; clean twins answered), redact mode (the upstream sees [REDACTED:...]), tokenize
 # (the model sees a stand-in; the CLI's Write tool writes the real value) and a justified override
 # (the block message's code repeated with a reason) and a client certificate (mTLS) as the
@@ -135,6 +136,23 @@ check "(c) the block is on the tool_result (messages[N].content[M].content)" \
   'grep -q "messages\[[0-9]*\]\.content\[[0-9]*\]\.content" "$work/c.out" && grep -q "\"location\":\"messages\[[0-9]*\]\.content\[[0-9]*\]\.content\"" "$audit"'
 check "(c) the file's token never reached the fake API" '! in_record "$token_c" && ! in_record "${token_c:4:12}"'
 check "(c) the CLI did not get past the block (no 'I read the file.')" '! grep -q "I read the file." "$work/c.out"'
+# The block names the tool call and the line within its result (the file's line 2).
+check "(c) the block message names Read, the file and the line" \
+  'grep -qE "in the output of .Read [^ ]*x\.env., line 2" "$work/c.out" && grep -q "\"origin\":\"Read [^\"]*x.env\",\"line\":2" "$audit"'
+
+# (c3) after a block the session goes on: the next turn of the same session (--continue) resends
+# the blocked prompt; promptgate redacts the value it has already shown blocked and forwards the
+# turn, so the CLI gets its answer while the token never reaches the fake API.
+token_c3=$(gh_token)
+claude "$work/c3a.out" -p "ECHO: deploy with $token_c3 now"
+check "(c3) the block message says what to do in Claude Code" \
+  'grep -q "API Error: 400" "$work/c3a.out" && grep -q "/clear" "$work/c3a.out" && grep -q "Esc Esc" "$work/c3a.out"'
+claude "$work/c3b.out" --continue -p "ECHO: ok, what does HEAD~1 mean"
+check "(c3) the next turn of the session is answered" '[ $status -eq 0 ] && grep -q "fake model says: ok, what does HEAD~1 mean" "$work/c3b.out"'
+check "(c3) the next turn carried the value redacted, and it never reached the fake API" \
+  'grep "what does HEAD~1 mean" "$record" | grep -qF "[REDACTED:github-pat-classic]" && ! in_record "$token_c3" && ! in_record "${token_c3:4:12}"'
+check "(c3) audit: the turn is a redact after the block, naming the first block" \
+  'grep -q "\"decision\":\"redact\".*\"after_block\":{\"values\":1,\"first_block\":\"pg-" "$audit"'
 
 # (c2) the Read tool on a .pdf and a .png: the CLI sends the file as a document / image block;
 # promptgate reads the PDF's text and the picture's (OCR). A synthetic token drawn in each is
@@ -334,7 +352,7 @@ else
   echo "SKIP (i): haproxy is not installed (scripts/install-deps.sh --test)"
 fi
 
-for f in a b c d e; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
+for f in a b c c3a c3b d e; do check "($f) the CLI output has no token" '! grep -qE "ghp_[A-Za-z0-9]{36}" "$work/$f.out" || [ $f = b ]'; done
 
 echo "claude_cli_e2e: $passed passed, $failed failed"
 if [ $failed -ne 0 ]; then
