@@ -135,6 +135,11 @@ write("sse_restorer", "error_event", "\x03" + MAP + event(
     '{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"tok_"}}') +
     event("error", '{"type":"error","error":{"type":"overloaded_error"}}') + ": comment\n\n")
 
+# Regression: a delta whose "type" is not a string made the restorer throw (nlohmann type_error).
+write("sse_restorer", "delta_type_not_string", "\x04" + MAP + event(
+    "content_block_delta",
+    '{"type":"content_block_delta","index":0,"delta":{"type":[],"text":"tok_STANDIN0001"}}'))
+
 # --- config: the YAML itself -----------------------------------------------------------------
 write("config", "minimal", "listen: 127.0.0.1:8080\nmode: monitor\n")
 write("config", "destinations_actions", """listen: 127.0.0.1:8080
@@ -294,9 +299,11 @@ write("read_pdf", "blank_page", pdf(["0 0 m 100 50 l S"]))
 def ooxml(parts):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        # Fixed dates, so that running this again writes the same bytes.
+        z.writestr(zipfile.ZipInfo("[Content_Types].xml", (2020, 1, 1, 0, 0, 0)),
+                   '<?xml version="1.0"?><Types/>')
         for name, xml in parts.items():
-            z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), xml)
+            z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), xml, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 
