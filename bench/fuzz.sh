@@ -57,11 +57,15 @@ for t in $TARGETS; do
     # -timeout: an input taking over 25 s is reported as a hang (a crash file "timeout-...").
     "$bin" -runs="$runs_left" -max_total_time="$time_left" -print_final_stats=1 \
       -rss_limit_mb=2048 -timeout=25 -artifact_prefix="$crashes/" ${FUZZ_ARGS:-} \
-      "$corpus" "$(seeds_of "$t")" >>"$log" 2>&1
+      "$corpus" "$(seeds_of "$t")" >"$log.run" 2>&1
     rc=$?
     set -e
-    # Executions of this run: the final stats, or the last status line when it crashed.
-    done_now=$(tac "$log" | grep -m1 -oP 'stat::number_of_executed_units: \K[0-9]+|^#\K[0-9]+' || echo 0)
+    cat "$log.run" >>"$log"
+    # Executions of this run: the final stats, else (a crash) the last status line.
+    done_now=$(awk '/^stat::number_of_executed_units:/ { n = $2 }
+                    /^#[0-9]+/ { last = substr($1, 2) }
+                    END { print (n != "" ? n : last + 0) }' "$log.run")
+    rm -f "$log.run"
     executions=$((executions + done_now))
     runs_left=$((RUNS_PER - executions))
     ((rc == 0)) && break
@@ -74,10 +78,10 @@ for t in $TARGETS; do
   cov=$(grep -oP 'cov: \K[0-9]+' <<<"$status" || echo ?)
   ft=$(grep -oP 'ft: \K[0-9]+' <<<"$status" || echo ?)
   files=$(find "$corpus" -type f | wc -l)
-  bytes=$(du -sk "$corpus" | cut -f1)
+  kib=$(find "$corpus" -type f -printf '%s\n' | awk '{ b += $1 } END { printf "%d", b / 1024 }')
   crash_files=$(find "$crashes" -type f -newermt "@$start" | tr '\n' ' ')
   printf '%-17s %12d %9d %7s %8s %8s/%4sK %7d  %s\n' "$t" "$executions" \
-    $((executions / (elapsed > 0 ? elapsed : 1))) "$cov" "$ft" "$files" "$bytes" "$crash_count" \
+    $((executions / (elapsed > 0 ? elapsed : 1))) "$cov" "$ft" "$files" "$kib" "$crash_count" \
     "${crash_files:--}" | tee -a "$REPORT"
 done
 echo "corpora, crash files and logs: $OUT (report: $REPORT)"
