@@ -122,7 +122,7 @@ inline const std::string kChainOrigin(64, '0');  // prev of the first line of a 
 class AuditChainVerifier {
  public:
   struct Issue {
-    uint64_t line = 0;  // 1-based, within the file being checked
+    uint64_t line = 0;  // 1-based, within the file being checked; 0: the previous file's last line
     std::string message;
   };
   struct FileResult {

@@ -317,7 +317,11 @@ void StreamRestorer::process_event(std::string_view raw, std::string& out) {
     return;
   }
   auto& delta = j["delta"];
-  std::string type = delta.value("type", "");
+  // Not value("type", ""): it throws when the upstream sends a type that is not a string.
+  auto type_field = delta.find("type");
+  std::string type = type_field != delta.end() && type_field->is_string()
+                         ? type_field->get<std::string>()
+                         : std::string();
   bool json = type == "input_json_delta";
   const char* field = json ? "partial_json" : "text";
   if ((type != "text_delta" && !json) || !delta.contains(field) || !delta[field].is_string()) {

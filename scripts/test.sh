@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds, and runs the whole test suite
-# (unit tests, every rule's examples, CLI tests, and a short libFuzzer run built with clang).
+# (unit tests, every rule's examples, CLI tests, and short runs of every libFuzzer target,
+# built with clang: tests/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 scripts/build.sh -DPROMPTGATE_WERROR=ON
-# The fuzz targets need clang's libFuzzer: a second, small build of the engine with clang.
+# The fuzz targets need clang's libFuzzer: a second, small build of the parsers under test.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPROMPTGATE_FUZZ=ON -DPROMPTGATE_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_json_scan fuzz_text_scan
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_all
 ctest --test-dir build --output-on-failure -j "$(nproc)"
 ctest --test-dir build-fuzz --output-on-failure -L fuzz

@@ -178,6 +178,20 @@ TEST_CASE("events without stand-ins pass through byte for byte", "[sse]") {
   CHECK(run_whole(thinking) == thinking);
 }
 
+TEST_CASE("a delta whose type is not a string passes through", "[sse]") {
+  // Found by fuzz_sse_restorer: {"type": []} made the restorer throw mid-answer, which cut the
+  // client's stream. Whatever an upstream sends, the restorer passes what it does not read.
+  for (json type : {json::array(), json(7), json(nullptr), json::object()}) {
+    std::string odd = event("content_block_delta", {{"type", "content_block_delta"},
+                                                    {"index", 0},
+                                                    {"delta", {{"type", type}, {"text", kToken}}}});
+    std::string stream = message_start() + block_start_text(0) + odd + block_stop(0);
+    std::string out;
+    REQUIRE_NOTHROW(out = run_whole(stream));
+    CHECK(out == stream);
+  }
+}
+
 TEST_CASE("a stand-in in a text delta and in tool input is restored", "[sse]") {
   StreamRestorer r(subs());
   std::string out = run(r, {text_stream("use " + kToken + " and card " + kCard + ".", {})});

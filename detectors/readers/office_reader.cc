@@ -144,6 +144,8 @@ struct Part {
 
 uint64_t number_in(std::string_view name) {
   size_t end = name.rfind(".xml");
+  // Called for every entry, pictures and other non-XML parts included.
+  if (end == std::string_view::npos) return 0;
   size_t begin = end;
   while (begin > 0 && name[begin - 1] >= '0' && name[begin - 1] <= '9') --begin;
   uint64_t n = 0;
