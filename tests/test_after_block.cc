@@ -52,7 +52,7 @@ struct Fixture {
   Target target{"api.example", 443, true, Destination::intercept};
   std::string path = "/v1/messages";
   Identity identity;
-  OverrideBook book;
+  OverrideBook book{OverrideBook::Key{}};
   FakeClock clock;
   BlockedValues memory{BlockedValues::Limits{}, clock.fn()};
   int next_id = 1;

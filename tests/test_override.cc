@@ -497,7 +497,7 @@ auth:
 
 TEST_CASE("apply_override: an override covers every finding of the value", "[override]") {
   FakeClock clock;
-  OverrideBook book(100, clock.fn());
+  OverrideBook book = make_book(clock, 100);
   OverridesConfig config = enabled_for_credentials();
   Identity who{"alice", {}};
   const std::string key = override_identity_key(who, "10.0.0.5:41000");
