@@ -29,10 +29,10 @@ rules:
     severity: high
     action: redact
     description: a value the soak plants to be redacted
-    pattern: '\\bSOAKREDACT[0-9a-f]{16}\\b'
+    pattern: '\\bSOAKPLANT[0-9a-f]{16}\\b'
     examples:
-      match: ['value SOAKREDACT0123456789abcdef here']
-      no_match: ['SOAKREDACT0123']
+      match: ['value SOAKPLANT7c1e9a3f5b2d8e46 here']
+      no_match: ['SOAKPLANT0123']
 `;
 fs.writeFileSync(rulesFile, goodRules);
 
@@ -56,7 +56,7 @@ const leaked = new Set();
 // The fake API records every request whole (gigabytes over a long soak): every 5 s the record is
 // moved aside (the fake API's next append starts a new file), searched for planted-value shapes,
 // and deleted.
-const plantedShapes = /SOAKREDACT[0-9a-f]{16}|soak\.[0-9a-f]{10}@corp-mail\.com|ghp_[A-Za-z0-9]{36}/g;
+const plantedShapes = /SOAKPLANT[0-9a-f]{16}|soak\.[0-9a-f]{10}@corp-mail\.com|ghp_[A-Za-z0-9]{36}/g;
 let recordParts = 0;
 function drainRecord() {
   const part = `${env.recordFile}.part${recordParts++}`;
@@ -131,7 +131,7 @@ async function one(kind, i) {
   switch (kind) {
     case 'sse': body = bodyOf(`${m} ${text}`, true); break;
     case 'redacted': {
-      const v = `SOAKREDACT${Buffer.from(m.slice(-8)).toString('hex')}`;
+      const v = `SOAKPLANT${m.slice(-16)}`;
       planted.add(v);
       body = bodyOf(`${m} ${text.slice(0, text.length / 2)} key ${v} ${text.slice(text.length / 2)}`);
       break;

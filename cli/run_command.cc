@@ -83,8 +83,10 @@ constexpr const char* kValueFlags[] = {
 
 const cli::ArgumentSpec kArgs = [] {
   cli::ArgumentSpec spec{.equals_form = true};
-  for (const char* flag : kValueFlags) spec.options.push_back({flag, cli::OptionKind::value});
-  spec.options.back().choices = {"auto", "on", "off"};  // --console
+  for (const char* flag : kValueFlags) {
+    spec.options.push_back({flag, cli::OptionKind::value});
+    if (std::string_view(flag) == "--console") spec.options.back().choices = {"auto", "on", "off"};
+  }
   spec.options.push_back({"--check-config"});
   return spec;
 }();

@@ -156,7 +156,7 @@ check "an allowlist naming unknown rules: every entry named with its line and a 
 printf 'rules: [%s]\n' "$work/allow.yaml" > "$work/rules-add.yaml"
 run run --check-config --config "$work/rules-add.yaml"
 check "config rules: [FILE] adds to the built-in packs" \
-  '[ $status -eq 0 ] && echo "$out" | grep -q "OK (2[0-9][0-9] rules: built-in packs + 1 file,"'
+  '[ $status -eq 0 ] && echo "$out" | grep -Eq "OK \([1-9][0-9]{2,} rules: built-in packs \+ 1 file,"'
 printf 'rules:\n  files: [%s]\n  builtin: replace\n' "$work/allow.yaml" > "$work/rules-replace.yaml"
 run run --check-config --config "$work/rules-replace.yaml"
 check "config rules.builtin: replace with no rules left is an error" \
@@ -425,6 +425,8 @@ check "same fingerprint under two homes sharing a key (--key-file, PROMPTGATE_KE
 check "another home without the key: another fingerprint" '[ -n "$fp_d" ] && [ "$fp_d" != "$fp_a" ]'
 PROMPTGATE_HOME=$work/team-b run keys show-id --key-file "$work/team.key"
 check "keys show-id names the shared key" '[ $status -eq 0 ] && echo "$out" | grep -q "^id $team_id "'
+PROMPTGATE_HOME=$work/team-b run run --check-config --key-file "$work/team.key" --console off
+check "run takes --key-file (a path, next to --console's choices)" '[ $status -eq 0 ] && echo "$out" | grep -q "OK ("'
 run scan --key-file "$work/no-such.key" "$work/repo/src/app.js"
 check "scan with a missing --key-file exits 2 and creates nothing" '[ $status -eq 2 ] && echo "$err" | grep -q "no-such.key" && [ ! -e "$work/no-such.key" ]'
 # A home made before the cluster key: its fingerprint.key keeps its fingerprints.
