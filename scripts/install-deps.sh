@@ -12,10 +12,11 @@ packages=(
   libicu-dev
 )
 if [ "${1:-}" = "--test" ]; then
-  # clang and its runtime for the libFuzzer targets; curl, Node.js and npm for the proxy
+  # clang and its runtime for the libFuzzer targets (libomp-14-dev: clang's omp.h, which the
+  # picture reader includes; gcc has its own); curl, Node.js and npm for the proxy
   # integration tests and the Claude Code CLI end-to-end test; systemd for `systemd-analyze
   # verify` of deploy/systemd/promptgate.service.
-  packages+=(clang libclang-rt-14-dev curl systemd)
+  packages+=(clang libclang-rt-14-dev libomp-14-dev curl systemd)
   # HAProxy: the load balancer in front of two replicas in tests/proxy/replicas_test.mjs.
   packages+=(haproxy)
   # Universal Ctags: function lengths for scripts/check-limits.sh (ctest code_limits).
