@@ -291,8 +291,9 @@ class Parser {
   // of groups): a misspelt one would match nobody.
   void check_group_references(const ProxyConfig& c) const {
     for (const auto& [name, line, where] : group_references_) {
+      const std::string& group = name;  // clang 14 cannot capture a structured binding
       bool defined = std::any_of(c.groups.begin(), c.groups.end(),
-                                 [&](const auto& g) { return g.first == name; });
+                                 [&](const auto& g) { return g.first == group; });
       if (!defined)
         errors_.emplace_back(
             in_.file(), line, "",
