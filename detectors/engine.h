@@ -3,7 +3,7 @@
 // placeholder and allowlist checks) that runs only on Hyperscan's candidates.
 //
 //   auto rules = RuleSet::compile(load_rule_packs({RuleSource::builtin()}));   // once; immutable
-//   Scanner scanner(rules, FingerprintKey::load_or_create(default_home_dir())); // one per thread
+//   Scanner scanner(rules, cluster_key.fingerprint_key());   // one per thread (cluster_key.h)
 //   ScanResult r = scanner.scan(body, InputFormat::json);                      // block mode
 //   auto stream = scanner.open_stream(InputFormat::json);                      // stream mode
 //   stream->write(chunk1); stream->write(chunk2); ScanResult r2 = stream->finish();

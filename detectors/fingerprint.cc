@@ -22,35 +22,6 @@ std::string default_home_dir() {
   return ".promptgate";
 }
 
-FingerprintKey FingerprintKey::load_or_create(const std::string& dir) {
-  FingerprintKey k;
-  std::filesystem::create_directories(dir);
-  std::string path = dir + "/fingerprint.key";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = ::read(fd, k.key_.data(), kSize);
-    ::close(fd);
-    if (n != static_cast<ssize_t>(kSize))
-      throw std::runtime_error(path + ": fingerprint key must be " + std::to_string(kSize) +
-                               " bytes");
-    return k;
-  }
-  if (RAND_bytes(k.key_.data(), kSize) != 1) throw std::runtime_error("RAND_bytes failed");
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error(path + ": cannot create fingerprint key");
-  bool ok = ::write(fd, k.key_.data(), kSize) == static_cast<ssize_t>(kSize);
-  ::close(fd);
-  // Another process may have created the key meanwhile: link() fails then and we read theirs.
-  if (!ok || ::link(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    if (!ok) throw std::runtime_error(path + ": cannot write fingerprint key");
-    return load_or_create(dir);
-  }
-  ::unlink(tmp.c_str());
-  return k;
-}
-
 FingerprintKey FingerprintKey::from_passphrase(std::string_view passphrase) {
   FingerprintKey k;
   unsigned int len = 0;

@@ -1,10 +1,10 @@
-// Keyed fingerprints of secret values: HMAC-SHA256 under a per-install key, truncated to
-// 64 bits and printed as "fp_" + 16 hex digits. A fingerprint lets a person recognise "the same
-// secret again" across audit lines and allowlist it, without the value ever leaving the process;
-// without the key it cannot be brute-forced even for short values such as SSNs.
+// Keyed fingerprints of secret values: HMAC-SHA256 under a key derived from the cluster key,
+// truncated to 64 bits and printed as "fp_" + 16 hex digits. A fingerprint lets a person recognise
+// "the same secret again" across audit lines and allowlist it, without the value ever leaving the
+// process; without the key it cannot be brute-forced even for short values such as SSNs.
 //
-//   FingerprintKey key = FingerprintKey::load_or_create(dir);   // 32 random bytes, mode 0600
-//   std::string fp = key.fingerprint(value);
+//   FingerprintKey key = ClusterKey::resolve(home, key_file, true).fingerprint_key();
+//   std::string fp = key.fingerprint(value);          // (detectors/cluster_key.h)
 #pragma once
 
 #include <array>
@@ -16,8 +16,6 @@ namespace promptgate {
 class FingerprintKey {
  public:
   static constexpr size_t kSize = 32;
-  // Reads `dir`/fingerprint.key, creating it (and `dir`) with fresh random bytes if missing.
-  static FingerprintKey load_or_create(const std::string& dir);
   // A fixed key derived from a passphrase; for tests and for teams that share fingerprints.
   static FingerprintKey from_passphrase(std::string_view passphrase);
   // Reads an existing key file (exactly kSize bytes) and never creates one: for tools that must
