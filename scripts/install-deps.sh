@@ -19,8 +19,9 @@ if [ "${1:-}" = "--test" ]; then
   packages+=(clang libclang-rt-14-dev libomp-14-dev curl systemd)
   # HAProxy: the load balancer in front of two replicas in tests/proxy/replicas_test.mjs.
   packages+=(haproxy)
-  # Universal Ctags: function lengths for scripts/check-limits.sh (ctest code_limits).
-  packages+=(universal-ctags)
+  # Universal Ctags: function lengths for scripts/check-limits.sh (ctest code_limits); file:
+  # CPack's DEB generator runs it before dpkg-shlibdeps (ctest deb_package).
+  packages+=(universal-ctags file)
   # A machine may already have Node.js from elsewhere (e.g. NodeSource, which bundles npm and
   # conflicts with Debian's npm package): only install Debian's when the commands are missing.
   command -v node >/dev/null || packages+=(nodejs)

@@ -17,8 +17,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 harness_init promptgate-deb-test
 for v in $(compgen -e | grep '^PROMPTGATE_'); do unset "$v"; done
 
-for tool in cpack dpkg-deb dpkg-shlibdeps; do
-  command -v $tool >/dev/null || { skip "$tool not installed (apt-get install cmake dpkg-dev)"; exit 0; }
+for tool in cpack dpkg-deb dpkg-shlibdeps file; do
+  command -v $tool >/dev/null || { skip "$tool not installed (apt-get install cmake dpkg-dev file)"; exit 0; }
 done
 
 # --- build the package (into $work, leaving the build tree's package files alone) ---------------
