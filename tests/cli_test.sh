@@ -11,13 +11,7 @@ harness_init promptgate-cli-test --quiet
 export PROMPTGATE_HOME=$work/home
 
 # Synthetic secrets: a GitHub-format token with a valid CRC32, an AWS-format key id, a password.
-token=$(python3 -c '
-import random, zlib
-a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-r = random.Random(7); body = "".join(r.choice(a) for _ in range(30))
-c = zlib.crc32(body.encode()); s = ""
-for _ in range(6): s = a[c % 62] + s; c //= 62
-print("ghp_" + body + s)')
+token=$(gh_token 7)
 awskey=AKIA$(python3 -c 'import random; r=random.Random(9); print("".join(r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)))')
 password='Zq8Lw3Nv7Tx2pR'
 secrets=("$token" "$awskey" "$password" "${token:4:10}" "${awskey:4:10}")

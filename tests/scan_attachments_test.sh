@@ -12,13 +12,7 @@ make_attachment=$2
 harness_init promptgate-scan-attachments-test --quiet
 export PROMPTGATE_HOME=$work/home
 
-token=$(python3 -c '
-import random, zlib
-a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-r = random.Random(11); body = "".join(r.choice(a) for _ in range(30))
-c = zlib.crc32(body.encode()); s = ""
-for _ in range(6): s = a[c % 62] + s; c //= 62
-print("ghp_" + body + s)')
+token=$(gh_token 11)
 
 mkdir -p "$work/dirty" "$work/clean"
 for kind in pdf pdf-compressed pdf-scanned docx png; do

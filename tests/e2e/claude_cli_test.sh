@@ -86,21 +86,7 @@ claude() {  # claude OUTFILE ARGS... ; sets status
 in_record() { grep -qF -- "$1" "$record"; }
 messages_requests() { grep -c '"path":"/v1/messages' "$record"; }
 
-# Synthetic secrets: a GitHub-format token with a valid CRC32 (random each run), drawn again when
-# it happens to spell a placeholder marker ("todo", "xxxx", ...) that the rules ignore.
-gh_token() {
-  python3 -c '
-import random, re, zlib
-a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-r = random.SystemRandom()
-while True:
-  body = "".join(r.choice(a) for _ in range(30))
-  c = zlib.crc32(body.encode()); s = ""
-  for _ in range(6): s = a[c % 62] + s; c //= 62
-  t = "ghp_" + body + s
-  if not re.search("example|xxxx|dummy|redact|fixme|todo|sample|fake|notreal|placeholder|changeme|replaceme", t, re.I): break
-print(t)'
-}
+# Synthetic secrets: gh_token (tests/lib/harness.sh), a fresh GitHub-format token each call.
 
 start_proxy enforce
 

@@ -34,6 +34,23 @@ harness_cleanup() {
 ok() { passed=$((passed + 1)); [ -n "$harness_quiet" ] || echo "ok: $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 skip() { skipped=$((skipped + 1)); echo "SKIP: $*"; }
+# gh_token [SEED]: a synthetic GitHub-format token with a valid CRC32; the same one for a SEED,
+# a fresh one without. Drawn again when it happens to spell a placeholder marker ("todo",
+# "xxxx", ...) that the rules ignore.
+gh_token() {
+  python3 -c '
+import random, re, sys, zlib
+a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+r = random.Random(int(sys.argv[1])) if len(sys.argv) > 1 else random.SystemRandom()
+while True:
+  body = "".join(r.choice(a) for _ in range(30))
+  c = zlib.crc32(body.encode()); s = ""
+  for _ in range(6): s = a[c % 62] + s; c //= 62
+  t = "ghp_" + body + s
+  if not re.search("example|xxxx|dummy|redact|fixme|todo|sample|fake|notreal|placeholder|changeme|replaceme", t, re.I): break
+print(t)' "$@"
+}
+
 # check NAME CONDITION: CONDITION is shell code, run with the caller's variables.
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 
