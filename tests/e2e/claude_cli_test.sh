@@ -144,8 +144,11 @@ check "(c3) audit: the turn is a redact after the block, naming the first block"
 # promptgate reads the PDF's text and the picture's (OCR). A synthetic token drawn in each is
 # blocked, naming the page or "picture, ocr"; the clean twin of each is answered.
 make_attachment=$(dirname "$pg")/tests/make_attachment
+# Seeded tokens: OCR misreads a character of some values (l/1/I, O/0), and then the checksum
+# rule cannot match; seed 505 is read exactly at both OCR passes, so the test does not depend
+# on the draw. docs/readers.md gives the measured OCR recall over random tokens.
 for kind in pdf png; do
-  token_f=$(gh_token)
+  token_f=$(gh_token 505)
   dirty=$project/report-$kind.$kind
   "$make_attachment" $kind "$dirty" "deploy notes" "export GITHUB_TOKEN=$token_f"
   claude "$work/c2-$kind.out" --allowedTools Read -p "please read the file $dirty"
@@ -153,7 +156,10 @@ for kind in pdf png; do
   [ $kind = png ] && where='(picture, ocr)'
   check "(c2 $kind) Read of a file with a token: API Error: 400 naming $where" \
     'grep -q "API Error: 400" "$work/c2-$kind.out" && grep -qF "$where" "$work/c2-$kind.out"'
-  check "(c2 $kind) the token never reached the fake API" '! in_record "$token_f" && ! in_record "${token_f:4:12}"'
+  # The file travels base64-encoded: a slice of its encoding must not reach the fake API either.
+  encoded=$(base64 -w0 "$dirty" | cut -c 200-260)
+  check "(c2 $kind) the token never reached the fake API" \
+    '! in_record "$token_f" && ! in_record "${token_f:4:12}" && ! in_record "$encoded"'
   clean=$project/notes-$kind.$kind
   "$make_attachment" $kind "$clean" "deploy notes" "export GITHUB_TOKEN=<from the vault>"
   claude "$work/c2-clean-$kind.out" --allowedTools Read -p "please read the file $clean"
@@ -342,6 +348,6 @@ for f in a b c c3a c3b d e; do check "($f) the CLI output has no token" '! grep 
 
 echo "claude_cli_e2e: $passed passed, $failed failed"
 if [ $failed -ne 0 ]; then
-  for f in a b c d e; do [ -f "$work/$f.out" ] && { echo "--- CLI output ($f):"; tail -20 "$work/$f.out"; }; done
+  for f in a b c d e c2-pdf c2-png; do [ -f "$work/$f.out" ] && { echo "--- CLI output ($f):"; tail -20 "$work/$f.out"; }; done
   exit 1
 fi
