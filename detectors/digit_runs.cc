@@ -76,6 +76,8 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
     // N digits, N-1 separators, the capitals and 1 byte before.
     reach_ = std::max<uint32_t>(reach_, 2 * s.digits + s.after_capitals);
     (s.after_capitals ? any_after_capitals_ : any_plain_) = true;
+    if (s.after_capitals)
+      min_capitals_ = std::min<uint32_t>(min_capitals_ ? min_capitals_ : 63, s.after_capitals);
     uint32_t lead = std::clamp<uint32_t>(std::min(s.first_group, s.digits), 1, kMaxLead);
     max_lead_ = std::max(max_lead_, lead);
     uint32_t first_digits = s.first_digits.empty() ? 0x3FF : 0;
@@ -157,6 +159,26 @@ uint64_t DigitRunFinder::letter_mask(const unsigned char* p, size_t len) {
 #endif
   for (size_t i = 0; i < len; ++i)
     if (is_word(p[i]) && !is_digit(p[i])) m |= uint64_t{1} << i;
+  return m;
+}
+
+uint64_t DigitRunFinder::capital_mask(const unsigned char* p, size_t len) {
+  uint64_t m = 0;
+#if defined(__SSE2__)
+  if (len == 64) {
+    const __m128i letter_a = _mm_set1_epi8('A'), twenty_five = _mm_set1_epi8(25);
+    for (unsigned part = 0; part < 4; ++part) {
+      __m128i l =
+          _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * part)), letter_a);
+      m |= static_cast<uint64_t>(static_cast<unsigned>(
+               _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(l, twenty_five), l))))
+           << (16 * part);
+    }
+    return m;
+  }
+#endif
+  for (size_t i = 0; i < len; ++i)
+    if (p[i] >= 'A' && p[i] <= 'Z') m |= uint64_t{1} << i;
   return m;
 }
 
@@ -259,8 +281,15 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
     const uint64_t after_letter =
         (letter_mask(base + b, len) << 1) |
         (b > 0 && is_word(base[b - 1]) && !is_digit(base[b - 1]) ? 1u : 0u);
-    if (any_after_capitals_ && (starts & after_letter))
-      find_after_capitals(starts & after_letter, cur, next, base, n, b, report_after, out);
+    if (any_after_capitals_ && (starts & after_letter)) {
+      // Most runs after a letter follow lower case (`v2`, `abc123`): only those with capitals in
+      // the bytes just before go on (the first `min_capitals_` bits of a block are checked there).
+      uint64_t capitals = capital_mask(base + b, len);
+      uint64_t candidates = starts & after_letter;
+      for (uint32_t j = 1; j <= min_capitals_; ++j)
+        candidates &= (capitals << j) | ((uint64_t{1} << j) - 1);
+      if (candidates) find_after_capitals(candidates, cur, next, base, n, b, report_after, out);
+    }
     if (!any_plain_) continue;
     starts &= ~after_letter;
     // with_lead[i]: the starts followed by at least i digits in a row.

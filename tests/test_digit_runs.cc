@@ -238,3 +238,30 @@ TEST_CASE("after_capitals: a run right after capitals at a word boundary, not af
   finder.find(padded, 64, 0, hits);
   REQUIRE(hits.size() == 1);
 }
+
+TEST_CASE("after_capitals: the 64-byte masks find what a byte-by-byte walk finds", "[digit_runs]") {
+  // Capitals, lower case and digits mixed, so runs follow capitals, lower case and both, also
+  // across the 64-byte blocks (the capital mask prefilters the block's run starts).
+  std::mt19937_64 rng(23);
+  const std::string alphabet = "0123456789ABCDEZab _-\n";
+  for (uint32_t capitals : {1u, 2u, 3u}) {
+    DigitRunFinder finder({{2, "", 2, 2, "", false, 63, capitals}});
+    for (int round = 0; round < 400; ++round) {
+      std::string text(std::uniform_int_distribution<size_t>(0, 300)(rng), ' ');
+      for (char& c : text) c = alphabet[rng() % alphabet.size()];
+      std::vector<uint64_t> want;
+      for (size_t s = capitals; s + 2 <= text.size(); ++s) {
+        bool ok = digit(text[s]) && digit(text[s + 1]);
+        for (uint32_t j = 1; j <= capitals && ok; ++j)
+          ok = text[s - j] >= 'A' && text[s - j] <= 'Z';
+        if (ok && s > capitals) {
+          char before = text[s - capitals - 1];
+          ok = !(std::isalnum(static_cast<unsigned char>(before)) || before == '_');
+        }
+        if (ok) want.push_back(s + 2);
+      }
+      INFO("capitals " << capitals << " round " << round << " text '" << text << "'");
+      REQUIRE(ends(finder, text) == want);
+    }
+  }
+}
