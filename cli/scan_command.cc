@@ -257,6 +257,11 @@ nlohmann::json finding_json(const FileFindings& ff, size_t i) {
             {"length", f.length},
             {"location", f.location},
             {"fingerprint", f.fingerprint}});
+  // --git scans a commit's added lines, not the file: byte offsets in it are not known.
+  if (!ff.commit.empty()) {
+    j.erase("start");
+    j.erase("end");
+  }
   // The other rules that matched the same value (one finding per value: same_value.h).
   for (const auto& m : f.also_matched) j["also_matched"].push_back(m.rule_id);
   return j;

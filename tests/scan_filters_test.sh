@@ -160,7 +160,8 @@ check "--git HEAD: the token added in c2 found once, naming c2, the path and its
   '[ $status -eq 1 ] && python3 -c "
 import json,sys
 f = [json.loads(l) for l in open(sys.argv[1])]
-assert [(x[\"commit\"], x[\"path\"], x[\"line\"]) for x in f] == [(sys.argv[2], \"config.ini\", 4)], f" "$work/out" "$c2"'
+assert [(x[\"commit\"], x[\"path\"], x[\"line\"]) for x in f] == [(sys.argv[2], \"config.ini\", 4)], f
+assert all(\"start\" not in x for x in f), \"offsets in the added lines are not offsets in the file\"" "$work/out" "$c2"'
 cp "$work/out" "$work/hist-baseline.jsonl"
 (cd "$hist" && "$pg" scan --git HEAD~1..HEAD --format text) > "$work/out" 2>> "$all_output"; status=$?
 cat "$work/out" >> "$all_output"
