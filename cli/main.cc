@@ -61,10 +61,15 @@ constexpr Command kCommands[] = {
     {"scan",
      R"(  promptgate scan [--rules PATH]... [--rules-only] [--format jsonl|text|sarif]
                   [--json auto|on|off] [--known-secrets FILE] [--key-file FILE]
-                  [--attachments read|skip] [--unreadable error|warn] PATH... | -
-      Scan files, directories (recursively) or stdin with the detection engine. PDFs,
+                  [--attachments read|skip] [--unreadable error|warn]
+                  [--baseline FILE] [--ignore-file FILE]
+                  PATH... | - | --staged | --git RANGE
+      Scan files, directories (recursively) or stdin with the detection engine; --staged:
+      the files staged in git (pre-commit); --git RANGE: the lines its commits added. PDFs,
       pictures (OCR) and office files, alone or as attachments in a JSON body, are read
       as the proxy reads them; one that cannot be read is an error unless --unreadable warn.
+      Findings in the --baseline (an earlier jsonl output), on a line marked
+      promptgate:allow or under a .promptgateignore glob are left out.
       Exit status: 0 nothing found, 1 findings, 2 error.
 )",
      scan_command, kScanUsage},

@@ -1,20 +1,21 @@
-// `promptgate scan`: the engine over files, directories or stdin, for CI, pre-commit hooks and
-// evaluation. Small files are scanned in block mode; large ones are streamed in 1 MiB chunks so
-// memory stays bounded whatever the file size.
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdio>
+// `promptgate scan`: the engine over files, directories, stdin, the staged files of a git index
+// or the lines a range of commits added, for CI, pre-commit hooks and evaluation. Files up to
+// 64 MiB are scanned in block mode; larger ones are streamed in 1 MiB chunks so memory stays
+// bounded whatever the file size. Findings on a line marked `promptgate:allow`, in a path of
+// .promptgateignore or in the --baseline are left out (scan_filters.h).
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <optional>
 #include <set>
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/scan_filters.h"
+#include "cli/scan_git.h"
 #include "cli/version.h"
 #include "detectors/cluster_key.h"
 #include "detectors/engine.h"
@@ -27,8 +28,19 @@ namespace promptgate {
 extern const char kScanUsage[] =
     R"(usage: promptgate scan [--rules PATH]... [--rules-only] [--format jsonl|text|sarif]
                        [--json auto|on|off] [--known-secrets FILE] [--key-file FILE]
-                       [--attachments read|skip] [--unreadable error|warn] PATH... | -
+                       [--attachments read|skip] [--unreadable error|warn]
+                       [--baseline FILE] [--ignore-file FILE]
+                       PATH... | - | --staged | --git RANGE
 Scans files, directories (recursively, .git skipped) or stdin (-) with the detection engine.
+  --staged              scan the files staged in the git index (their staged content), from
+                        anywhere in the work tree: for pre-commit hooks
+  --git RANGE           scan the lines each commit of RANGE added (main..HEAD; HEAD for all
+                        history); findings name the commit, the path and the line in it
+  --baseline FILE       leave out findings whose fingerprint is in FILE: the jsonl output of
+                        an earlier scan (fingerprints depend on the key: share it)
+  --ignore-file FILE    path globs not to read, as in .promptgateignore (read at the top of
+                        each directory scanned, of the current directory for files, of the
+                        repository for --staged and --git); adds to it
   --rules PATH          a rule pack (YAML file or directory of them) added to the built-in
                         packs; may repeat. "builtin" names the built-in packs.
   --rules-only          use only the --rules packs, not the built-in ones
@@ -41,13 +53,19 @@ Scans files, directories (recursively, .git skipped) or stdin (-) with the detec
   --attachments         read (default): PDFs, pictures (OCR) and office files, alone or as
                         attachments in a JSON body, are read as the proxy reads them; skip
   --unreadable          error (default): an attachment that cannot be read exits 2; warn
+A line holding "promptgate:allow" (in a comment) has its findings left out.
 Exit status: 0 nothing found, 1 findings, 2 error.
 )";
 
 namespace {
 
-constexpr size_t kBlockLimit = 64u << 20;  // files up to this size are read whole
+using scan::Baseline;
+using scan::IgnoreRules;
+using scan::LineIndex;
+
+constexpr size_t kBlockLimit = 64u << 20;  // inputs up to this size are read whole
 constexpr size_t kChunk = 1u << 20;
+constexpr const char* kIgnoreFileName = ".promptgateignore";
 
 enum class OutputFormat { jsonl, text, sarif };
 
@@ -60,69 +78,18 @@ struct ScanOptions {
   std::string key_file;             // --key-file: a shared cluster key (docs/keys.md)
   bool read_attachments = true;     // PDFs, pictures, office files: read and their text scanned
   bool unreadable_is_error = true;  // an attachment that cannot be read makes the exit code 2
-};
-
-// Where the lines of a streamed input (stdin, files over the block limit) start, kept as the
-// distances between newlines in LEB128 (about a byte per line), so that findings reported at
-// the end of the stream still get a line and a column in bounded memory.
-class LineIndex {
- public:
-  void feed(std::string_view chunk) {
-    for (size_t i = chunk.find('\n'); i != std::string_view::npos; i = chunk.find('\n', i + 1)) {
-      uint64_t at = seen_ + i, delta = at - last_;
-      last_ = at;
-      do {
-        uint8_t byte = delta & 0x7f;
-        delta >>= 7;
-        deltas_.push_back(byte | (delta ? 0x80 : 0));
-      } while (delta);
-    }
-    seen_ += chunk.size();
-  }
-
-  // 1-based line and byte column of each offset, in one walk over the index.
-  std::vector<std::pair<uint64_t, uint64_t>> positions(const std::vector<uint64_t>& offsets) const {
-    std::vector<size_t> order(offsets.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return offsets[a] < offsets[b]; });
-    std::vector<std::pair<uint64_t, uint64_t>> out(offsets.size());
-    size_t pos = 0;
-    uint64_t line = 1, line_start = 0, newline = 0;
-    auto next_newline = [&]() -> std::optional<uint64_t> {
-      if (pos >= deltas_.size()) return std::nullopt;
-      uint64_t delta = 0;
-      for (int shift = 0;; shift += 7) {
-        uint8_t byte = deltas_[pos++];
-        delta |= uint64_t(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) break;
-      }
-      newline += delta;  // the first delta counts from offset 0
-      return newline;
-    };
-    std::optional<uint64_t> ahead = next_newline();
-    for (size_t i : order) {
-      while (ahead && *ahead < offsets[i]) {
-        ++line;
-        line_start = *ahead + 1;
-        ahead = next_newline();
-      }
-      out[i] = {line, offsets[i] - line_start + 1};
-    }
-    return out;
-  }
-
- private:
-  std::vector<uint8_t> deltas_;
-  uint64_t seen_ = 0, last_ = 0;
+  std::string baseline;             // --baseline FILE
+  std::string ignore_file;          // --ignore-file FILE
+  bool staged = false;              // --staged
+  std::optional<std::string> git_range;  // --git RANGE
 };
 
 struct FileFindings {
   std::string path;
+  std::string commit;  // --git: the commit whose added lines these are
   std::vector<Finding> findings;
-  std::string content;  // when the file was read whole
-  bool have_content = false;
-  LineIndex lines;
+  LineIndex lines;                 // of the text scanned
+  std::vector<uint64_t> line_map;  // --git: line i + 1 of the text is line_map[i] of the file
   std::vector<std::pair<uint64_t, uint64_t>> positions;  // line and column of each finding
   std::vector<std::string> problems;                     // attachments that could not be read
 };
@@ -135,7 +102,11 @@ const cli::ArgumentSpec kArgs{
                 {"--format", cli::OptionKind::value, {"jsonl", "text", "sarif"}},
                 {"--json", cli::OptionKind::value, {"auto", "on", "off"}},
                 {"--attachments", cli::OptionKind::value, {"read", "skip"}},
-                {"--unreadable", cli::OptionKind::value, {"error", "warn"}}},
+                {"--unreadable", cli::OptionKind::value, {"error", "warn"}},
+                {"--baseline", cli::OptionKind::value},
+                {"--ignore-file", cli::OptionKind::value},
+                {"--staged"},
+                {"--git", cli::OptionKind::value}},
     .positionals = true};
 
 // Throws std::invalid_argument (cli::ArgumentError among them) with the message to print.
@@ -157,15 +128,32 @@ ScanOptions parse(const Args& args) {
                            : InputFormat::automatic;
   o.read_attachments = parsed.last("--attachments").value_or("read") == "read";
   o.unreadable_is_error = parsed.last("--unreadable").value_or("error") == "error";
+  o.baseline = parsed.last("--baseline").value_or("");
+  o.ignore_file = parsed.last("--ignore-file").value_or("");
+  o.staged = parsed.has("--staged");
+  o.git_range = parsed.last("--git");
   o.paths = std::move(parsed.positionals);
-  if (o.paths.empty()) throw std::invalid_argument("scan needs a PATH or - for stdin");
+  if (o.staged && o.git_range) throw std::invalid_argument("--staged and --git exclude each other");
+  if ((o.staged || o.git_range) && !o.paths.empty())
+    throw std::invalid_argument(std::string(o.staged ? "--staged" : "--git") +
+                                " reads the repository of the current directory: no PATH");
+  if (o.paths.empty() && !o.staged && !o.git_range)
+    throw std::invalid_argument("scan needs a PATH, - for stdin, --staged or --git RANGE");
   return o;
 }
 
-// Streams `in` through the engine in 1 MiB chunks, noting where lines start in `lines`.
-ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format, LineIndex& lines) {
+// Opens an input, hands it to the reader, closes it; throws std::runtime_error when it cannot.
+// May be called twice (a large input that looked like JSON is streamed again as text).
+using Opener = std::function<void(const std::function<void(std::istream&)>&)>;
+
+// Streams `head` and then the rest of `in` through the engine in 1 MiB chunks, noting where
+// lines start in `lines`.
+ScanResult scan_stream(Scanner& scanner, std::string_view head, std::istream& in,
+                       InputFormat format, LineIndex& lines) {
   lines = LineIndex();
   auto stream = scanner.open_stream(format);
+  lines.feed(head);
+  if (!stream->write(head)) return stream->finish();
   std::vector<char> buf(kChunk);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
@@ -178,7 +166,7 @@ ScanResult scan_stream(Scanner& scanner, std::istream& in, InputFormat format, L
 }
 
 // What the model would read inside attachments: the JSON body's (document / image blocks and
-// the other vendors' fields) and, when `whole` is given, the file itself if it is a PDF, a
+// the other vendors' fields) and, when `whole` is given, the input itself if it is a PDF, a
 // picture or an office file.
 void read_attachments(Scanner& scanner, std::vector<Attachment> attachments,
                       std::optional<std::string_view> whole, FileFindings& out) {
@@ -191,76 +179,105 @@ void read_attachments(Scanner& scanner, std::vector<Attachment> attachments,
   for (auto& p : r.problems) out.problems.push_back(std::move(p));
 }
 
-bool scan_file(Scanner& scanner, const std::string& path, const ScanOptions& opts,
-               FileFindings& out, std::string& error) {
-  const InputFormat format = opts.json;
-  out.path = path;
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec) {
-    error = path + ": " + ec.message();
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot open";
-    return false;
-  }
-  if (size <= kBlockLimit) {
-    out.content.resize(size);
-    in.read(out.content.data(), static_cast<std::streamsize>(size));
-    out.content.resize(static_cast<size_t>(in.gcount()));
-    out.have_content = true;
-    ScanResult r = scanner.scan(out.content, format);
-    if (!r.ok()) {
-      error = path + ": " + r.error;
-      return false;
+// Scans one input: read whole when it holds up to kBlockLimit bytes (its line index built in
+// the same pass), streamed past that. Throws std::runtime_error with the reason it failed.
+void scan_input(Scanner& scanner, const Opener& open, const ScanOptions& opts, size_t size_hint,
+                FileFindings& out) {
+  std::string content;
+  std::optional<ScanResult> streamed;
+  open([&](std::istream& in) {
+    content.reserve(std::min(size_hint, kBlockLimit) + 1);
+    std::vector<char> buf(kChunk);
+    while (content.size() <= kBlockLimit && in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      content.append(buf.data(), static_cast<size_t>(in.gcount()));
     }
+    if (content.size() <= kBlockLimit) return;
+    streamed = scan_stream(scanner, content, in, opts.json, out.lines);
+    content = std::string();
+  });
+  if (!streamed) {
+    out.lines.feed(content);
+    ScanResult r = scanner.scan(content, opts.json);
+    if (!r.ok()) throw std::runtime_error(r.error);
     out.findings = std::move(r.findings);
-    if (opts.read_attachments)
-      read_attachments(scanner, std::move(r.attachments), out.content, out);
-    return true;
+    if (opts.read_attachments) read_attachments(scanner, std::move(r.attachments), content, out);
+    return;
   }
-  ScanResult r = scan_stream(scanner, in, format, out.lines);
-  if (!r.ok() && format == InputFormat::automatic) {
+  if (!streamed->ok() && opts.json == InputFormat::automatic) {
     // Looked like JSON but was not: scan it again as text.
-    std::ifstream again(path, std::ios::binary);
-    r = scan_stream(scanner, again, InputFormat::text, out.lines);
+    open([&](std::istream& in) {
+      streamed = scan_stream(scanner, {}, in, InputFormat::text, out.lines);
+    });
   }
-  if (!r.ok()) {
-    error = path + ": " + r.error;
-    return false;
-  }
-  out.findings = std::move(r.findings);
-  if (opts.read_attachments) read_attachments(scanner, std::move(r.attachments), {}, out);
-  return true;
+  if (!streamed->ok()) throw std::runtime_error(streamed->error);
+  out.findings = std::move(streamed->findings);
+  if (opts.read_attachments) read_attachments(scanner, std::move(streamed->attachments), {}, out);
 }
 
-// Line and column (1-based, the column in bytes) of every finding of `ff`.
-void locate(FileFindings& ff) {
-  if (ff.have_content) ff.lines.feed(ff.content);
+// Line and column of each finding; those on a line marked promptgate:allow or in the baseline
+// are dropped. An allow comment covers the lines the finding's raw bytes span, not the text
+// inside attachments (PDFs, pictures, office files, base64 documents): it cannot be there.
+void settle(FileFindings& ff, const Baseline* baseline) {
   std::vector<uint64_t> offsets;
-  for (const auto& f : ff.findings) offsets.push_back(f.start);
-  ff.positions = ff.lines.positions(offsets);
+  for (const auto& f : ff.findings) {
+    offsets.push_back(f.start);
+    offsets.push_back(f.end > f.start ? f.end - 1 : f.start);
+  }
+  auto pos = ff.lines.positions(offsets);
+  std::vector<Finding> kept;
+  for (size_t i = 0; i < ff.findings.size(); ++i) {
+    Finding& f = ff.findings[i];
+    auto [first, column] = pos[2 * i];
+    bool inline_allowed =
+        !f.in_attachment && !f.in_base64 && ff.lines.allowed(first, pos[2 * i + 1].first);
+    if (inline_allowed || (baseline && baseline->contains(f.fingerprint))) continue;
+    if (!ff.line_map.empty()) first = first <= ff.line_map.size() ? ff.line_map[first - 1] : 0;
+    ff.positions.emplace_back(first, column);
+    kept.push_back(std::move(f));
+  }
+  ff.findings = std::move(kept);
+  ff.lines = LineIndex();
+  ff.line_map.clear();
 }
 
-nlohmann::json finding_json(const std::string& path, const Finding& f,
-                            std::pair<uint64_t, uint64_t> position) {
-  nlohmann::json j = {{"path", path},
-                      {"line", position.first},
-                      {"column", position.second},
-                      {"rule", f.rule_id},
-                      {"category", to_string(f.category)},
-                      {"severity", to_string(f.severity)},
-                      {"action", to_string(strongest_action(f))},
-                      {"start", f.start},
-                      {"end", f.end},
-                      {"length", f.length},
-                      {"location", f.location},
-                      {"fingerprint", f.fingerprint}};
+nlohmann::json finding_json(const FileFindings& ff, size_t i) {
+  const Finding& f = ff.findings[i];
+  nlohmann::json j;
+  if (!ff.commit.empty()) j["commit"] = ff.commit;
+  j.update({{"path", ff.path},
+            {"line", ff.positions[i].first},
+            {"column", ff.positions[i].second},
+            {"rule", f.rule_id},
+            {"category", to_string(f.category)},
+            {"severity", to_string(f.severity)},
+            {"action", to_string(strongest_action(f))},
+            {"start", f.start},
+            {"end", f.end},
+            {"length", f.length},
+            {"location", f.location},
+            {"fingerprint", f.fingerprint}});
+  // --git scans a commit's added lines, not the file: byte offsets in it are not known.
+  if (!ff.commit.empty()) {
+    j.erase("start");
+    j.erase("end");
+  }
   // The other rules that matched the same value (one finding per value: same_value.h).
   for (const auto& m : f.also_matched) j["also_matched"].push_back(m.rule_id);
   return j;
+}
+
+void print_text(const FileFindings& ff) {
+  for (size_t i = 0; i < ff.findings.size(); ++i) {
+    const Finding& f = ff.findings[i];
+    // A commit first, as `git grep` names a file in a revision: sha:path:line:col.
+    if (!ff.commit.empty()) std::cout << ff.commit << ":";
+    std::cout << ff.path << ":" << ff.positions[i].first << ":" << ff.positions[i].second << ":";
+    std::cout << " " << f.rule_id << " (" << to_string(f.category) << ", " << to_string(f.severity)
+              << ")";
+    if (!f.location.empty()) std::cout << " at " << f.location;
+    std::cout << ", " << f.length << " bytes, " << f.fingerprint << "\n";
+  }
 }
 
 void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
@@ -285,17 +302,22 @@ void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
                                {"byteLength", f.end - f.start},
                                {"startLine", file.positions[i].first},
                                {"startColumn", file.positions[i].second}};
+      if (!file.commit.empty()) region.erase("byteOffset");  // offsets in the added lines only
       std::string level = f.severity >= Severity::high ? "error" : "warning";
       std::string msg = "Possible " + std::string(to_string(f.category)) + " (" + f.rule_id +
                         ", fingerprint " + f.fingerprint + ")";
       if (!f.location.empty()) msg += " at " + f.location;
-      results.push_back({{"ruleId", f.rule_id},
-                         {"level", level},
-                         {"message", {{"text", msg}}},
-                         {"partialFingerprints", {{"promptgate/v1", f.fingerprint}}},
-                         {"locations",
-                          {{{"physicalLocation",
-                             {{"artifactLocation", {{"uri", file.path}}}, {"region", region}}}}}}});
+      if (!file.commit.empty()) msg += " added in commit " + file.commit;
+      nlohmann::json result = {
+          {"ruleId", f.rule_id},
+          {"level", level},
+          {"message", {{"text", msg}}},
+          {"partialFingerprints", {{"promptgate/v1", f.fingerprint}}},
+          {"locations",
+           {{{"physicalLocation",
+              {{"artifactLocation", {{"uri", file.path}}}, {"region", region}}}}}}};
+      if (!file.commit.empty()) result["properties"] = {{"commit", file.commit}};
+      results.push_back(std::move(result));
     }
   }
   nlohmann::json sarif = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
@@ -310,26 +332,190 @@ void print_sarif(const std::vector<FileFindings>& files, const RuleSet& rules) {
   std::cout << sarif.dump(2) << "\n";
 }
 
-void collect_paths(const std::string& root, std::vector<std::string>& out) {
+// Settles each input's findings and prints them as they come (SARIF: all at the end).
+class Reporter {
+ public:
+  Reporter(const ScanOptions& opts, const Baseline* baseline) : opts_(opts), baseline_(baseline) {}
+
+  void add(FileFindings ff) {
+    settle(ff, baseline_);
+    any_finding_ = any_finding_ || !ff.findings.empty();
+    if (opts_.format == OutputFormat::jsonl) {
+      for (size_t i = 0; i < ff.findings.size(); ++i)
+        std::cout << finding_json(ff, i).dump() << "\n";
+    } else if (opts_.format == OutputFormat::text) {
+      print_text(ff);
+    } else if (!ff.findings.empty()) {
+      sarif_.push_back(std::move(ff));
+    }
+  }
+  void finish(const RuleSet& rules) {
+    if (opts_.format == OutputFormat::sarif) print_sarif(sarif_, rules);
+    std::cout.flush();
+  }
+  bool any_finding() const { return any_finding_; }
+
+ private:
+  const ScanOptions& opts_;
+  const Baseline* baseline_;
+  bool any_finding_ = false;
+  std::vector<FileFindings> sarif_;
+};
+
+// The patterns of `dir`'s .promptgateignore followed by --ignore-file's.
+IgnoreRules ignore_rules_at(const std::string& dir, const IgnoreRules& extra) {
+  IgnoreRules rules;
+  rules.add_file((std::filesystem::path(dir) / kIgnoreFileName).string(), /*required=*/false);
+  rules.append(extra);
+  return rules;
+}
+
+// The files to scan under each PATH: a directory walked (.git and ignored paths not entered, the
+// directory's own .promptgateignore applying), a file or "-" as given unless the current
+// directory's ignore rules name it.
+void collect_paths(const std::string& root, const IgnoreRules& extra,
+                   std::vector<std::string>& out) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (root == "-" || !fs::is_directory(root, ec)) {
+  if (root == "-") {
     out.push_back(root);
     return;
   }
+  if (!fs::is_directory(root, ec)) {
+    fs::path rel =
+        fs::absolute(root, ec).lexically_normal().lexically_relative(fs::current_path(ec));
+    std::string r = rel.generic_string();
+    bool inside = !r.empty() && r != "." && r.rfind("..", 0) != 0;
+    if (!inside || !ignore_rules_at(".", extra).ignored_path(r)) out.push_back(root);
+    return;
+  }
+  IgnoreRules rules = ignore_rules_at(root, extra);
   std::vector<std::string> found;
   for (auto it = fs::recursive_directory_iterator(
            root, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
-    if (it->is_directory() && it->path().filename() == ".git") {
+    bool dir = it->is_directory();
+    if (dir && it->path().filename() == ".git") {
       it.disable_recursion_pending();
+      continue;
+    }
+    if (!rules.empty() &&
+        rules.ignored(it->path().lexically_relative(root).generic_string(), dir)) {
+      if (dir) it.disable_recursion_pending();
       continue;
     }
     if (it->is_regular_file()) found.push_back(it->path().string());
   }
   std::sort(found.begin(), found.end());
   out.insert(out.end(), found.begin(), found.end());
+}
+
+// Prints an input's unreadable attachments; whether they make the scan fail.
+bool report_problems(const FileFindings& ff, const ScanOptions& opts) {
+  for (const auto& problem : ff.problems)
+    std::cerr << "promptgate: " << ff.path << ": " << problem
+              << (opts.unreadable_is_error ? "" : " (not read: --unreadable warn)") << "\n";
+  return !ff.problems.empty() && opts.unreadable_is_error;
+}
+
+// Files and stdin. Returns whether every input was read.
+bool scan_paths(Scanner& scanner, const ScanOptions& opts, const IgnoreRules& extra,
+                Reporter& reporter) {
+  std::vector<std::string> paths;
+  for (const auto& p : opts.paths) collect_paths(p, extra, paths);
+  bool all_ok = true;
+  for (const auto& path : paths) {
+    FileFindings ff;
+    ff.path = path;
+    try {
+      if (path == "-") {
+        // Always streamed: stdin cannot be read twice.
+        ScanResult r = scan_stream(scanner, {}, std::cin, opts.json, ff.lines);
+        ff.findings = std::move(r.findings);  // those found before an error too
+        if (!r.ok()) throw std::runtime_error(r.error);
+        if (opts.read_attachments) read_attachments(scanner, std::move(r.attachments), {}, ff);
+      } else {
+        // Not only regular files: a named pipe or <(command) is read as it comes.
+        std::error_code ec;
+        auto status = std::filesystem::status(path, ec);
+        if (ec) throw std::runtime_error(ec.message());
+        if (std::filesystem::is_directory(status)) throw std::runtime_error("a directory");
+        size_t size = std::filesystem::is_regular_file(status)
+                          ? static_cast<size_t>(std::filesystem::file_size(path, ec))
+                          : 0;
+        scan_input(
+            scanner,
+            [&](const auto& read) {
+              std::ifstream in(path, std::ios::binary);
+              if (!in) throw std::runtime_error("cannot open");
+              read(in);
+            },
+            opts, size, ff);
+      }
+    } catch (const std::runtime_error& e) {
+      std::cerr << "promptgate: " << (path == "-" ? "stdin" : path) << ": " << e.what() << "\n";
+      all_ok = false;
+    }
+    if (report_problems(ff, opts)) all_ok = false;
+    reporter.add(std::move(ff));
+  }
+  return all_ok;
+}
+
+// --staged: the staged content of each added or modified file. Throws scan::GitError.
+bool scan_staged(Scanner& scanner, const ScanOptions& opts, const IgnoreRules& extra,
+                 Reporter& reporter) {
+  std::string top = scan::git_toplevel();
+  IgnoreRules rules = ignore_rules_at(top, extra);
+  bool all_ok = true;
+  for (const scan::StagedFile& file : scan::staged_files(top)) {
+    if (rules.ignored_path(file.path)) continue;
+    FileFindings ff;
+    ff.path = file.path;
+    try {
+      scan_input(
+          scanner,
+          [&](const auto& read) {
+            scan::GitProcess blob({"git", "-C", top, "cat-file", "blob", file.blob});
+            read(blob.out());
+            blob.out().ignore(std::numeric_limits<std::streamsize>::max());
+            blob.finish();
+          },
+          opts, 0, ff);
+    } catch (const scan::GitError&) {
+      throw;
+    } catch (const std::runtime_error& e) {
+      std::cerr << "promptgate: " << file.path << ": " << e.what() << "\n";
+      all_ok = false;
+    }
+    if (report_problems(ff, opts)) all_ok = false;
+    reporter.add(std::move(ff));
+  }
+  return all_ok;
+}
+
+// --git RANGE: the lines each commit added, file by file, scanned as text. Throws
+// scan::GitError.
+void scan_git_range(Scanner& scanner, const std::string& range, const IgnoreRules& extra,
+                    Reporter& reporter) {
+  std::string top = scan::git_toplevel();
+  IgnoreRules rules = ignore_rules_at(top, extra);
+  scan::GitProcess log(scan::git_log_argv(top, range));
+  scan::AddedLinesReader reader([&](const std::string& path) { return rules.ignored_path(path); },
+                                [&](scan::AddedText& added) {
+                                  FileFindings ff;
+                                  ff.path = added.path;
+                                  ff.commit = added.commit;
+                                  ff.lines.feed(added.text);
+                                  ScanResult r = scanner.scan(added.text, InputFormat::text);
+                                  ff.findings = std::move(r.findings);
+                                  ff.line_map = std::move(added.lines);
+                                  reporter.add(std::move(ff));
+                                });
+  for (std::string line; std::getline(log.out(), line);) reader.line(line);
+  reader.finish();
+  log.finish();
 }
 
 }  // namespace
@@ -340,6 +526,15 @@ int scan_command(const Args& args) {
     opts = parse(args);
   } catch (const std::invalid_argument& e) {
     std::cerr << "promptgate scan: " << e.what() << "\n" << kScanUsage;
+    return 2;
+  }
+  std::optional<Baseline> baseline;
+  IgnoreRules extra;
+  try {
+    if (!opts.baseline.empty()) baseline = Baseline::load(opts.baseline);
+    if (!opts.ignore_file.empty()) extra.add_file(opts.ignore_file, /*required=*/true);
+  } catch (const std::runtime_error& e) {
+    std::cerr << "promptgate scan: " << e.what() << "\n";
     return 2;
   }
   std::shared_ptr<const RuleSet> rules;
@@ -370,57 +565,23 @@ int scan_command(const Args& args) {
     }
   }
 
-  std::vector<std::string> paths;
-  for (const auto& p : opts.paths) collect_paths(p, paths);
-
-  bool any_error = false, any_finding = false;
-  std::vector<FileFindings> all;
-  for (const auto& path : paths) {
-    FileFindings ff;
-    std::string error;
-    bool ok;
-    if (path == "-") {
-      ff.path = "-";
-      ScanResult r = scan_stream(scanner, std::cin, opts.json, ff.lines);
-      ok = r.ok();
-      if (!ok) error = "stdin: " + r.error;
-      ff.findings = std::move(r.findings);
-      if (opts.read_attachments) read_attachments(scanner, std::move(r.attachments), {}, ff);
-    } else {
-      ok = scan_file(scanner, path, opts, ff, error);
-    }
-    if (!ok) {
-      std::cerr << "promptgate: " << error << "\n";
-      any_error = true;
-    }
-    for (const auto& problem : ff.problems)
-      std::cerr << "promptgate: " << ff.path << ": " << problem
-                << (opts.unreadable_is_error ? "" : " (not read: --unreadable warn)") << "\n";
-    if (!ff.problems.empty() && opts.unreadable_is_error) any_error = true;
-    any_finding = any_finding || !ff.findings.empty();
-    locate(ff);
-    if (opts.format == OutputFormat::jsonl) {
-      for (size_t i = 0; i < ff.findings.size(); ++i)
-        std::cout << finding_json(ff.path, ff.findings[i], ff.positions[i]).dump() << "\n";
-    } else if (opts.format == OutputFormat::text) {
-      for (size_t i = 0; i < ff.findings.size(); ++i) {
-        const Finding& f = ff.findings[i];
-        std::cout << ff.path << ":" << ff.positions[i].first << ":" << ff.positions[i].second
-                  << ":";
-        std::cout << " " << f.rule_id << " (" << to_string(f.category) << ", "
-                  << to_string(f.severity) << ")";
-        if (!f.location.empty()) std::cout << " at " << f.location;
-        std::cout << ", " << f.length << " bytes, " << f.fingerprint << "\n";
-      }
-    }
-    if (opts.format == OutputFormat::sarif) {
-      all.push_back(std::move(ff));
-    }
+  Reporter reporter(opts, baseline ? &*baseline : nullptr);
+  bool all_ok = true;
+  try {
+    if (opts.staged)
+      all_ok = scan_staged(scanner, opts, extra, reporter);
+    else if (opts.git_range)
+      scan_git_range(scanner, *opts.git_range, extra, reporter);
+    else
+      all_ok = scan_paths(scanner, opts, extra, reporter);
+  } catch (const scan::GitError& e) {
+    std::cout.flush();
+    std::cerr << "promptgate scan: " << e.what() << "\n";
+    return 2;
   }
-  if (opts.format == OutputFormat::sarif) print_sarif(all, *rules);
-  std::cout.flush();
-  if (any_error) return 2;
-  return any_finding ? 1 : 0;
+  reporter.finish(*rules);
+  if (!all_ok) return 2;
+  return reporter.any_finding() ? 1 : 0;
 }
 
 }  // namespace promptgate
