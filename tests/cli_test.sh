@@ -47,12 +47,13 @@ for words in run scan rules "rules test" "rules list" ca "ca init" "ca show" "ca
     # shellcheck disable=SC2086
     run $words $h < /dev/null
     check "'$words $h' prints its usage and exits 0" \
-      '[ $status -eq 0 ] && [ -z "$err" ] && echo "$out" | grep -q "promptgate ${words%% *}"'
+      '[ $status -eq 0 ] && [ -z "$err" ] && grep -q "promptgate ${words%% *}" "$work/out"' ||
+      echo "  (status $status, stderr: $(head -c 300 "$work/err"), stdout: $(head -c 120 "$work/out"))"
   done
   # Every option a command's help names is in the top-level help too.
   # shellcheck disable=SC2086
   for flag in $("$pg" $words --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
-    check "top-level help lists $words $flag" 'echo "$top_help" | grep -q -- "$flag\b"'
+    check "top-level help lists $words $flag" 'grep -q -- "$flag\b" <<< "$top_help"'
   done
 done
 run scan --help

@@ -52,7 +52,7 @@ print(t)' "$@"
 }
 
 # check NAME CONDITION: CONDITION is shell code, run with the caller's variables.
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; return 1; fi; }
 
 wait_port() {  # wait_port FILE REGEX-PREFIX [TRIES [PID]] -> prints the port
   # Polls every 0.1 s, TRIES times (150), for the "PREFIX ADDR:PORT" line a server prints when
