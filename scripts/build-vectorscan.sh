@@ -68,3 +68,9 @@ cmake --build "$build" -j "$(nproc)" --target engine_tests
 # bytes of prose), but docs/install.md says to prefer Hyperscan on x86 for this reason.
 known_vectorscan_bug="stream mode equals block mode at every split of a JSON body"
 PROMPTGATE_EXPECT_ENGINE=Vectorscan "$build/tests/engine_tests" "~$known_vectorscan_bug"
+# Said, not failed on, so that a newer Vectorscan (or another CPU) shows when it can go back in.
+if "$build/tests/engine_tests" "$known_vectorscan_bug" >/dev/null 2>&1; then
+  echo "build-vectorscan: '$known_vectorscan_bug' passes here: put it back in (this script)"
+else
+  echo "build-vectorscan: known Vectorscan fault: '$known_vectorscan_bug' fails (docs/install.md)"
+fi
