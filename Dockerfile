@@ -23,6 +23,7 @@ WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
+COPY cmake cmake
 COPY detectors detectors
 COPY proxy proxy
 COPY cli cli
@@ -46,6 +47,9 @@ LABEL org.opencontainers.image.title="promptgate" \
       org.opencontainers.image.licenses="${LICENSES}" \
       org.opencontainers.image.version="${VERSION}"
 # Runtime libraries only (no compiler, no -dev packages). Hyperscan is amd64-only in Debian.
+# An arm64 image (not built or tested): libvectorscan5 in place of libhyperscan5 below; the
+# build stage then gets libvectorscan-dev from install-deps.sh and links Vectorscan by default
+# (docs/install.md, "The regex engine").
 # Poppler, Tesseract (with its English data), Leptonica and libzip read attachments.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

@@ -7,12 +7,14 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/version.h"
+#include "detectors/hyperscan_util.h"
 
 namespace promptgate {
 namespace {
 
 int version_command(const Args&) {
-  std::cout << "promptgate " << cli::kVersion << "\n";
+  // The engine too: a bug report then says which regex engine (and version) found what.
+  std::cout << "promptgate " << cli::kVersion << " (" << engine_version() << ")\n";
   return 0;
 }
 
@@ -90,7 +92,10 @@ constexpr Command kCommands[] = {
       blocks, made now and checked against the config, each with a curl line to try it.
 )",
      demo_command, kDemoUsage},
-    {"version", "  promptgate version\n", version_command, nullptr},
+    {"version",
+     "  promptgate version\n      Print the version and the regex engine (Hyperscan or "
+     "Vectorscan).\n",
+     version_command, nullptr},
     {"help", "  promptgate help [COMMAND]   (or promptgate COMMAND --help)\n", help_command,
      nullptr},
 };

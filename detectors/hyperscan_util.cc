@@ -43,6 +43,24 @@ HyperscanError::HyperscanError(const char* call, hs_error_t code)
                          std::to_string(code) + ")"),
       code_(code) {}
 
+const char* engine_name() {
+#if PROMPTGATE_ENGINE_IS_VECTORSCAN
+  return "Vectorscan";
+#else
+  return "Hyperscan";
+#endif
+}
+
+std::string engine_version() {
+  std::string version = hs_version();  // Vectorscan's ends in a space where the date would be
+  while (!version.empty() && version.back() == ' ') version.pop_back();
+  return std::string(engine_name()) + " " + version;
+}
+
+std::string engine_header_version() {
+  return std::to_string(HS_MAJOR) + "." + std::to_string(HS_MINOR) + "." + std::to_string(HS_PATCH);
+}
+
 void throw_hs_error(const char* call, hs_error_t code) {
   throw HyperscanError(call, code);
 }

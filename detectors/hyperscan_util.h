@@ -14,8 +14,20 @@
 
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 namespace promptgate {
+
+// The regex engine this build links: "Hyperscan" or "Vectorscan" (PROMPTGATE_ENGINE in
+// cmake/regex_engine.cmake). Vectorscan keeps Hyperscan's API, library name and hs_version()
+// format, so only the build can tell them apart.
+const char* engine_name();
+// The engine and the version its library reports at run time, for `promptgate --version`:
+// "Hyperscan 5.4.0 2021-01-26", "Vectorscan 5.4.9".
+std::string engine_version();
+// "5.4.0": the version of the hs.h compiled against (HS_MAJOR.HS_MINOR.HS_PATCH). Both engines
+// install libhs.so.5, so a build can load another one than it was compiled for; tests compare.
+std::string engine_header_version();
 
 // "HS_SCRATCH_IN_USE" for HS_SCRATCH_IN_USE; "unknown error" for a code this header lacks.
 const char* hs_error_name(hs_error_t code);

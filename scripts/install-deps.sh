@@ -2,9 +2,14 @@
 # Installs what promptgate needs to build and test on Debian 12 (bookworm), using sudo when not
 # root. Installs only what is missing, so it is quick on a machine that already has everything.
 set -euo pipefail
+# Hyperscan is amd64-only in Debian; elsewhere its fork Vectorscan, which the build then links
+# (cmake/regex_engine.cmake). The two -dev packages conflict: scripts/build-vectorscan.sh unpacks
+# Vectorscan beside Hyperscan without installing it.
+engine_dev=libhyperscan-dev
+[ "$(dpkg --print-architecture)" = amd64 ] || engine_dev=libvectorscan-dev
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates python3
-  libhyperscan-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev zlib1g-dev
+  "$engine_dev" libre2-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev zlib1g-dev
   libboost1.81-dev libbrotli-dev libzstd-dev libbenchmark-dev catch2 openssl prometheus-cpp-dev
   # attachment readers (detectors/readers): PDF text, OCR of pictures, office files
   libpoppler-cpp-dev libtesseract-dev tesseract-ocr-eng libleptonica-dev libzip-dev

@@ -56,6 +56,10 @@ for words in run scan rules "rules test" "rules list" ca "ca init" "ca show" "ca
     check "top-level help lists $words $flag" 'grep -q -- "$flag\b" <<< "$top_help"'
   done
 done
+run --version
+check "--version prints the version and the regex engine with the version its library reports" \
+  '[ $status -eq 0 ] && grep -Eqx "promptgate [0-9]+\.[0-9]+\.[0-9]+ \((Hyperscan|Vectorscan) [0-9]+\.[0-9]+\.[0-9]+[^)]*\)" <<<"$out"'
+check "'version' prints the same as --version" '[ "$("$pg" version)" = "$out" ]'
 run scan --help
 check "scan --help describes the formats and exit status" \
   'echo "$out" | grep -q "sarif" && echo "$out" | grep -q "Exit status"'

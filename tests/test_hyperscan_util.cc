@@ -153,3 +153,26 @@ TEST_CASE("a Scanner whose scratch cannot be allocated throws the code and leaks
   }
   CHECK(failures >= 3);
 }
+
+// Hyperscan and Vectorscan both install libhs.so.5: a build against one (scripts/
+// build-vectorscan.sh links Vectorscan by its build RPATH on a machine with Hyperscan installed)
+// could load the other at run time, or compile against the other's headers, and still pass.
+TEST_CASE("the engine library loaded at run time is the version of the headers compiled against",
+          "[hyperscan]") {
+  std::string loaded = hs_version();
+  INFO("hs_version(): '" << loaded << "', hs.h: " << engine_header_version());
+  CHECK(loaded.rfind(engine_header_version(), 0) == 0);
+  CHECK((loaded.size() == engine_header_version().size() ||
+         loaded[engine_header_version().size()] == ' '));
+}
+
+TEST_CASE("engine_version names the engine this build links and its library's version",
+          "[hyperscan]") {
+  std::string name = engine_name();
+  CHECK((name == "Hyperscan" || name == "Vectorscan"));
+  // The build that links the other engine says which it expects (scripts/build-vectorscan.sh).
+  if (const char* expected = std::getenv("PROMPTGATE_EXPECT_ENGINE")) CHECK(name == expected);
+  std::string version = engine_version();
+  CHECK(version.rfind(name + " " + engine_header_version(), 0) == 0);
+  CHECK(version.back() != ' ');
+}

@@ -104,9 +104,11 @@ check "Dockerfile: no '# syntax=' line (BuildKit would fetch a frontend from a r
 check "Dockerfile: the build stage leaves tests/ out (PROMPTGATE_TESTS=OFF, no COPY tests)" \
   'grep -q -- "-DPROMPTGATE_TESTS=OFF" "$df" && ! grep -q "^COPY tests" "$df"'
 # The build stage configures with PROMPTGATE_TESTS=OFF and BENCH=OFF: every other directory the
-# top-level CMakeLists.txt adds must be copied in, or the image build fails at configure.
-for sub in $(sed -n 's/^ *add_subdirectory(\([a-z_]*\)).*/\1/p' "$repo/CMakeLists.txt" | grep -vx -e tests -e bench); do
-  check "Dockerfile: the build stage copies $sub/ (CMakeLists.txt adds it)" 'grep -qx "COPY $sub $sub" "$df"'
+# top-level CMakeLists.txt adds, or includes a file from, must be copied in, or the image build
+# fails at configure.
+for sub in $( { sed -n 's/^ *add_subdirectory(\([a-z_]*\)).*/\1/p' "$repo/CMakeLists.txt"
+                sed -n 's|^ *include(\([a-z_]*\)/.*|\1|p' "$repo/CMakeLists.txt"; } | grep -vx -e tests -e bench); do
+  check "Dockerfile: the build stage copies $sub/ (CMakeLists.txt adds or includes it)" 'grep -qx "COPY $sub $sub" "$df"'
 done
 for label in title description source licenses version; do
   check "Dockerfile: OCI label org.opencontainers.image.$label" 'grep -q "org\.opencontainers\.image\.$label=" "$df"'
