@@ -47,7 +47,8 @@ stop_everything() {
     kill "$started_dockerd" 2>/dev/null
     for _ in $(seq 200); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$started_dockerd" 2>/dev/null && { echo "image_test: dockerd did not stop, killing it"; kill -9 "$started_dockerd"; }
-    log "stopped the dockerd it started (state kept in $state)"
+    restore_host_network
+    log "stopped the dockerd it started and put back the host's iptables rules (state kept in $state)"
   fi
   harness_cleanup
 }
@@ -60,6 +61,26 @@ if ! command -v docker >/dev/null || { ! docker info >/dev/null 2>&1 && ! comman
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io > "$work/apt.log" 2>&1 ||
     { tail -20 "$work/apt.log"; die "apt-get install docker.io"; }
 fi
+
+# dockerd leaves its iptables chains, FORWARD's DROP policy, ip_forward=1 and the docker0 bridge
+# behind when it stops: note them before, and put them back after. (Docker rewrites the filter and
+# nat tables; a change another program makes to them meanwhile is undone too.)
+save_host_network() {
+  iptables-save > "$work/iptables.before" 2>/dev/null
+  forward_before=$(sysctl -n net.ipv4.ip_forward)
+  docker0_before=$(ip link show docker0 > /dev/null 2>&1 && echo 1)
+}
+restore_host_network() {
+  local t
+  for t in filter nat; do
+    grep -qx "\*$t" "$work/iptables.before" && continue
+    iptables -t "$t" -F; iptables -t "$t" -X
+    [ "$t" = filter ] && for c in INPUT FORWARD OUTPUT; do iptables -P "$c" ACCEPT; done
+  done
+  iptables-restore < "$work/iptables.before"
+  sysctl -qw net.ipv4.ip_forward="$forward_before"
+  [ -n "$docker0_before" ] || ip link del docker0 2>/dev/null
+}
 
 start_dockerd() {  # start_dockerd DRIVER -> 0 when the daemon answers with that storage driver
   local d=$1 sock=$state/docker.sock
@@ -85,6 +106,7 @@ else
   if [ -f "$state/dockerd.pid" ] && kill -0 "$(cat "$state/dockerd.pid")" 2>/dev/null; then
     die "a dockerd from an earlier run still holds $state (pid $(cat "$state/dockerd.pid")): stop it first"
   fi
+  save_host_network
   if start_dockerd overlay2; then
     log "started dockerd (overlay2) on $DOCKER_HOST"
   elif start_dockerd vfs; then
@@ -104,6 +126,7 @@ if have_image debian:12 && have_image debian:12-slim; then
 else
   base=promptgate-test-base:bookworm
   if ! docker image inspect "$base" >/dev/null 2>&1; then
+    b0=$(date +%s)
     as_root "make a base image with debootstrap"
     root=$work/base-root
     mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
@@ -140,6 +163,7 @@ EOF
       -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["bash"]' \
       - "$base" > /dev/null || die "docker import"
     rm -rf --one-file-system "$root"
+    log "made $base in $(($(date +%s) - b0)) s"
   fi
   build_args=(--build-arg "BASE_IMAGE=$base" --build-arg "RUNTIME_IMAGE=$base")
   base_note="$base (debootstrap minbase, docker import: debian:12 cannot be pulled)"
@@ -171,13 +195,13 @@ check "the image has a HEALTHCHECK and runs as 10001:10001" \
 # --- the user's side: CA, config, upstream ------------------------------------------------------
 # A fixed subnet (docker gives a fixed --ip only on those): the first free one of a few.
 for n in $(shuf -i 16-250 -n 12); do
-  docker network create --subnet "172.30.$n.0/24" "$net" > /dev/null 2> "$work/net.err" && { made_net=1; break; }
+  docker network create --subnet "172.30.$n.0/24" --gateway "172.30.$n.1" "$net" > /dev/null 2> "$work/net.err" &&
+    { made_net=1; break; }
 done
 [ -n "$made_net" ] || { cat "$work/net.err"; die "docker network create"; }
 gw=$(docker network inspect "$net" --format '{{(index .IPAM.Config 0).Gateway}}')
 subnet=$(docker network inspect "$net" --format '{{(index .IPAM.Config 0).Subnet}}')
 ip=${gw%.*}.10   # the container's fixed address, so that the admin listener can be bound to it
-[ -n "$gw" ] || die "no gateway address on $net"
 
 # The fake model API on the host, on the network's gateway address (the container's route out).
 "$repo/tests/proxy/make_pki.sh" "$work/pki" || die "make_pki.sh"
@@ -286,6 +310,8 @@ check "nothing in the container's output carries the token" '! grep -qF "$token"
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 echo "image_test: image $tag $(mib "$size") ($(docker image ls "$tag" --format '{{.Size}}') per docker image ls), storage driver $driver"
+base_size=$(docker image inspect "${base:-debian:12-slim}" --format '{{.Size}}')
+echo "image_test: runtime base ${base:-debian:12-slim} $(mib "$base_size"); the layers the image adds: $(mib $((size - base_size)))"
 echo "image_test: build 1 $((t1 - t0)) s (${nocache[*]:-cache allowed}; $cached1 steps from the cache), build 2 $((t2 - t1)) s (cache)"
 echo "image_test: docker stop took $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.1f", b - a }') s; network $subnet, fake API on $gw:$fake_port"
 echo "image_test: $passed passed, $failed failed"
