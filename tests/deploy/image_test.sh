@@ -55,11 +55,17 @@ stop_everything() {
 trap stop_everything EXIT
 
 # --- docker CLI and daemon ----------------------------------------------------------------------
+apt_install() {  # apt_install PACKAGE...: with `apt-get update` first only when the lists are stale
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "$@" > "$work/apt.log" 2>&1 && return 0
+  apt-get update -qq >> "$work/apt.log" 2>&1
+  apt-get install -y -qq --no-install-recommends "$@" >> "$work/apt.log" 2>&1 ||
+    { tail -20 "$work/apt.log"; die "apt-get install $*"; }
+}
 if ! command -v docker >/dev/null || { ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null; }; then
   as_root "install docker.io"
   log "installing Debian's docker.io"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io > "$work/apt.log" 2>&1 ||
-    { tail -20 "$work/apt.log"; die "apt-get install docker.io"; }
+  apt_install docker.io
 fi
 
 # dockerd leaves its iptables chains, FORWARD's DROP policy, ip_forward=1 and the docker0 bridge
@@ -136,7 +142,7 @@ else
       cp -a "$IMAGE_TEST_BASE_ROOT/." "$root/" || die "copy $IMAGE_TEST_BASE_ROOT"
       rm -f "$root/.done"
     else
-      command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap > "$work/apt.log" 2>&1 || die "apt-get install debootstrap"
+      command -v debootstrap >/dev/null || apt_install debootstrap
       log "debootstrap --variant=minbase bookworm from $mirror (a few minutes)"
       debootstrap --variant=minbase bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 ||
         { tail -20 "$work/debootstrap.log"; die "debootstrap"; }
