@@ -6,18 +6,20 @@
 # clean one forwarded to it (the local fake API, tests/proxy/fake_api.mjs), SIGHUP reloading the
 # edited config, `docker stop` draining to exit 0. It prints the image size and the build times.
 #
-# Not in ctest: a cold build compiles the project in the image (about 10 minutes on 2 cores) and
-# needs root, a Docker daemon and Debian's mirror. Run it after changing the Dockerfile,
-# deploy/container/ or scripts/install-deps.sh:
+# Not in ctest: a cold build compiles the project in the image (6 minutes on 2 idle cores, 20 on
+# busy ones) and needs root, a Docker daemon and Debian's mirror. Run it after changing the
+# Dockerfile, deploy/container/ or scripts/install-deps.sh:
 #
-#   sudo tests/deploy/image_test.sh            # KEEP_IMAGE=1 keeps promptgate:image-test
+#   sudo tests/deploy/image_test.sh
 #
-# What it sets up when missing, and takes down again at exit:
+# What it sets up when missing (the daemon it starts is stopped at exit; the packages stay):
 #  - the docker CLI and dockerd: Debian's docker.io package (apt-get install);
 #  - a daemon: when `docker info` fails, a private dockerd on its own socket and data root under
 #    $IMAGE_TEST_STATE (default /var/tmp/promptgate-image-test, kept between runs so that the base
-#    image and the build cache make the next run warm; delete it to start over). overlay2 first;
-#    vfs when overlay2 does not work here (slower, bigger; the report says which);
+#    image, promptgate:image-test and the build cache make the next run warm, about 30 s; delete
+#    it to start over). overlay2 first; vfs when overlay2 does not work here (slower, bigger; the
+#    report says which). A running daemon is used as it is, and promptgate:image-test is removed
+#    from it at the end unless KEEP_IMAGE=1;
 #  - the base images: debian:12 and debian:12-slim when present or pullable; otherwise one
 #    Debian 12 minbase root made by debootstrap (IMAGE_TEST_BASE_ROOT=DIR copies an existing one
 #    instead) and `docker import`ed as promptgate-test-base:bookworm, given to the build as
@@ -42,7 +44,9 @@ as_root() { [ "$(id -u)" -eq 0 ] || die "needs root to $* (run it with sudo)"; }
 stop_everything() {
   if [ -n "$made_ctr" ]; then docker rm -f "$name" >/dev/null 2>&1; fi
   if [ -n "$made_net" ]; then docker network rm "$net" >/dev/null 2>&1; fi
-  if [ -z "${KEEP_IMAGE:-}" ] && [ -n "${built:-}" ]; then docker rmi "$tag" >/dev/null 2>&1; fi
+  # In a daemon of the user's own the test image goes (KEEP_IMAGE=1 keeps it); in the private one
+  # it stays, with its build cache, in $state.
+  if [ -z "${KEEP_IMAGE:-}" ] && [ -z "$started_dockerd" ] && [ -n "${built:-}" ]; then docker rmi "$tag" >/dev/null 2>&1; fi
   if [ -n "$started_dockerd" ]; then
     kill "$started_dockerd" 2>/dev/null
     for _ in $(seq 200); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.1; done
