@@ -27,15 +27,7 @@ head -c 4096 /dev/urandom > "$work/binary.bin"
 printf '{"truncated": "abc' > "$work/truncated.json"
 : > "$work/empty.txt"
 
-all_output=$work/all-output.txt
-: > "$all_output"
-run() {  # run ARGS... ; sets out, err, status; collects everything printed
-  "$pg" "$@" > "$work/out" 2> "$work/err"
-  status=$?
-  out=$(cat "$work/out")
-  err=$(cat "$work/err")
-  cat "$work/out" "$work/err" >> "$all_output"
-}
+pg_output_init
 
 # Help: every command (and a subcommand's words) answers --help and -h with its usage on stdout,
 # exit 0, and reads nothing else (rules test would look for a file, passwd would read stdin).

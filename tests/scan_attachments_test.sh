@@ -30,15 +30,7 @@ print(json.dumps({"messages": [{"role": "user", "content": [
 PY
 printf '%%PDF-1.7\n1 0 obj <</Type /Catalog>>\nnot a PDF body\n%%%%EOF\n' > "$work/broken.pdf"
 
-all_output=$work/all-output.txt
-: > "$all_output"
-run() {  # run ARGS... ; sets out, err, status
-  "$pg" "$@" > "$work/out" 2> "$work/err"
-  status=$?
-  out=$(cat "$work/out")
-  err=$(cat "$work/err")
-  cat "$work/out" "$work/err" >> "$all_output"
-}
+pg_output_init
 
 run scan --format text "$work/dirty"
 check "a token in a PDF, DOCX, screenshot or JSON document block exits 1" '[ $status -eq 1 ]'

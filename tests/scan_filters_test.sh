@@ -22,15 +22,7 @@ for seed in 21 22 23 24 25 26 27; do tokens+=("$(gh_token $seed)"); done
 t1=${tokens[0]} t2=${tokens[1]} t3=${tokens[2]} t4=${tokens[3]} t5=${tokens[4]} t6=${tokens[5]}
 t7=${tokens[6]}
 
-all_output=$work/all-output.txt
-: > "$all_output"
-run() {  # run ARGS... ; sets out, err, status; collects everything printed
-  "$pg" "$@" > "$work/out" 2> "$work/err"
-  status=$?
-  out=$(cat "$work/out")
-  err=$(cat "$work/err")
-  cat "$work/out" "$work/err" >> "$all_output"
-}
+pg_output_init
 lines() { if [ -z "$1" ]; then echo 0; else echo "$1" | wc -l; fi; }
 
 # --- baseline ----------------------------------------------------------------------------------

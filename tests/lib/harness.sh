@@ -51,6 +51,21 @@ while True:
 print(t)' "$@"
 }
 
+# For tests of the promptgate binary ($pg): pg_output_init starts $all_output, and `run ARGS...`
+# runs "$pg" ARGS, setting out, err and status and appending both outputs to $all_output, which
+# the test searches at the end for any planted value the program must never print.
+pg_output_init() {
+  all_output=$work/all-output.txt
+  : > "$all_output"
+}
+run() {
+  "$pg" "$@" > "$work/out" 2> "$work/err"
+  status=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+  cat "$work/out" "$work/err" >> "$all_output"
+}
+
 # check NAME CONDITION: CONDITION is shell code, run with the caller's variables.
 check() { if eval "$2"; then ok "$1"; else bad "$1"; return 1; fi; }
 
