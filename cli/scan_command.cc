@@ -68,7 +68,7 @@ using scan::LineIndex;
 // streamed, so their buffers are reused rather than a fresh 64 MiB taken from the kernel per
 // file (page faults and zeroing were 25 % of the CPU on big text files). A file whose first bytes
 // say a reader opens it (PDF, picture, office) is read whole up to kBlockLimit, since readers
-// need all of it.
+// need all of it; so is anything that cannot be opened twice (scan_input).
 constexpr size_t kTextBlockLimit = 8u << 20;
 constexpr size_t kBlockLimit = 64u << 20;
 constexpr size_t kChunk = 1u << 20;
@@ -193,13 +193,15 @@ void scan_input(Scanner& scanner, const Opener& open, const ScanOptions& opts, s
   std::string content;
   std::optional<ScanResult> streamed;
   open([&](std::istream& in) {
-    size_t limit = kTextBlockLimit;
+    // Only a regular file (its size known) can be opened again to rescan as text a body that
+    // looked like JSON and was not; stdin, pipes and git blobs keep the larger whole read.
+    size_t limit = size_hint > 0 ? kTextBlockLimit : kBlockLimit;
     content.reserve(std::min(size_hint, limit) + 1);
     std::vector<char> buf(kChunk);
     while (content.size() <= limit && in) {
       in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
       content.append(buf.data(), static_cast<size_t>(in.gcount()));
-      if (opts.read_attachments && limit == kTextBlockLimit &&
+      if (opts.read_attachments && limit < kBlockLimit &&
           sniff_media(std::string_view(content).substr(0, 1024)) != MediaKind::unknown)
         limit = kBlockLimit;
     }
