@@ -205,6 +205,14 @@ cat "$work/out" >> "$all_output"
 check "huge file streamed in bounded memory, with its line and column" \
   '[ $status -eq 1 ] && grep -q "\"column\":1073741826,.*\"line\":1,.*\"start\":1073741825" "$work/out"'
 
+# A file over the 8 MiB text block limit that starts like JSON and is not: streamed as JSON,
+# refused by the decoder, and read again as text, so the token at its end is still found.
+{ printf '{ not json, a log that starts with a brace\n'; head -c 9000000 /dev/zero | tr '\0' 'a'
+  printf '\ntoken = %s\n' "$token"; } > "$work/brace.log"
+run scan "$work/brace.log"
+check "a big file that only looks like JSON is rescanned as text" \
+  '[ $status -eq 1 ] && echo "$out" | grep -q "\"line\":3,.*\"rule\":\"github-pat-classic\""'
+
 # The proxy's configuration: the embedded default, the shipped gateway example, and errors.
 run run --check-config
 check "embedded default config checks" '[ $status -eq 0 ] && echo "$out" | grep -q "OK (4[0-9][0-9] rules"'
