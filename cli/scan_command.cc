@@ -198,12 +198,14 @@ void scan_input(Scanner& scanner, const Opener& open, const ScanOptions& opts, s
     size_t limit = size_hint > 0 ? kTextBlockLimit : kBlockLimit;
     content.reserve(std::min(size_hint, limit) + 1);
     std::vector<char> buf(kChunk);
+    bool sniffed = false;
     while (content.size() <= limit && in) {
       in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
       content.append(buf.data(), static_cast<size_t>(in.gcount()));
-      if (opts.read_attachments && limit < kBlockLimit &&
+      if (!sniffed && opts.read_attachments &&
           sniff_media(std::string_view(content).substr(0, 1024)) != MediaKind::unknown)
         limit = kBlockLimit;
+      sniffed = true;
     }
     if (content.size() <= limit) return;
     streamed = scan_stream(scanner, content, in, opts.json, out.lines);
