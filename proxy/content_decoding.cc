@@ -243,11 +243,15 @@ class ZstdStage final : public Stage {
       ZSTD_outBuffer output{buf_.data(), buf_.size(), 0};
       // After a frame ends the context starts the next one by itself, so several frames in a
       // row (as independent compressors produce) decode as one body.
+      const size_t consumed_before = input.pos;
       const size_t rc = ZSTD_decompressStream(dctx_, &output, &input);
       if (ZSTD_isError(rc))
         return fail(std::string("corrupt data (") + ZSTD_getErrorName(rc) + ")");
+      if (!note_header(in.substr(consumed_before, input.pos - consumed_before))) return false;
       frame_complete_ = rc == 0;
+      frame_output_ += output.pos;
       if (!emit(buf_.data(), output.pos)) return false;
+      if (frame_complete_ && !frame_size_matches()) return false;
       if (input.pos == input.size && (frame_complete_ || output.pos < output.size)) return true;
     }
   }
@@ -258,7 +262,56 @@ class ZstdStage final : public Stage {
   }
 
  private:
+  // libzstd checks a frame's declared content size when it decodes the frame in one call (the
+  // whole frame in one input), but not when the frame arrives in pieces: a frame declaring
+  // 11,688 bytes that holds none was refused whole and accepted split. The check is made here
+  // for every frame, so a body is accepted or refused however the network cut it.
+  // False (and failed) for a frame that is not RFC 8878's: libzstd also reads its legacy
+  // formats (v0.5-v0.7), but only when such a frame arrives whole, never in pieces.
+  bool note_header(std::string_view consumed) {
+    if (header_known_) return true;
+    header_.append(consumed.substr(0, std::min(consumed.size(), kHeaderMax - header_.size())));
+    if (header_.size() >= 4 && magic() != kZstdMagic && !skippable())
+      return fail("corrupt data (not a zstd frame: a legacy or unknown format)");
+    const unsigned long long size = ZSTD_getFrameContentSize(header_.data(), header_.size());
+    if (size == ZSTD_CONTENTSIZE_ERROR) {  // not all of the header yet
+      if (header_.size() == kHeaderMax) header_known_ = true;
+      return true;
+    }
+    header_known_ = true;
+    declared_size_ = skippable() ? ZSTD_CONTENTSIZE_UNKNOWN : size;  // a skippable one says 0
+    return true;
+  }
+
+  uint32_t magic() const {  // the frame's first 4 bytes, little endian
+    uint32_t m = 0;
+    for (int i = 3; i >= 0; --i) m = m << 8 | static_cast<unsigned char>(header_[i]);
+    return m;
+  }
+
+  bool skippable() const {
+    return header_.size() >= 4 &&
+           (magic() & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START;
+  }
+
+  // At the end of a frame: its output against the size its header declared, then reset.
+  bool frame_size_matches() {
+    const bool matches =
+        declared_size_ == ZSTD_CONTENTSIZE_UNKNOWN || frame_output_ == declared_size_;
+    header_.clear();
+    header_known_ = false;
+    declared_size_ = ZSTD_CONTENTSIZE_UNKNOWN;
+    frame_output_ = 0;
+    return matches || fail("corrupt data (a frame's content differs from its declared size)");
+  }
+
+  static constexpr size_t kHeaderMax = 18;  // ZSTD_FRAMEHEADERSIZE_MAX, an unstable API's name
+  static constexpr uint32_t kZstdMagic = 0xFD2FB528;  // ZSTD_MAGICNUMBER
   ZSTD_DCtx* dctx_;
+  std::string header_;  // the current frame's first bytes, until its header is read
+  bool header_known_ = false;
+  unsigned long long declared_size_ = ZSTD_CONTENTSIZE_UNKNOWN;
+  unsigned long long frame_output_ = 0;
   bool frame_complete_ = true;
   std::vector<char> buf_;
 };

@@ -100,6 +100,12 @@ write("content_decoding", "identity", bytes([IDENTITY, 2, 1]) + BODY)
 write("content_decoding", "gzip_then_br", bytes([GZIP_BR, 11, 255]) + br(gz(TEXT)))
 write("content_decoding", "bomb_gzip", bytes([XGZIP, 13, 2]) + gz(b"\0" * 60000))
 write("content_decoding", "zstd_two_frames", bytes([ZSTD_GZIP, 4, 255]) + zst(gz(BODY)) + zst(b""))
+# Found by fuzzing: a frame whose header declares 11,688 bytes and whose one (last, raw) block is
+# empty; libzstd refused it whole and accepted it split, until the decoder checked the size.
+write("content_decoding", "zstd-declared-size-mismatch",
+      bytes([ZSTD, 7, 255]) + bytes.fromhex("28b52ffd60a82d010000"))
+# Also found: a frame with libzstd's legacy v0.7 magic, decoded whole and refused split by libzstd.
+write("content_decoding", "zstd-legacy-magic", bytes([ZSTD, 255, 7]) + bytes.fromhex("27b52ffd60a800000000"))
 
 # --- sse_restorer: [piece-size seed] + "standin\toriginal" lines + empty line + the answer -----
 def event(name, data):
