@@ -108,6 +108,18 @@ int main(int argc, char** argv) {
             << " B, whole stream peak " << max_stream_memory << " B (16 KiB chunks, lookbehind "
             << rules->max_lookbehind() << " B)\n";
 
+  auto engine_json = [&](const std::string& b) {
+    benchmark::DoNotOptimize(scanner.scan(b, promptgate::InputFormat::json));
+  };
+  auto engine_text = [&](const std::string& b) {
+    benchmark::DoNotOptimize(scanner.scan(b, promptgate::InputFormat::text));
+  };
+  auto engine_stream = [&](const std::string& b) {
+    auto s = scanner.open_stream(promptgate::InputFormat::json);
+    for (size_t at = 0; at < b.size(); at += 16384) s->write(std::string_view(b).substr(at, 16384));
+    benchmark::DoNotOptimize(s->finish());
+  };
+
   if (passes >= 0) {
     // Thread CPU time per pass, the fastest pass: the least disturbed by other load.
     auto cpu_now = [] {
@@ -118,16 +130,7 @@ int main(int argc, char** argv) {
     double best = 1e9;
     for (long i = 0; i < passes; ++i) {
       double started = cpu_now();
-      for (const auto& b : prompts.bodies) {
-        if (!passes_stream) {
-          benchmark::DoNotOptimize(scanner.scan(b, promptgate::InputFormat::json));
-          continue;
-        }
-        auto s = scanner.open_stream(promptgate::InputFormat::json);
-        for (size_t at = 0; at < b.size(); at += 16384)
-          s->write(std::string_view(b).substr(at, 16384));
-        benchmark::DoNotOptimize(s->finish());
-      }
+      for (const auto& b : prompts.bodies) passes_stream ? engine_stream(b) : engine_json(b);
       best = std::min(best, cpu_now() - started);
     }
     if (passes > 0)
@@ -148,17 +151,6 @@ int main(int argc, char** argv) {
   std::vector<unsigned char> key(16, 7), iv(12, 9), out((8 << 20) + 64);
   EVP_CIPHER_CTX* aes = EVP_CIPHER_CTX_new();
 
-  auto engine_json = [&](const std::string& b) {
-    benchmark::DoNotOptimize(scanner.scan(b, promptgate::InputFormat::json));
-  };
-  auto engine_text = [&](const std::string& b) {
-    benchmark::DoNotOptimize(scanner.scan(b, promptgate::InputFormat::text));
-  };
-  auto engine_stream = [&](const std::string& b) {
-    auto s = scanner.open_stream(promptgate::InputFormat::json);
-    for (size_t at = 0; at < b.size(); at += 16384) s->write(std::string_view(b).substr(at, 16384));
-    benchmark::DoNotOptimize(s->finish());
-  };
   auto re2set = [&](const std::string& b) {
     std::vector<int> ids;
     RE2::Set::ErrorInfo info;
