@@ -84,6 +84,10 @@ claude() {  # claude OUTFILE ARGS... ; sets status
   status=$?
 }
 in_record() { grep -qF -- "$1" "$record"; }
+# override_code FILE: the code a block message in the CLI's output FILE offers.
+override_code() {
+  sed -n 's/.*promptgate-override: \([0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}\) because <your reason>.*/\1/p' "$1" | head -1
+}
 messages_requests() { grep -c '"path":"/v1/messages' "$record"; }
 
 # Synthetic secrets: gh_token (tests/lib/harness.sh), a fresh GitHub-format token each call.
@@ -207,7 +211,7 @@ overrides:
   grant_seconds: 0'
 token_f=$(gh_token)
 claude "$work/f1.out" -p "ECHO: rotate $token_f today"
-code_f=$(sed -n 's/.*promptgate-override: \([0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}\) because <your reason>.*/\1/p' "$work/f1.out" | head -1)
+code_f=$(override_code "$work/f1.out")
 check "(f) override: the block message shown by the CLI offers a code" '[ -n "$code_f" ] && grep -q "API Error: 400" "$work/f1.out"'
 claude "$work/f.out" -p "ECHO: rotate $token_f today
 promptgate-override: $code_f because the e2e test rotates this synthetic token"
@@ -326,7 +330,7 @@ HAEOF
 
   token_i=$(gh_token)
   claude "$work/i5.out" -p "ECHO: rotate $token_i today"
-  code_i=$(sed -n 's/.*promptgate-override: \([0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}\) because <your reason>.*/\1/p' "$work/i5.out" | head -1)
+  code_i=$(override_code "$work/i5.out")
   check "(i) replicas: a blocked turn offers a code" '[ -n "$code_i" ] && grep -q "API Error: 400" "$work/i5.out"'
   claude "$work/i6.out" -p "ECHO: rotate $token_i today
 promptgate-override: $code_i because the e2e test rotates this synthetic token"
