@@ -23,27 +23,106 @@ bool is_word(unsigned char c) {
   return is_digit(c) || static_cast<unsigned>((c | 0x20) - 'a') < 26u || c == '_';
 }
 
+__extension__ using uint128 = unsigned __int128;
+
 // Bits i..i+63 of the 128-bit value (high:low).
 uint64_t window(uint64_t low, uint64_t high, unsigned i) {
-  return i == 0 ? low : (low >> i) | (high << (64 - i));
+  // One double shift (shrd), without a branch for i == 0.
+  return static_cast<uint64_t>(((static_cast<uint128>(high) << 64) | low) >> i);
 }
+
+// The three masks of one 64-byte block: bit i says what byte i is.
+struct BlockMasks {
+  uint64_t digits;    // 0-9
+  uint64_t letters;   // A-Z, a-z, _
+  uint64_t capitals;  // A-Z
+};
+
+// Masks of `blocks` whole 64-byte blocks from `p`, 16 bytes a step (SSE2, the x86-64 baseline).
+#if defined(__SSE2__)
+void classify_sse2(const unsigned char* p, size_t blocks, BlockMasks* out) {
+  const __m128i zero_digit = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9),
+                capital_a = _mm_set1_epi8('A'), twenty_five = _mm_set1_epi8(25),
+                lower_bit = _mm_set1_epi8(0x20), underscore = _mm_set1_epi8('_');
+  auto in_range = [](__m128i d, __m128i top) { return _mm_cmpeq_epi8(_mm_min_epu8(d, top), d); };
+  auto bits = [](__m128i m) {
+    return static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(m)));
+  };
+  for (size_t k = 0; k < blocks; ++k, p += 64) {
+    BlockMasks m{0, 0, 0};
+    for (unsigned part = 0; part < 4; ++part) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * part));
+      __m128i capital = in_range(_mm_sub_epi8(v, capital_a), twenty_five);
+      __m128i letter = _mm_or_si128(
+          in_range(_mm_sub_epi8(_mm_or_si128(v, lower_bit), _mm_set1_epi8('a')), twenty_five),
+          _mm_cmpeq_epi8(v, underscore));
+      m.digits |= bits(in_range(_mm_sub_epi8(v, zero_digit), nine)) << (16 * part);
+      m.letters |= bits(letter) << (16 * part);
+      m.capitals |= bits(capital) << (16 * part);
+    }
+    out[k] = m;
+  }
+}
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// digit_mask of 64 bytes in two AVX2 steps, on CPUs that have it.
-__attribute__((target("avx2"))) uint64_t digit_mask_avx2(const unsigned char* p) {
-  const __m256i zero_digit = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
-  uint64_t m = 0;
-  for (unsigned part = 0; part < 2; ++part) {
-    __m256i d = _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * part)),
-                                zero_digit);
-    m |= static_cast<uint64_t>(static_cast<uint32_t>(
-             _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d))))
-         << (32 * part);
+// The same, 32 bytes a step, on CPUs with AVX2.
+__attribute__((target("avx2"))) void classify_avx2(const unsigned char* p, size_t blocks,
+                                                   BlockMasks* out) {
+  const __m256i zero_digit = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9),
+                capital_a = _mm256_set1_epi8('A'), small_a = _mm256_set1_epi8('a'),
+                twenty_five = _mm256_set1_epi8(25), lower_bit = _mm256_set1_epi8(0x20),
+                underscore = _mm256_set1_epi8('_');
+  for (size_t k = 0; k < blocks; ++k, p += 64) {
+    BlockMasks m{0, 0, 0};
+    for (unsigned part = 0; part < 2; ++part) {
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * part));
+      __m256i d = _mm256_sub_epi8(v, zero_digit);
+      __m256i c = _mm256_sub_epi8(v, capital_a);
+      __m256i l = _mm256_sub_epi8(_mm256_or_si256(v, lower_bit), small_a);
+      __m256i digit = _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d);
+      __m256i capital = _mm256_cmpeq_epi8(_mm256_min_epu8(c, twenty_five), c);
+      __m256i letter = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(l, twenty_five), l),
+                                       _mm256_cmpeq_epi8(v, underscore));
+      const unsigned shift = 32 * part;
+      m.digits |= uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(digit))} << shift;
+      m.letters |= uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(letter))} << shift;
+      m.capitals |= uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(capital))} << shift;
+    }
+    out[k] = m;
   }
-  return m;
 }
-
 #endif
+
+// Masks of the 64-byte blocks of the `len` bytes at `p`; the last block may be short (its bits
+// past the end are 0: no byte there is a digit or a letter).
+void classify(const unsigned char* p, size_t len, BlockMasks* out) {
+  size_t whole = len / 64;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu::has_avx2)
+    classify_avx2(p, whole, out);
+  else
+#endif
+#if defined(__SSE2__)
+    classify_sse2(p, whole, out);
+#else
+  for (size_t k = 0; k < whole; ++k) {
+    BlockMasks m{0, 0, 0};
+    for (unsigned i = 0; i < 64; ++i) {
+      unsigned char c = p[64 * k + i];
+      m.digits |= uint64_t{is_digit(c)} << i;
+      m.letters |= uint64_t{is_word(c) && !is_digit(c)} << i;
+      m.capitals |= uint64_t{c >= 'A' && c <= 'Z'} << i;
+    }
+    out[k] = m;
+  }
+#endif
+  if (len % 64) {
+    unsigned char padded[64] = {};
+    std::copy(p + 64 * whole, p + len, padded);
+    classify(padded, 64, out + whole);
+  }
+}
 
 // Of the run starts in `starts` (bits of the 64-byte block at `at`), those with at least `need`
 // digits among the `span_bits` bytes from them and a first digit in `first_digits`: branch-free,
@@ -79,7 +158,6 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
     if (s.after_capitals)
       min_capitals_ = std::min<uint32_t>(min_capitals_ ? min_capitals_ : 63, s.after_capitals);
     uint32_t lead = std::clamp<uint32_t>(std::min(s.first_group, s.digits), 1, kMaxLead);
-    max_lead_ = std::max(max_lead_, lead);
     uint32_t first_digits = s.first_digits.empty() ? 0x3FF : 0;
     for (char c : s.first_digits)
       if (is_digit(static_cast<unsigned char>(c))) first_digits |= 1u << (c - '0');
@@ -116,70 +194,6 @@ DigitRunFinder::DigitRunFinder(std::vector<DigitRunSpec> specs) : specs_(std::mo
       }
     }
   }
-}
-
-uint64_t DigitRunFinder::digit_mask(const unsigned char* p, size_t len) {
-  uint64_t m = 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (len == 64 && cpu::has_avx2) return digit_mask_avx2(p);
-#endif
-#if defined(__SSE2__)
-  if (len == 64) {
-    const __m128i zero_digit = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
-    for (unsigned part = 0; part < 4; ++part) {
-      __m128i d = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * part)),
-                               zero_digit);
-      m |= static_cast<uint64_t>(
-               static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d))))
-           << (16 * part);
-    }
-    return m;
-  }
-#endif
-  for (size_t i = 0; i < len; ++i)
-    if (is_digit(p[i])) m |= uint64_t{1} << i;
-  return m;
-}
-
-uint64_t DigitRunFinder::letter_mask(const unsigned char* p, size_t len) {
-  uint64_t m = 0;
-#if defined(__SSE2__)
-  if (len == 64) {
-    const __m128i lower_bit = _mm_set1_epi8(0x20), letter_a = _mm_set1_epi8('a'),
-                  twenty_five = _mm_set1_epi8(25), underscore = _mm_set1_epi8('_');
-    for (unsigned part = 0; part < 4; ++part) {
-      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * part));
-      __m128i l = _mm_sub_epi8(_mm_or_si128(v, lower_bit), letter_a);
-      __m128i letter = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(l, twenty_five), l),
-                                    _mm_cmpeq_epi8(v, underscore));
-      m |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(letter))) << (16 * part);
-    }
-    return m;
-  }
-#endif
-  for (size_t i = 0; i < len; ++i)
-    if (is_word(p[i]) && !is_digit(p[i])) m |= uint64_t{1} << i;
-  return m;
-}
-
-uint64_t DigitRunFinder::capital_mask(const unsigned char* p, size_t len) {
-  uint64_t m = 0;
-#if defined(__SSE2__)
-  if (len == 64) {
-    const __m128i letter_a = _mm_set1_epi8('A'), twenty_five = _mm_set1_epi8(25);
-    for (unsigned part = 0; part < 4; ++part) {
-      __m128i l =
-          _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * part)), letter_a);
-      m |= static_cast<uint64_t>(static_cast<unsigned>(
-               _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(l, twenty_five), l))))
-           << (16 * part);
-    }
-    return m;
-  }
-#endif
-  for (size_t i = 0; i < len; ++i)
-    if (p[i] >= 'A' && p[i] <= 'Z') m |= uint64_t{1} << i;
-  return m;
 }
 
 // `start` is a digit whose previous byte is not a word byte: follows the run for spec `k`.
@@ -269,51 +283,59 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
   // the spec's first group of digits in a row: most numbers, times and dates in code and logs
   // fail that on the masks alone.
   bool previous_is_digit = from > 0 && is_digit(base[from - 1]);
-  uint64_t next = digit_mask(base + from, std::min<size_t>(64, n - from));
-  for (size_t b = from; b < n; b += 64) {
-    uint64_t cur = next;
-    next = b + 64 < n ? digit_mask(base + b + 64, std::min<size_t>(64, n - b - 64)) : 0;
-    uint64_t starts = cur & ~((cur << 1) | (previous_is_digit ? 1u : 0u));
-    previous_is_digit = (cur >> 63) & 1u;
-    if (!starts) continue;
-    // Not after a letter or '_' either (the byte before the block is read once).
-    const size_t len = std::min<size_t>(64, n - b);
-    const uint64_t after_letter =
-        (letter_mask(base + b, len) << 1) |
-        (b > 0 && is_word(base[b - 1]) && !is_digit(base[b - 1]) ? 1u : 0u);
-    if (any_after_capitals_ && (starts & after_letter)) {
-      // Most runs after a letter follow lower case (`v2`, `abc123`): only those with capitals in
-      // the bytes just before go on (the first `min_capitals_` bits of a block are checked there).
-      uint64_t capitals = capital_mask(base + b, len);
-      uint64_t candidates = starts & after_letter;
-      for (uint32_t j = 1; j <= min_capitals_; ++j)
-        candidates &= (capitals << j) | ((uint64_t{1} << j) - 1);
-      if (candidates) find_after_capitals(candidates, cur, next, base, n, b, report_after, out);
-    }
-    if (!any_plain_) continue;
-    starts &= ~after_letter;
-    // with_lead[i]: the starts followed by at least i digits in a row.
-    std::array<uint64_t, kMaxLead + 1> with_lead;
-    with_lead[1] = starts;
-    for (uint32_t i = 1; i < any_.lead; ++i) with_lead[i + 1] = with_lead[i] & window(cur, next, i);
-    // Most blocks have no start that could begin a hit of any spec.
-    uint64_t any = passing_starts(with_lead[any_.lead], cur, next, base + b, any_.span_bits,
-                                  any_.span_digits, any_.first_digits);
-    if (!any) continue;
-    for (uint32_t i = any_.lead; i < max_lead_; ++i)
-      with_lead[i + 1] = with_lead[i] & window(cur, next, i);
-    for (uint32_t k = 0; k < specs_.size(); ++k) {
-      if (specs_[k].after_capitals) continue;
-      const Filter& f = filters_[k];
-      uint64_t mine = with_lead[f.lead] & any;
-      if (!mine) continue;
-      mine = passing_starts(mine, cur, next, base + b, f.span_bits, f.span_digits, f.first_digits);
-      for (; mine; mine &= mine - 1) {
-        unsigned i = static_cast<unsigned>(__builtin_ctzll(mine));
-        size_t at = b + i;
-        if (f.whole_run && at >= 2 && is_separator_[k][base[at - 1]] && is_digit(base[at - 2]))
-          continue;
-        follow_groups(window(cur, next, i), base, n, at, k, report_after, out);
+  bool previous_is_letter = from > 0 && is_word(base[from - 1]) && !previous_is_digit;
+  // The masks are made kBatch blocks at a time, plus the block after them for `next`; that one
+  // is made again as the first of the following batch.
+  constexpr size_t kBatch = 64;
+  std::array<BlockMasks, kBatch + 1> masks;
+  for (size_t batch = from; batch < n; batch += 64 * kBatch) {
+    const size_t blocks = std::min<size_t>(kBatch, (n - batch + 63) / 64);
+    classify(base + batch, std::min<size_t>(64 * (blocks + 1), n - batch), masks.data());
+    if (64 * blocks >= n - batch) masks[blocks] = {0, 0, 0};
+    for (size_t block = 0; block < blocks; ++block) {
+      const size_t b = batch + 64 * block;
+      const uint64_t cur = masks[block].digits, next = masks[block + 1].digits;
+      const uint64_t letters = masks[block].letters;
+      uint64_t starts = cur & ~((cur << 1) | (previous_is_digit ? 1u : 0u));
+      // Not after a letter or '_' either.
+      const uint64_t after_letter = (letters << 1) | (previous_is_letter ? 1u : 0u);
+      previous_is_digit = (cur >> 63) & 1u;
+      previous_is_letter = (letters >> 63) & 1u;
+      if (!starts) continue;
+      if (any_after_capitals_ && (starts & after_letter)) {
+        // Most runs after a letter follow lower case (`v2`, `abc123`): only those with capitals in
+        // the bytes just before go on (the first `min_capitals_` bits of a block are checked
+        // there).
+        const uint64_t capitals = masks[block].capitals;
+        uint64_t candidates = starts & after_letter;
+        for (uint32_t j = 1; j <= min_capitals_; ++j)
+          candidates &= (capitals << j) | ((uint64_t{1} << j) - 1);
+        if (candidates) find_after_capitals(candidates, cur, next, base, n, b, report_after, out);
+      }
+      if (!any_plain_) continue;
+      starts &= ~after_letter;
+      // Starts followed by at least any_.lead digits in a row.
+      for (uint32_t i = 1; i < any_.lead; ++i) starts &= window(cur, next, i);
+      // Most blocks have no start that could begin a hit of any spec.
+      uint64_t any = passing_starts(starts, cur, next, base + b, any_.span_bits, any_.span_digits,
+                                    any_.first_digits);
+      // Few starts pass, and each is tested once against every spec with the 64 bits ahead of it:
+      // a mask per lead length over the whole block (up to kMaxLead shifts) cost more.
+      for (; any; any &= any - 1) {
+        const unsigned i = static_cast<unsigned>(__builtin_ctzll(any));
+        const size_t at = b + i;
+        const uint64_t ahead = window(cur, next, i);
+        const auto run = static_cast<uint32_t>(std::countr_one(ahead));
+        const uint32_t first = 1u << ((base[at] - '0') & 31);
+        for (uint32_t k = 0; k < specs_.size(); ++k) {
+          const Filter& f = filters_[k];
+          if (specs_[k].after_capitals || run < f.lead || !(f.first_digits & first) ||
+              static_cast<uint32_t>(std::popcount(ahead & f.span_bits)) < f.span_digits)
+            continue;
+          if (f.whole_run && at >= 2 && is_separator_[k][base[at - 1]] && is_digit(base[at - 2]))
+            continue;
+          follow_groups(ahead, base, n, at, k, report_after, out);
+        }
       }
     }
   }

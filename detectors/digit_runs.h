@@ -60,10 +60,6 @@ class DigitRunFinder {
             std::vector<DigitRunHit>& out) const;
 
  private:
-  static uint64_t digit_mask(const unsigned char* p, size_t len);    // bit i: p[i] is a digit
-  static uint64_t letter_mask(const unsigned char* p, size_t len);   // ... a letter or '_'
-  static uint64_t capital_mask(const unsigned char* p, size_t len);  // ... A-Z
-
   void follow(const unsigned char* base, size_t n, size_t start, uint32_t spec,
               uint64_t report_after, std::vector<DigitRunHit>& out) const;
 
@@ -92,8 +88,7 @@ class DigitRunFinder {
   std::vector<std::array<bool, 256>> is_separator_;  // per spec
   std::vector<Filter> filters_;                      // per spec
   uint32_t reach_ = 0;
-  uint32_t max_lead_ = 1;  // the largest Filter::lead
-  Filter any_{};           // passed by every start that passes some spec's filter
+  Filter any_{};  // passed by every start that passes some spec's filter
 };
 
 }  // namespace promptgate
