@@ -2,13 +2,69 @@
 #include "cli/scan_filters.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace promptgate::scan {
+namespace {
+
+// Calls note(i) for the offset of each '\n' in `chunk`, in order. Source text has a line every
+// ~40 bytes, and a memchr call per line was most of this index's cost: 16 bytes are compared at
+// a time instead.
+template <class Note>
+void for_each_newline(std::string_view chunk, Note&& note) {
+  const char* p = chunk.data();
+  const size_t n = chunk.size();
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i newline = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16) {
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)), newline)));
+    for (; m; m &= m - 1) note(i + static_cast<size_t>(std::countr_zero(m)));
+  }
+#endif
+  for (; i < n; ++i)
+    if (p[i] == '\n') note(i);
+}
+
+// Calls note(i) for each offset where kAllowMarker starts in `chunk`, in order. The marker is
+// rare and its first byte ('p') is not, so 16 starts are tested at a time on the marker's first
+// and last bytes together, and only starts with both are compared whole (string_view::find
+// called memchr for every 'p').
+template <class Note>
+void for_each_marker(std::string_view chunk, Note&& note) {
+  constexpr size_t k = kAllowMarker.size();
+  const char* p = chunk.data();
+  const size_t n = chunk.size();
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i first = _mm_set1_epi8(kAllowMarker.front()),
+                last = _mm_set1_epi8(kAllowMarker.back());
+  for (; i + 16 + k - 1 <= n; i += 16) {
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
+        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)), first),
+        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + k - 1)), last))));
+    for (; m; m &= m - 1) {
+      size_t at = i + static_cast<size_t>(std::countr_zero(m));
+      if (std::memcmp(p + at, kAllowMarker.data(), k) == 0) note(at);
+    }
+  }
+#endif
+  for (; i + k <= n; ++i)
+    if (std::memcmp(p + i, kAllowMarker.data(), k) == 0) note(i);
+}
+
+}  // namespace
 
 void LineIndex::feed(std::string_view chunk) {
   constexpr size_t kKeep = kAllowMarker.size() - 1;
@@ -28,16 +84,14 @@ void LineIndex::feed(std::string_view chunk) {
     size_t at = joined.find(kAllowMarker);
     if (at != std::string::npos) note_allow(0);
   }
-  for (size_t at = chunk.find(kAllowMarker); at != std::string_view::npos;
-       at = chunk.find(kAllowMarker, at + 1))
-    note_allow(at);
+  for_each_marker(chunk, note_allow);
   if (chunk.size() >= kKeep) {
     tail_.assign(chunk.substr(chunk.size() - kKeep));
   } else {
     tail_.append(chunk);
     if (tail_.size() > kKeep) tail_.erase(0, tail_.size() - kKeep);
   }
-  for (size_t i = chunk.find('\n'); i != std::string_view::npos; i = chunk.find('\n', i + 1)) {
+  for_each_newline(chunk, [this](size_t i) {
     uint64_t at = seen_ + i, delta = at - last_;
     last_ = at;
     ++newlines_;
@@ -46,7 +100,7 @@ void LineIndex::feed(std::string_view chunk) {
       delta >>= 7;
       deltas_.push_back(byte | (delta ? 0x80 : 0));
     } while (delta);
-  }
+  });
   seen_ += chunk.size();
 }
 

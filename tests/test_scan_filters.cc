@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,42 @@ TEST_CASE("LineIndex: positions and promptgate:allow lines, whole or chunked", "
     CHECK(lines.allowed(4, 4));
     CHECK(lines.allowed(3, 5));  // a finding spanning lines 3 to 5 covers the marked line 4
     CHECK_FALSE(lines.allowed(5, 5));
+  }
+}
+
+TEST_CASE("LineIndex: every offset of a long random text gets the line a byte walk gives",
+          "[scan_filters]") {
+  // Lines of 0-70 bytes (newlines in every position of the 16-byte compares and at chunk edges)
+  // and markers at random places, fed whole and in uneven chunks.
+  std::mt19937_64 rng(5);
+  std::string text;
+  while (text.size() < 20000) {
+    text.append(rng() % 71, 'x');
+    if (rng() % 50 == 0) text += std::string(kAllowMarker);
+    text += '\n';
+  }
+  std::vector<uint64_t> offsets;
+  std::vector<std::pair<uint64_t, uint64_t>> want;
+  std::set<uint64_t> marked;
+  uint64_t line = 1, column = 1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    offsets.push_back(i);
+    want.emplace_back(line, column);
+    if (text.compare(i, kAllowMarker.size(), kAllowMarker) == 0) marked.insert(line);
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  for (size_t chunk : {text.size(), size_t{7}, size_t{4099}}) {
+    LineIndex lines;
+    for (size_t i = 0; i < text.size(); i += chunk)
+      lines.feed(std::string_view(text).substr(i, chunk));
+    INFO("chunk " << chunk);
+    REQUIRE(lines.positions(offsets) == want);
+    for (uint64_t l = 1; l < line; ++l) REQUIRE(lines.allowed(l, l) == marked.count(l) > 0);
   }
 }
 
