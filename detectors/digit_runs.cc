@@ -207,7 +207,8 @@ void DigitRunFinder::follow(const unsigned char* base, size_t n, size_t start, u
       ++p;
       ++group;
       if (++count == spec.digits) {
-        if (p > report_after) out.push_back({k, p});
+        if (p > report_after && !(spec.ends_run && p < n && is_digit(base[p])))
+          out.push_back({k, p});
         return;
       }
     } else if (group >= (count == group ? spec.first_group : spec.min_group) &&
@@ -234,7 +235,11 @@ void DigitRunFinder::follow_groups(uint64_t ahead, const unsigned char* base, si
     unsigned group = ~rest ? static_cast<unsigned>(__builtin_ctzll(~rest)) : 64 - pos;
     if (count + group >= spec.digits) {
       uint64_t end = start + pos + (spec.digits - count);
-      if (end > report_after) out.push_back({k, end});
+      // Whether a digit follows the N-th: the group goes on past it, or the group reaches the
+      // end of `ahead` and the byte after it (beyond the mask) is a digit.
+      bool digit_follows =
+          count + group > spec.digits || (pos + group == 64 && end < n && is_digit(base[end]));
+      if (end > report_after && !(spec.ends_run && digit_follows)) out.push_back({k, end});
       return;
     }
     if (pos + group + 1 >= 64) return follow(base, n, start, k, report_after, out);

@@ -9,7 +9,8 @@
 // follow, with at most one separator between two digits and only after a group of at least G
 // digits, F for the first group (so a card's 4-4-4-4 counts and a date's 2026-11-02 does not), and,
 // with `first_digits: '23456'`, only from a run that starts with one of those digits, and with
-// `max_separators: S`, only with at most S separators among the N digits. Like a
+// `max_separators: S`, only with at most S separators among the N digits, and with `ends_run:
+// true`, only when no digit follows the N-th (the end of the text counts as no digit). Like a
 // Hyperscan report, a hit must lie inside every match of the rule's pattern.
 //
 //   DigitRunFinder finder({{8, " -", 4}});
@@ -36,6 +37,9 @@ struct DigitRunSpec {
   // Instead of a word boundary: the run follows this many capital letters that start at a word
   // boundary (`DE50 3446...`, `GB18NWBK...`: an IBAN's country code). 0: a word boundary.
   uint32_t after_capitals = 0;
+  // The N-th digit ends the run: a hit is not reported when a digit follows it (`\d{4}\b` at
+  // the end of the rule's pattern), so the many longer numbers in code and logs cost nothing.
+  bool ends_run = false;
   bool operator==(const DigitRunSpec&) const = default;
 };
 

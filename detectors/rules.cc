@@ -132,10 +132,11 @@ DigitRunPrefilter parse_digit_run(const YamlReader& in, const YAML::Node& dr) {
   if (!dr.IsMap() || !dr["digits"])
     in.fail(dr,
             "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F, "
-            "first_digits: '23456', whole_run: true, max_separators: S, after_capitals: C}");
+            "first_digits: '23456', whole_run: true, max_separators: S, after_capitals: C, "
+            "ends_run: true}");
   in.check_keys(dr,
                 {"digits", "separators", "min_group", "first_group", "first_digits", "whole_run",
-                 "max_separators", "after_capitals"},
+                 "max_separators", "after_capitals", "ends_run"},
                 unknown_field("digit_run "));
   DigitRunPrefilter run;
   parse_digit_counts(in, dr, run);
@@ -153,6 +154,8 @@ DigitRunPrefilter parse_digit_run(const YamlReader& in, const YAML::Node& dr) {
   }
   if (dr["whole_run"])
     run.whole_run = in.scalar<bool>(dr["whole_run"], "digit_run.whole_run must be true or false");
+  if (dr["ends_run"])
+    run.ends_run = in.scalar<bool>(dr["ends_run"], "digit_run.ends_run must be true or false");
   if (dr["after_capitals"]) {
     auto caps =
         in.scalar<int64_t>(dr["after_capitals"], "digit_run.after_capitals must be a number");

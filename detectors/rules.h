@@ -56,6 +56,7 @@ struct DigitRunPrefilter {
   bool whole_run = false;        // only from the first digit of a run,
   uint32_t max_separators = 63;  // with at most this many separators among the digits
   uint32_t after_capitals = 0;   // after this many capitals at a word boundary (0: a boundary)
+  bool ends_run = false;         // and no digit right after the N-th
 };
 
 struct Example {

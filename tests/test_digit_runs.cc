@@ -51,7 +51,7 @@ std::vector<uint64_t> reference(const DigitRunSpec& spec, std::string_view t) {
         ++p;
         ++group;
         if (++count == spec.digits) {
-          out.push_back(p);
+          if (!(spec.ends_run && p < t.size() && digit(t[p]))) out.push_back(p);
           break;
         }
       } else if (group >= std::max(count == group ? spec.first_group : 1u, spec.min_group) &&
@@ -104,6 +104,25 @@ TEST_CASE("dates, short groups, glued words and double separators are not runs",
   // whole_run: a group after "digit separator" does not start a run of its own.
   DigitRunFinder cpf({{11, ".-", 2, 3, "", true}});
   CHECK(ends(cpf, "cpf 123.456.789-09 and 1.123.456.789-09") == std::vector<uint64_t>{18});
+  // ends_run: no digit after the N-th, so a longer number is no candidate; a separator or the
+  // end of the text may follow.
+  DigitRunSpec ssn_ends = {9, " -", 2, 3, "", false, 2};
+  ssn_ends.ends_run = true;
+  DigitRunFinder exact({ssn_ends});
+  CHECK(ends(exact, "ssn 623-99-5531. id 4294967295 and 1700000000000") ==
+        std::vector<uint64_t>{15});
+  CHECK(ends(exact, "623-99-5531-77 and 623995531") == std::vector<uint64_t>{11, 28});
+  CHECK(ends(exact, "623-99-55312").empty());
+  // A run of 64 digits fills the 64 bits a start is tested on: the byte after them tells.
+  DigitRunFinder longest({{64, "", 1, 1, "", false, 63, 0, true}});
+  const std::string digits64(64, '7');
+  CHECK(ends(longest, "x " + digits64 + " y") == std::vector<uint64_t>{66});
+  CHECK(ends(longest, "x " + digits64 + "7 y").empty());
+  // Across two 64-byte blocks: the 9th digit is the last byte of the first.
+  std::string padded = std::string(55, ' ') + "623995531";
+  CHECK(ends(exact, padded) == std::vector<uint64_t>{64});
+  CHECK(ends(exact, padded + "1").empty());
+  CHECK(ends(exact, padded + " 1") == std::vector<uint64_t>{64});
 }
 
 TEST_CASE("the 64-byte masks find what a byte-by-byte walk finds", "[digit_runs]") {
@@ -116,7 +135,10 @@ TEST_CASE("the 64-byte masks find what a byte-by-byte walk finds", "[digit_runs]
                                            {4, "-.", 2, 2, "", true},
                                            {9, " -", 2, 3, "", false, 2},
                                            {11, ".-", 1, 1, "", false, 0},
-                                           {6, "-", 1, 1, "", false, 1}};
+                                           {6, "-", 1, 1, "", false, 1},
+                                           {9, " -", 2, 3, "", false, 2, 0, true},
+                                           {5, "", 1, 1, "", false, 63, 0, true},
+                                           {64, "-", 1, 1, "", false, 63, 0, true}};
   DigitRunFinder finder(specs);
   const std::string alphabet = "0123456789012345678901234567890123456789 -./_aQx\n";
   for (int round = 0; round < 400; ++round) {
@@ -206,6 +228,9 @@ TEST_CASE("a malformed digit_run names the file, line and rule", "[digit_runs]")
   CHECK(e.find("digit_run.first_digits must be digits") != std::string::npos);
   e = error_of("    digit_run: {digits: 12, whole_run: maybe}\n");
   CHECK(e.find("digit_run.whole_run must be true or false") != std::string::npos);
+  e = error_of("    digit_run: {digits: 12, ends_run: often}\n");
+  CHECK(e.find("my-rules.yaml:9: rule 'my-rule': digit_run.ends_run must be true or false") !=
+        std::string::npos);
   e = error_of("    digit_run: {digits: 12, max_separators: 12}\n");
   CHECK(e.find("my-rules.yaml:9: rule 'my-rule': digit_run.max_separators must be 0..digits-1") !=
         std::string::npos);
