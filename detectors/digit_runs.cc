@@ -38,9 +38,10 @@ struct BlockMasks {
   uint64_t capitals;  // A-Z
 };
 
-// Masks of `blocks` whole 64-byte blocks from `p`, 16 bytes a step (SSE2, the x86-64 baseline).
+// Masks of `blocks` whole 64-byte blocks from `p`: 16 bytes a step with SSE2 (the x86-64
+// baseline), else a byte at a time.
+void classify_baseline(const unsigned char* p, size_t blocks, BlockMasks* out) {
 #if defined(__SSE2__)
-void classify_sse2(const unsigned char* p, size_t blocks, BlockMasks* out) {
   const __m128i zero_digit = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9),
                 capital_a = _mm_set1_epi8('A'), twenty_five = _mm_set1_epi8(25),
                 lower_bit = _mm_set1_epi8(0x20), underscore = _mm_set1_epi8('_');
@@ -62,8 +63,18 @@ void classify_sse2(const unsigned char* p, size_t blocks, BlockMasks* out) {
     }
     out[k] = m;
   }
-}
+#else
+  for (size_t k = 0; k < blocks; ++k, p += 64) {
+    BlockMasks m{0, 0, 0};
+    for (unsigned i = 0; i < 64; ++i) {
+      m.digits |= uint64_t{is_digit(p[i])} << i;
+      m.letters |= uint64_t{is_word(p[i]) && !is_digit(p[i])} << i;
+      m.capitals |= uint64_t{p[i] >= 'A' && p[i] <= 'Z'} << i;
+    }
+    out[k] = m;
+  }
 #endif
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // The same, 32 bytes a step, on CPUs with AVX2.
@@ -97,26 +108,13 @@ __attribute__((target("avx2"))) void classify_avx2(const unsigned char* p, size_
 // Masks of the 64-byte blocks of the `len` bytes at `p`; the last block may be short (its bits
 // past the end are 0: no byte there is a digit or a letter).
 void classify(const unsigned char* p, size_t len, BlockMasks* out) {
-  size_t whole = len / 64;
+  const size_t whole = len / 64;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (cpu::has_avx2)
     classify_avx2(p, whole, out);
   else
 #endif
-#if defined(__SSE2__)
-    classify_sse2(p, whole, out);
-#else
-  for (size_t k = 0; k < whole; ++k) {
-    BlockMasks m{0, 0, 0};
-    for (unsigned i = 0; i < 64; ++i) {
-      unsigned char c = p[64 * k + i];
-      m.digits |= uint64_t{is_digit(c)} << i;
-      m.letters |= uint64_t{is_word(c) && !is_digit(c)} << i;
-      m.capitals |= uint64_t{c >= 'A' && c <= 'Z'} << i;
-    }
-    out[k] = m;
-  }
-#endif
+    classify_baseline(p, whole, out);
   if (len % 64) {
     unsigned char padded[64] = {};
     std::copy(p + 64 * whole, p + len, padded);
