@@ -274,12 +274,9 @@ std::shared_ptr<const RuleSet> RuleSet::compile(RulePacks packs, const std::stri
   std::vector<DigitRunSpec> digit_specs;
   for (size_t i = 0; i < impl.rules.size(); ++i) {
     if (const auto& dr = impl.rules[i].rule.digit_run) {
-      DigitRunSpec spec{dr->digits,         dr->separators,     dr->min_group,
-                        dr->first_group,    dr->first_digits,   dr->whole_run,
-                        dr->max_separators, dr->after_capitals, dr->ends_run};
-      auto it = std::find(digit_specs.begin(), digit_specs.end(), spec);
+      auto it = std::find(digit_specs.begin(), digit_specs.end(), *dr);
       if (it == digit_specs.end()) {
-        digit_specs.push_back(spec);
+        digit_specs.push_back(*dr);
         impl.digit_run_rules.emplace_back();
         it = digit_specs.end() - 1;
       }

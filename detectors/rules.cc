@@ -101,7 +101,7 @@ void parse_anchor(const YamlReader& in, const YAML::Node& an, Rule& r) {
 }
 
 // Reads the digit_run counts; each bound depends on the ones before it.
-void parse_digit_counts(const YamlReader& in, const YAML::Node& dr, DigitRunPrefilter& run) {
+void parse_digit_counts(const YamlReader& in, const YAML::Node& dr, DigitRunSpec& run) {
   const std::string numbers =
       "digit_run.digits, min_group, first_group and max_separators must be numbers";
   auto digits = in.scalar<int64_t>(dr["digits"], numbers);
@@ -128,7 +128,7 @@ void parse_digit_counts(const YamlReader& in, const YAML::Node& dr, DigitRunPref
   }
 }
 
-DigitRunPrefilter parse_digit_run(const YamlReader& in, const YAML::Node& dr) {
+DigitRunSpec parse_digit_run(const YamlReader& in, const YAML::Node& dr) {
   if (!dr.IsMap() || !dr["digits"])
     in.fail(dr,
             "'digit_run' must be {digits: N, separators: ' -', min_group: G, first_group: F, "
@@ -138,7 +138,7 @@ DigitRunPrefilter parse_digit_run(const YamlReader& in, const YAML::Node& dr) {
                 {"digits", "separators", "min_group", "first_group", "first_digits", "whole_run",
                  "max_separators", "after_capitals", "ends_run"},
                 unknown_field("digit_run "));
-  DigitRunPrefilter run;
+  DigitRunSpec run;
   parse_digit_counts(in, dr, run);
   if (dr["separators"]) {
     run.separators = in.string(dr["separators"], "digit_run.separators");

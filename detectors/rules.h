@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "detectors/digit_runs.h"
+
 namespace promptgate {
 
 enum class Category { credential, pii, phi, pci };
@@ -45,20 +47,6 @@ struct ContextRequirement {
   uint32_t within = 0;             // bytes before the span start and after its end
 };
 
-// For digit-shaped formats with no literal: what the engine's own finder (digit_runs.h) looks
-// for instead of a Hyperscan prefilter.
-struct DigitRunPrefilter {
-  uint32_t digits = 0;           // a run of this many digits, starting at a word boundary,
-  std::string separators;        // with at most one of these bytes between two digits,
-  uint32_t min_group = 1;        // and only after this many digits in a row,
-  uint32_t first_group = 1;      // this many for the first group (at least min_group),
-  std::string first_digits;      // and starting with one of these digits (empty: any);
-  bool whole_run = false;        // only from the first digit of a run,
-  uint32_t max_separators = 63;  // with at most this many separators among the digits
-  uint32_t after_capitals = 0;   // after this many capitals at a word boundary (0: a boundary)
-  bool ends_run = false;         // and no digit right after the N-th
-};
-
 struct Example {
   std::string text;
   SourceLocation where;
@@ -76,7 +64,9 @@ struct Rule {
   // literal, a keyword); Hyperscan runs it over every byte and `pattern` confirms candidates.
   std::string prefilter;
   // Instead of `prefilter`: the engine's digit-run finder reports the candidates.
-  std::optional<DigitRunPrefilter> digit_run;
+  // For digit-shaped formats with no literal: what the engine's own finder looks for instead of
+  // a Hyperscan prefilter (`digit_run:`, read as the finder's spec).
+  std::optional<DigitRunSpec> digit_run;
   Anchor anchor = Anchor::pattern;
   std::vector<std::string> validators;  // names from validators.h
   double min_entropy = 0;
