@@ -122,21 +122,29 @@ void classify(const unsigned char* p, size_t len, BlockMasks* out) {
   }
 }
 
-// Of the run starts in `starts` (bits of the 64-byte block at `at`), those with at least `need`
-// digits among the `span_bits` bytes from them and a first digit in `first_digits`: branch-free,
-// because most starts (years, times, ids) fail and a mispredicted branch each cost more than the
-// test.
+}  // namespace
+
+// Branch-free (`&`, not `&&`): most starts (years, times, ids) fail, and a mispredicted branch
+// each cost more than the test.
+__attribute__((always_inline)) inline bool DigitRunFinder::Filter::admits(uint64_t ahead,
+                                                                          unsigned digit) const {
+  return (static_cast<uint32_t>(std::popcount(ahead & span_bits)) >= span_digits) &
+         static_cast<bool>((first_digits >> digit) & 1u);
+}
+
+namespace {
+
+// Of the run starts in `starts` (bits of the 64-byte block at `at`), those `filter` (a
+// DigitRunFinder::Filter, private to it) admits.
+template <class Filter>
 __attribute__((always_inline)) inline uint64_t passing_starts(uint64_t starts, uint64_t cur,
                                                               uint64_t next,
                                                               const unsigned char* at,
-                                                              uint64_t span_bits, uint32_t need,
-                                                              uint32_t first_digits) {
+                                                              const Filter& filter) {
   uint64_t pass = 0;
   for (; starts; starts &= starts - 1) {
     unsigned i = static_cast<unsigned>(__builtin_ctzll(starts));
-    bool enough = static_cast<uint32_t>(std::popcount(window(cur, next, i) & span_bits)) >= need;
-    bool first = (first_digits >> ((at[i] - '0') & 31)) & 1u;
-    pass |= static_cast<uint64_t>(enough & first) << i;
+    pass |= static_cast<uint64_t>(filter.admits(window(cur, next, i), (at[i] - '0') & 31)) << i;
   }
   return pass;
 }
@@ -320,8 +328,7 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
       // Starts followed by at least any_.lead digits in a row.
       for (uint32_t i = 1; i < any_.lead; ++i) starts &= window(cur, next, i);
       // Most blocks have no start that could begin a hit of any spec.
-      uint64_t any = passing_starts(starts, cur, next, base + b, any_.span_bits, any_.span_digits,
-                                    any_.first_digits);
+      uint64_t any = passing_starts(starts, cur, next, base + b, any_);
       // Few starts pass, and each is tested once against every spec with the 64 bits ahead of it:
       // a mask per lead length over the whole block (up to kMaxLead shifts) cost more.
       for (; any; any &= any - 1) {
@@ -329,12 +336,10 @@ void DigitRunFinder::find(std::string_view text, size_t from, uint64_t report_af
         const size_t at = b + i;
         const uint64_t ahead = window(cur, next, i);
         const auto run = static_cast<uint32_t>(std::countr_one(ahead));
-        const uint32_t first = 1u << ((base[at] - '0') & 31);
+        const unsigned digit = (base[at] - '0') & 31;
         for (uint32_t k = 0; k < specs_.size(); ++k) {
           const Filter& f = filters_[k];
-          if (specs_[k].after_capitals || run < f.lead || !(f.first_digits & first) ||
-              static_cast<uint32_t>(std::popcount(ahead & f.span_bits)) < f.span_digits)
-            continue;
+          if (specs_[k].after_capitals || run < f.lead || !f.admits(ahead, digit)) continue;
           if (f.whole_run && at >= 2 && is_separator_[k][base[at - 1]] && is_digit(base[at - 2]))
             continue;
           follow_groups(ahead, base, n, at, k, report_after, out);

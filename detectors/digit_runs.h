@@ -78,6 +78,9 @@ class DigitRunFinder {
     bool whole_run;
     uint64_t span_bits;    // the bytes from a start that a hit can span (0: more than 64)
     uint32_t span_digits;  // digits a hit needs within them (0 when span_bits is 0)
+    // Whether a start with `ahead` (the digit mask of the 64 bytes from it) and first digit
+    // `digit` (0-9) may begin a hit; the lead is tested apart.
+    bool admits(uint64_t ahead, unsigned digit) const;
   };
 
   // Runs after capitals (DigitRunSpec::after_capitals), found from `candidates`, the run starts
